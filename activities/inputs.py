@@ -1,0 +1,69 @@
+"""Inputs and results of kesu's activities.
+
+Kept apart from the activity implementations so that workflow code can import them without
+pulling in SQLAlchemy or network clients (workflow code must stay free of I/O libraries).
+One pydantic model per activity, so fields can be added compatibly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class OutboxMessage(BaseModel):
+    """A message a step causes: written to the outbox in the step's own transaction."""
+
+    recipient: str
+    """The role the message goes to (``customer``, ``supervisor``, ...)."""
+    template: str
+    """Name of the message template, e.g. ``acknowledged``."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Values for the template. Never logged: they may contain customer data."""
+
+
+class StepRecord(BaseModel):
+    """One step of a case: stored once, keyed by (case_id, seq)."""
+
+    case_id: str
+    seq: int
+    """0 for the opening step, then 1, 2, ... in the order the workflow applied them."""
+    process: str
+    version: int
+    content_hash: str
+    event: str
+    """``case.opened``, an event name, ``timeout``, ``deadline.breached:<name>``, ..."""
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    role: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    """The inputs the event carried."""
+    fields: dict[str, Any] = Field(default_factory=dict)
+    """The case's fields after the step."""
+    pii_fields: list[str] = Field(default_factory=list)
+    """Names of fields that hold customer data (kept out of logs)."""
+    at: datetime
+    final: bool = False
+    """True when ``to_stage`` ends the case."""
+    messages: list[OutboxMessage] = Field(default_factory=list)
+
+
+class StepRecorded(BaseModel):
+    """What ``record_step`` did: ``created`` is False when the step was already stored."""
+
+    created: bool
+    messages_queued: int
+
+
+class DeliverInput(BaseModel):
+    """Deliver whatever the outbox holds for one case."""
+
+    case_id: str
+
+
+class DeliverResult(BaseModel):
+    delivered: int
+    failed: int

@@ -1,0 +1,218 @@
+"""``CaseWorkflow``: the one generic Temporal workflow that runs a case of any process.
+
+Its input is a compiled spec, so a case keeps the definition it was opened with. Events arrive
+as updates (validated before they reach history), reads are queries, deadlines and stage
+timeouts are durable timers. Every step is persisted by an activity keyed by case id and step
+number before the caller hears of it, and its messages leave through the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inputs import DeliverInput, DeliverResult, StepRecord, StepRecorded
+
+    from . import search
+    from .compiler import CompiledSpec
+    from .engine import CaseEngine, IllegalEvent
+    from .state import CaseState, EventInput, EventResult, Outcome
+
+WORKFLOW_NAME = "CaseWorkflow"
+EVENT_UPDATE = "event"
+CASE_QUERY = "case"
+
+_STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
+_DELIVERY_RETRY = RetryPolicy(maximum_attempts=3)
+_SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
+
+
+class CaseInput(BaseModel):
+    case_id: str
+    spec: CompiledSpec
+    fields: dict[str, Any] = Field(default_factory=dict)
+    actor: str = "system"
+    state: CaseState | None = None
+    """Set only when a long case continues as new: the state it had reached."""
+
+
+class CaseView(BaseModel):
+    """What the ``case`` query answers: the state and what may happen next."""
+
+    state: CaseState
+    allowed_events: list[str]
+    definition: str
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    stage: str
+    steps: int
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        self._spec = case.spec
+        self._lock = asyncio.Lock()
+        self._unsaved: list[Outcome] = []
+        self._changes = 0
+        self._deliver = False
+        if case.state is not None:
+            self._engine = CaseEngine(case.spec, case.state)
+        else:
+            self._engine, opened = CaseEngine.open(
+                case.spec, case.case_id, case.fields, case.actor, workflow.now()
+            )
+            self._unsaved.append(opened)
+
+    @workflow.run
+    async def run(self, case: CaseInput) -> CaseSummary:
+        engine = self._engine
+        while True:
+            async with self._lock:
+                self._unsaved.extend(engine.fire_due(workflow.now()))
+                await self._save()
+            if self._deliver:
+                await self._deliver_outbox()
+            if engine.state.closed_at is not None:
+                break
+            if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
+                workflow.continue_as_new(
+                    CaseInput(case_id=case.case_id, spec=self._spec, state=engine.state)
+                )
+            await self._sleep_until_something_happens()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._deliver:
+            await self._deliver_outbox()
+        return CaseSummary(
+            case_id=case.case_id, stage=engine.state.stage, steps=len(engine.state.steps)
+        )
+
+    async def _sleep_until_something_happens(self) -> None:
+        seen = self._changes
+        alarm = self._engine.next_alarm()
+        delay = None
+        if alarm is not None:
+            delay = max((alarm - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+        with contextlib.suppress(TimeoutError):  # on a timeout an alarm is due: the loop fires it
+            await workflow.wait_condition(
+                lambda: self._changes != seen or self._deliver,
+                timeout=delay,
+                timeout_summary="next deadline or stage timeout" if delay else None,
+            )
+
+    @workflow.update(name=EVENT_UPDATE)
+    async def event(self, event: EventInput) -> EventResult:
+        async with self._lock:
+            # State may have moved since the validator ran (another event got the lock first).
+            try:
+                outcome = self._engine.apply_event(event, workflow.now())
+            except IllegalEvent as error:
+                raise ApplicationError(
+                    str(error), type="IllegalEvent", non_retryable=True
+                ) from None
+            self._unsaved.append(outcome)
+            await self._save()
+        step = outcome.step
+        return EventResult(
+            seq=step.seq,
+            from_stage=step.from_stage or "",
+            stage=step.to_stage,
+            closed=outcome.final,
+        )
+
+    @event.validator
+    def _validate_event(self, event: EventInput) -> None:
+        problem = self._engine.check_event(event)
+        if problem is not None:
+            raise ValueError(problem)
+
+    @workflow.query(name=CASE_QUERY)
+    def case(self) -> CaseView:
+        return CaseView(
+            state=self._engine.state,
+            allowed_events=self._engine.allowed_events(),
+            definition=self._spec.label,
+        )
+
+    async def _save(self) -> None:
+        """Persist steps in order; a step is only reported once the database has it."""
+        while self._unsaved:
+            outcome = self._unsaved[0]
+            await workflow.execute_activity(
+                "record_step",
+                self._record(outcome),
+                result_type=StepRecorded,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_STORE_RETRY,
+            )
+            self._unsaved.pop(0)
+            self._deliver = self._deliver or bool(outcome.messages)
+            self._changes += 1
+        self._publish()
+
+    def _record(self, outcome: Outcome) -> StepRecord:
+        step, state = outcome.step, self._engine.state
+        return StepRecord(
+            case_id=state.case_id,
+            seq=step.seq,
+            process=self._spec.process,
+            version=self._spec.version,
+            content_hash=self._spec.content_hash,
+            event=step.event,
+            from_stage=step.from_stage,
+            to_stage=step.to_stage,
+            actor=step.actor,
+            role=step.role,
+            data=step.data,
+            fields=state.fields,
+            pii_fields=self._spec.definition.pii_fields,
+            at=step.at,
+            final=outcome.final,
+            messages=outcome.messages,
+        )
+
+    async def _deliver_outbox(self) -> None:
+        self._deliver = False
+        try:
+            await workflow.execute_activity(
+                "deliver_outbox",
+                DeliverInput(case_id=self._engine.state.case_id),
+                result_type=DeliverResult,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=_DELIVERY_RETRY,
+            )
+        except ActivityError:
+            # The messages stay in the outbox; the worker's sweep delivers them later. A case
+            # must not fail because a mail server is down.
+            workflow.logger.warning("outbox delivery failed; left to the sweep")
+
+    def _publish(self) -> None:
+        state = self._engine.state
+        priority = self._engine.priority
+        deadline = state.next_deadline
+        workflow.upsert_search_attributes(
+            [
+                search.STAGE.value_set(state.stage),
+                search.PROCESS.value_set(state.process),
+                search.PRIORITY.value_set(priority)
+                if priority is not None
+                else search.PRIORITY.value_unset(),
+                search.NEXT_DEADLINE.value_set(deadline)
+                if deadline is not None
+                else search.NEXT_DEADLINE.value_unset(),
+                search.BREACHED.value_set(state.breached),
+            ]
+        )

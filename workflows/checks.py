@@ -1,0 +1,279 @@
+"""Cross-reference checks of a well-shaped definition.
+
+Each check appends ``(path, message)`` pairs; the loader turns paths into line numbers. Every
+check runs, so a designer sees every mistake at once rather than one per attempt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .expressions import ExpressionError, parse
+from .fields import value_problem
+from .spec import (
+    CASE_OPENED,
+    RESERVED_EVENTS,
+    Action,
+    FieldType,
+    ProcessDefinition,
+    parse_duration,
+)
+
+Path = tuple[str | int, ...]
+Found = list[tuple[Path, str]]
+
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+
+def check_definition(definition: ProcessDefinition) -> Found:
+    found: Found = []
+    _check_fields(definition, found)
+    _check_stages(definition, found)
+    if not any("unknown stage" in message for _, message in found):
+        # With a misspelt stage name, unreachable stages are only its echo: skip them.
+        _check_paths(definition, found)
+    _check_deadlines(definition, found)
+    _check_decisions(definition, found)
+    return found
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    message = f"unknown {kind} {name!r}"
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"{message}; did you mean {close[0]!r}?" if close else message
+
+
+def _check_fields(definition: ProcessDefinition, found: Found) -> None:
+    for name, field in definition.fields.items():
+        path: Path = ("fields", name)
+        if field.type is FieldType.ENUM and not field.values:
+            found.append(((*path, "type"), "an enum field needs 'values'"))
+        if field.type is not FieldType.ENUM and field.values is not None:
+            found.append(((*path, "values"), "only an enum field has 'values'"))
+        if (problem := value_problem(field, field.default)) is not None:
+            found.append(((*path, "default"), problem))
+    priority = definition.priority_field
+    if priority is not None:
+        if priority not in definition.fields:
+            found.append((("priority_field",), _unknown("field", priority, definition.fields)))
+        elif definition.fields[priority].pii:
+            found.append((("priority_field",), "a pii field cannot be shown in listings"))
+
+
+def _check_field_names(
+    definition: ProcessDefinition, names: Iterable[str], path: Path, found: Found
+) -> None:
+    for name in names:
+        if name not in definition.fields:
+            found.append((path, _unknown("field", name, definition.fields)))
+
+
+def _check_guard(definition: ProcessDefinition, source: str, path: Path, found: Found) -> None:
+    try:
+        expression = parse(source)
+    except ExpressionError as error:
+        found.append((path, f"condition does not parse: {error}"))
+        return
+    _check_field_names(definition, sorted(expression.names), path, found)
+
+
+def _check_values(
+    definition: ProcessDefinition, values: Mapping[str, Any], path: Path, found: Found
+) -> None:
+    for name, value in values.items():
+        field = definition.fields.get(name)
+        if field is None:
+            found.append(((*path, name), _unknown("field", name, definition.fields)))
+        elif (problem := value_problem(field, value)) is not None:
+            found.append(((*path, name), problem))
+
+
+def _check_actions(
+    definition: ProcessDefinition, actions: list[Action], path: Path, found: Found, *, moves: bool
+) -> None:
+    for index, action in enumerate(actions):
+        here = (*path, index)
+        if action.set is not None:
+            _check_values(definition, action.set, (*here, "set"), found)
+        if action.decide is not None and action.decide not in definition.decisions:
+            message = _unknown("decision table", action.decide, definition.decisions)
+            found.append(((*here, "decide"), message))
+        if action.to is not None:
+            if not moves:
+                found.append(((*here, "to"), "'to' is not allowed here; use a transition"))
+            elif action.to not in definition.stages:
+                found.append(((*here, "to"), _unknown("stage", action.to, definition.stages)))
+
+
+def _check_stages(definition: ProcessDefinition, found: Found) -> None:
+    stages = definition.stages
+    initial = [name for name, stage in stages.items() if stage.initial]
+    if len(initial) != 1:
+        named = ", ".join(initial) if initial else "none is"
+        found.append((("stages",), f"exactly one stage must be initial: true ({named})"))
+    if not any(stage.final for stage in stages.values()):
+        found.append((("stages",), "no stage is final: true, so no case could ever end"))
+    for name, stage in stages.items():
+        path: Path = ("stages", name)
+        if stage.final and (stage.on or stage.timeout):
+            found.append((path, "a final stage ends the case: it cannot have 'on' or 'timeout'"))
+        if stage.initial and stage.final:
+            found.append((path, "the initial stage cannot also be final"))
+        _check_actions(definition, stage.on_enter, (*path, "on_enter"), found, moves=False)
+        _check_field_names(definition, stage.requires, (*path, "requires"), found)
+        for clock in stage.pauses:
+            if clock not in definition.deadlines:
+                message = _unknown("deadline", clock, definition.deadlines)
+                found.append(((*path, "pauses"), message))
+        for event, transition in stage.on.items():
+            here: Path = (*path, "on", event)
+            if event in RESERVED_EVENTS:
+                found.append((here, f"{event!r} is reserved for kesu's own moves; rename it"))
+            if transition.to not in stages:
+                found.append(((*here, "to"), _unknown("stage", transition.to, stages)))
+            if definition.roles:
+                for role in transition.roles:
+                    if role not in definition.roles:
+                        message = _unknown("role", role, definition.roles)
+                        found.append(((*here, "roles"), message))
+            _check_field_names(definition, transition.requires, (*here, "requires"), found)
+            if transition.when is not None:
+                _check_guard(definition, transition.when, (*here, "when"), found)
+        if stage.timeout is not None:
+            here = (*path, "timeout")
+            if stage.timeout.to not in stages:
+                found.append(((*here, "to"), _unknown("stage", stage.timeout.to, stages)))
+            _check_actions(
+                definition, stage.timeout.actions, (*here, "actions"), found, moves=False
+            )
+
+
+def _next_stages(definition: ProcessDefinition, name: str) -> set[str]:
+    stage = definition.stages[name]
+    targets = {transition.to for transition in stage.on.values()}
+    if stage.timeout is not None:
+        targets.add(stage.timeout.to)
+    if not stage.final:
+        # A breached deadline may move the case from any stage that is still open.
+        for deadline in definition.deadlines.values():
+            targets.update(action.to for action in deadline.on_breach if action.to)
+    return {target for target in targets if target in definition.stages}
+
+
+def _check_paths(definition: ProcessDefinition, found: Found) -> None:
+    stages = definition.stages
+    initial = [name for name, stage in stages.items() if stage.initial]
+    if len(initial) != 1:
+        return  # already reported; reachability would only repeat it
+    reachable, frontier = {initial[0]}, [initial[0]]
+    while frontier:
+        for target in _next_stages(definition, frontier.pop()) - reachable:
+            reachable.add(target)
+            frontier.append(target)
+    # Report causes before consequences: a stage reached only through an unreachable one, or
+    # a stage that cannot end because a later one is a dead end, adds nothing to read.
+    targets_of_unreachable = set().union(
+        *(_next_stages(definition, name) for name in stages if name not in reachable)
+    )
+    before = len(found)
+    for name, stage in stages.items():
+        path: Path = ("stages", name)
+        if name not in reachable and name not in targets_of_unreachable:
+            found.append((path, f"stage {name!r} cannot be reached from {initial[0]!r}"))
+        elif name in reachable and not stage.final and not stage.on and stage.timeout is None:
+            message = f"stage {name!r} has no way out: add 'on' or 'timeout', or mark it final"
+            found.append((path, message))
+    if len(found) > before:
+        return
+    ending = {name for name, stage in stages.items() if stage.final}
+    changed = True
+    while changed:
+        size = len(ending)
+        ending |= {name for name in stages if _next_stages(definition, name) & ending}
+        changed = len(ending) != size
+    for name in stages:
+        if name not in ending:
+            found.append((("stages", name), f"from stage {name!r} no path leads to a final stage"))
+
+
+def _declared_events(definition: ProcessDefinition) -> set[str]:
+    events = {CASE_OPENED, *RESERVED_EVENTS}
+    for stage in definition.stages.values():
+        events.update(stage.on)
+    return events
+
+
+def _check_deadlines(definition: ProcessDefinition, found: Found) -> None:
+    events = _declared_events(definition)
+    for name, deadline in definition.deadlines.items():
+        path: Path = ("deadlines", name)
+        for part, triggers in (("start", deadline.start), ("stop", deadline.stop)):
+            for index, trigger in enumerate(triggers):
+                here: Path = (*path, part, index)
+                for stage in (trigger.enter, trigger.leave):
+                    if stage is not None and stage not in definition.stages:
+                        found.append((here, _unknown("stage", stage, definition.stages)))
+                if trigger.event is not None and trigger.event not in events:
+                    found.append((here, _unknown("event", trigger.event, events)))
+        if deadline.clock == "business":
+            found.append(
+                ((*path, "clock"), "business clocks need a business calendar, not supported yet")
+            )
+        _check_targets(definition, name, path, found)
+        for index, warning in enumerate(deadline.warn):
+            _check_warning(warning, (*path, "warn", index), found)
+        _check_actions(definition, deadline.on_warn, (*path, "on_warn"), found, moves=False)
+        _check_actions(definition, deadline.on_breach, (*path, "on_breach"), found, moves=True)
+
+
+def _check_targets(definition: ProcessDefinition, name: str, path: Path, found: Found) -> None:
+    deadline = definition.deadlines[name]
+    if isinstance(deadline.within, str):
+        if deadline.by is not None:
+            found.append(((*path, "by"), "'by' needs 'within' to give one duration per value"))
+        return
+    if deadline.by is None:
+        found.append(((*path, "within"), "durations per value need 'by: <enum field>'"))
+        return
+    field = definition.fields.get(deadline.by)
+    if field is None:
+        found.append(((*path, "by"), _unknown("field", deadline.by, definition.fields)))
+        return
+    if field.type is not FieldType.ENUM:
+        found.append(((*path, "by"), f"field {deadline.by!r} is not an enum"))
+        return
+    values = field.values or []
+    for value in deadline.within:
+        if value not in values:
+            found.append(((*path, "within", value), f"{value!r} is not a value of {deadline.by}"))
+    missing = [value for value in values if value not in deadline.within]
+    if missing:
+        found.append(((*path, "within"), f"no duration for {', '.join(map(repr, missing))}"))
+    if field.default is None and not field.required:
+        message = f"field {deadline.by!r} may be unset: give it a default or make it required"
+        found.append(((*path, "by"), message))
+
+
+def _check_warning(warning: str, path: Path, found: Found) -> None:
+    share = _PERCENT.match(warning.strip())
+    if share:
+        if not 0 < float(share.group(1)) < 100:
+            found.append((path, f"warning {warning!r} must be between 0% and 100%"))
+        return
+    try:
+        parse_duration(warning)
+    except ValueError:
+        found.append((path, f"warning {warning!r} is neither a share (75%) nor a time (15m)"))
+
+
+def _check_decisions(definition: ProcessDefinition, found: Found) -> None:
+    for table, rules in definition.decisions.items():
+        if not rules:
+            found.append((("decisions", table), "a decision table needs at least one rule"))
+        for index, rule in enumerate(rules):
+            path: Path = ("decisions", table, index)
+            _check_guard(definition, rule.when, (*path, "when"), found)
+            _check_values(definition, rule.set, (*path, "set"), found)

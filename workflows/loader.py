@@ -1,0 +1,139 @@
+"""YAML process definitions -> validated ``ProcessDefinition`` models, or every error at once.
+
+Errors read ``complaint.yaml:42: stages.triage.on.escalate.to: unknown stage 'escalte'``.
+This is the only module that reads definition files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from .checks import check_definition
+from .spec import ProcessDefinition
+from .yamlsource import Document, Problem, YamlSyntaxError, format_path, parse_yaml
+
+
+class DefinitionError(Exception):
+    """A definition (or several) that cannot be used, with every problem found."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        heading = f"{count} problem{'s' if count != 1 else ''} in process definitions"
+        super().__init__("\n".join([heading, *self.problems]))
+
+
+def load_definition(path: Path) -> ProcessDefinition:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DefinitionError([f"{path.name}:1: not UTF-8 text ({error.reason})"]) from None
+    except OSError as error:
+        raise DefinitionError([f"{path}: cannot read: {error.strerror}"]) from None
+    return load_definition_text(text, path.name)
+
+
+def load_definition_text(text: str, source: str) -> ProcessDefinition:
+    try:
+        document = parse_yaml(text)
+    except YamlSyntaxError as error:
+        raise DefinitionError([error.problem.render(source)]) from None
+    problems = document.duplicate_keys()
+    if not isinstance(document.data, dict):
+        problems.append(Problem(1, "", "a process definition is a mapping (process:, stages:...)"))
+        raise DefinitionError([problem.render(source) for problem in problems])
+    try:
+        definition = ProcessDefinition.model_validate(document.data)
+    except ValidationError as error:
+        problems.extend(_shape_problems(document, error))
+        raise DefinitionError([problem.render(source) for problem in problems]) from None
+    if not problems:
+        # With duplicate keys the model holds only the last of each: checking it would
+        # report the echoes of the duplicate, not the designer's mistakes.
+        for path, message in check_definition(definition):
+            problems.append(Problem(document.line_of(path), format_path(path), message))
+    if problems:
+        problems.sort(key=lambda problem: problem.line)
+        raise DefinitionError([problem.render(source) for problem in problems])
+    return definition
+
+
+def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
+    """Every ``*.yaml`` in ``folder`` by process name; the errors of all files at once."""
+    definitions: dict[str, ProcessDefinition] = {}
+    origin: dict[str, str] = {}
+    problems: list[str] = []
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise DefinitionError([f"{folder}: no process definitions (*.yaml) found"])
+    for path in files:
+        try:
+            definition = load_definition(path)
+        except DefinitionError as error:
+            problems.extend(error.problems)
+            continue
+        if definition.process in definitions:
+            problems.append(
+                f"{path.name}:1: process: {definition.process!r} is also defined in "
+                f"{origin[definition.process]}"
+            )
+            continue
+        definitions[definition.process] = definition
+        origin[definition.process] = path.name
+    if problems:
+        raise DefinitionError(problems)
+    return definitions
+
+
+def _shape_problems(document: Document, error: ValidationError) -> list[Problem]:
+    """Pydantic's errors in the designer's terms, one per place (unions report several)."""
+    chosen: dict[tuple[str | int, ...], ErrorDetails] = {}
+    for detail in error.errors():
+        path = _document_path(document.data, detail["loc"])
+        known = chosen.get(path)
+        # A union (say, a duration or a mapping) fails once per member; the member that
+        # explains itself with a value_error is the one the designer meant.
+        if known is None or (detail["type"] == "value_error" and known["type"] != "value_error"):
+            chosen[path] = detail
+    problems = []
+    for path, detail in chosen.items():
+        where, message = _describe(path, detail)
+        problems.append(Problem(document.line_of(where), format_path(where), message))
+    return problems
+
+
+def _document_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop the parts of pydantic's location that name validators rather than keys."""
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        is_last = index == len(loc) - 1
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_mapping or in_list:
+            path.append(part)
+            node = node[part]
+        elif is_last and isinstance(node, dict) and isinstance(part, str):
+            path.append(part)  # a required key that is missing
+    return tuple(path)
+
+
+def _describe(
+    path: tuple[str | int, ...], detail: ErrorDetails
+) -> tuple[tuple[str | int, ...], str]:
+    kind = detail["type"]
+    if kind == "missing":
+        return path[:-1], f"required key {path[-1]!r} is missing"
+    if kind == "extra_forbidden":
+        return path, f"unknown key {path[-1]!r}"
+    message = detail["msg"].removeprefix("Value error, ")
+    if kind not in ("value_error", "assertion_error"):
+        given = detail.get("input")
+        if isinstance(given, str | int | float | bool):
+            message = f"{message}, got {given!r}"
+    return path, message

@@ -1,0 +1,17 @@
+"""Search attributes kesu keeps on every case so operators can list and filter cases.
+
+They are stored unencrypted by Temporal: only stage, process, priority and deadline facts go
+here, never a customer's data.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+STAGE = SearchAttributeKey.for_keyword("KesuStage")
+PROCESS = SearchAttributeKey.for_keyword("KesuProcess")
+PRIORITY = SearchAttributeKey.for_keyword("KesuPriority")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("KesuNextDeadline")
+BREACHED = SearchAttributeKey.for_bool("KesuBreached")
+
+ALL = (STAGE, PROCESS, PRIORITY, NEXT_DEADLINE, BREACHED)

@@ -1,0 +1,221 @@
+"""The process definition language, as typed models.
+
+This module checks the *shape* of a definition (types, required keys, spellings of keys);
+cross-references (does a stage exist, does a guard parse, is every stage reachable) are checked
+in ``checks.py`` once the shape is known to be right. Both run once, when a definition loads.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+RESERVED_EVENTS = frozenset({"timeout"})
+"""Event names kesu uses for its own moves; a definition may not declare them."""
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
+_DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``15m``, ``1h``, ``24h``, ``7d``, ``1d12h``, ``2w`` -> timedelta; ValueError otherwise."""
+    compact = text.strip().lower()
+    position, total = 0, timedelta()
+    for match in _DURATION_PART.finditer(compact):
+        if match.start() != position:
+            break
+        total += timedelta(**{_DURATION_UNITS[match.group(2)]: float(match.group(1))})
+        position = match.end()
+    if not compact or position != len(compact):
+        raise ValueError(
+            f"bad duration {text!r}: write a number and a unit s, m, h, d or w (e.g. 15m, 24h, 7d)"
+        )
+    if total <= timedelta():
+        raise ValueError(f"bad duration {text!r}: must be longer than zero")
+    return total
+
+
+def _duration_text(value: Any) -> Any:
+    """Durations stay text in the model (what the designer wrote) but must parse."""
+    if isinstance(value, str):
+        parse_duration(value)
+    return value
+
+
+Duration = Annotated[str, BeforeValidator(_duration_text)]
+
+
+class Model(BaseModel):
+    """Strict about keys: a misspelt key is an error, not a silently ignored setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    TEXT = "text"
+    NUMBER = "number"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    ENUM = "enum"
+    DATE = "date"
+    DATETIME = "datetime"
+
+
+class FieldSpec(Model):
+    type: FieldType = FieldType.STRING
+    title: str | None = None
+    required: bool = False
+    pii: bool = False
+    """Customer data: encrypted at rest, never in search attributes or logs."""
+    values: list[str] | None = None
+    """The allowed values of an ``enum`` field."""
+    default: Any = None
+
+
+ACTION_KEYS = ("notify", "set", "decide", "to")
+
+
+class Action(Model):
+    """One thing to do: exactly one of notify / set / decide / to."""
+
+    notify: str | None = None
+    """Recipient role of a message (``customer``, ``supervisor``, ``assignee``...)."""
+    template: str | None = None
+    set: dict[str, Any] | None = None
+    decide: str | None = None
+    """Name of a decision table whose first matching rule sets fields."""
+    to: str | None = None
+    """Move the case to this stage."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            # Keys set to null count as absent: that is how a compiled spec serialises.
+            kinds = [key for key in ACTION_KEYS if data.get(key) is not None]
+            if len(kinds) != 1:
+                found = ", ".join(kinds) if kinds else "none of them"
+                raise ValueError(
+                    f"an action has exactly one of {', '.join(ACTION_KEYS)}; found {found}"
+                )
+            if data.get("template") is not None and kinds != ["notify"]:
+                raise ValueError("'template' belongs to a notify action")
+        return data
+
+    @model_validator(mode="after")
+    def _notify_has_template(self) -> Action:
+        if self.notify is not None and not self.template:
+            raise ValueError(f"notify {self.notify!r} needs a template")
+        return self
+
+
+def _stage_name_shorthand(value: Any) -> Any:
+    """``withdraw: closed`` is short for ``withdraw: {to: closed}``."""
+    return {"to": value} if isinstance(value, str) else value
+
+
+class Transition(Model):
+    to: str
+    title: str | None = None
+    roles: list[str] = Field(default_factory=list)
+    """Roles allowed to send the event; empty means anyone."""
+    requires: list[str] = Field(default_factory=list)
+    """Fields the event must carry a value for."""
+    when: str | None = None
+    """Guard in kesu's expression language over the case fields (and the event's inputs)."""
+
+
+class Timeout(Model):
+    after: Duration
+    to: str
+    actions: list[Action] = Field(default_factory=list)
+
+
+class Stage(Model):
+    title: str | None = None
+    initial: bool = False
+    final: bool = False
+    on_enter: list[Action] = Field(default_factory=list)
+    on: dict[str, Annotated[Transition, BeforeValidator(_stage_name_shorthand)]] = Field(
+        default_factory=dict
+    )
+    timeout: Timeout | None = None
+    pauses: list[str] = Field(default_factory=list)
+    """Deadlines whose clocks stop while the case is in this stage."""
+    requires: list[str] = Field(default_factory=list)
+    """Fields that must have a value before the case may enter this stage."""
+
+
+CASE_OPENED = "case_opened"
+
+
+class ClockTrigger(Model):
+    """When a deadline clock starts or stops: exactly one of enter / leave / event."""
+
+    enter: str | None = None
+    leave: str | None = None
+    event: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        if data == CASE_OPENED:
+            return {"event": CASE_OPENED}
+        kinds = ("enter", "leave", "event")
+        if isinstance(data, dict) and sum(data.get(key) is not None for key in kinds) != 1:
+            raise ValueError(f"write exactly one of enter, leave, event (or {CASE_OPENED!r})")
+        return data
+
+
+def _one_or_many(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+Triggers = Annotated[list[ClockTrigger], BeforeValidator(_one_or_many)]
+
+
+class Deadline(Model):
+    title: str | None = None
+    start: Triggers = Field(default_factory=lambda: [ClockTrigger(event=CASE_OPENED)])
+    stop: Triggers
+    within: Duration | dict[str, Duration]
+    """One duration, or one per value of the ``by`` field."""
+    by: str | None = None
+    clock: Literal["calendar", "business"] = "calendar"
+    warn: list[str] = Field(default_factory=list)
+    """Warn before the breach: a share of the target (``75%``) or a time before it (``15m``)."""
+    on_warn: list[Action] = Field(default_factory=list)
+    on_breach: list[Action] = Field(default_factory=list)
+
+
+class Rule(Model):
+    when: str
+    set: dict[str, Any]
+
+
+class ProcessDefinition(Model):
+    process: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: int = Field(ge=1)
+    title: str | None = None
+    calendar: str | None = None
+    priority_field: str | None = None
+    """The field shown as the case's priority in listings (a search attribute)."""
+    roles: list[str] = Field(default_factory=list)
+    """Every role the definition uses; events may only name these."""
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    stages: dict[str, Stage]
+    deadlines: dict[str, Deadline] = Field(default_factory=dict)
+    decisions: dict[str, list[Rule]] = Field(default_factory=dict)
+
+    @property
+    def initial_stage(self) -> str:
+        return next(name for name, stage in self.stages.items() if stage.initial)
+
+    @property
+    def pii_fields(self) -> list[str]:
+        return [name for name, field in self.fields.items() if field.pii]

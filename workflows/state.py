@@ -1,0 +1,87 @@
+"""The state of one case and the records its steps leave: plain, serialisable models.
+
+The workflow keeps a ``CaseState``, answers queries with it and carries it across
+continue-as-new; the engine changes it only through steps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from activities.inputs import OutboxMessage
+
+from .clocks import ClockState
+
+OPENED_EVENT = "case.opened"
+WARNING_EVENT_PREFIX = "deadline.warning:"
+BREACHED_EVENT_PREFIX = "deadline.breached:"
+
+
+class EventInput(BaseModel):
+    """An event sent to a case by a person or a system (a Temporal update)."""
+
+    event: str
+    actor: str = "system"
+    roles: list[str] = Field(default_factory=list)
+    """The roles the sender acts in; checked against the roles the definition allows."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """Field values the event brings (``resolution``, ``csat``...)."""
+
+
+class EventResult(BaseModel):
+    seq: int
+    from_stage: str
+    stage: str
+    closed: bool
+
+
+class Step(BaseModel):
+    """One entry of a case's timeline: who did what, when, and what followed from it."""
+
+    seq: int
+    at: datetime
+    event: str
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    role: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+class CaseState(BaseModel):
+    case_id: str
+    process: str
+    version: int
+    content_hash: str
+    stage: str
+    fields: dict[str, Any]
+    opened_at: datetime
+    stage_entered_at: datetime
+    closed_at: datetime | None = None
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.steps)
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        due = [clock.due_at for clock in self.clocks.values() if clock.due_at is not None]
+        return min(due) if due else None
+
+    @property
+    def breached(self) -> bool:
+        return any(clock.breached_at is not None for clock in self.clocks.values())
+
+
+class Outcome(BaseModel):
+    """A step just taken, the messages it causes, and whether it closed the case."""
+
+    step: Step
+    messages: list[OutboxMessage] = Field(default_factory=list)
+    final: bool = False
