@@ -1,0 +1,250 @@
+"""Delivering the outbox: messages that ``record_step`` queued, sent through channels.
+
+Delivery is at-least-once. A message is claimed for a lease before it is sent, so two
+deliverers (the case's own ``deliver_outbox`` and the worker's sweep, or two workers) do not
+both send it; but a deliverer that dies after sending and before recording it leaves the
+message to be sent again once the lease ends. Channels get the message's idempotency key so
+that they (or the service behind them) can drop such a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any, Protocol, TextIO
+
+from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.inputs import DeliverInput, DeliverResult
+from activities.storage import OutboxRow, OutboxStatus
+
+# Never log params, nor the text of a channel's error (it may quote the message).
+log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
+
+LAST_ERROR_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message as a channel sees it."""
+
+    idempotency_key: str
+    case_id: str
+    recipient: str
+    template: str
+    params: Mapping[str, Any]
+
+
+class Channel(Protocol):
+    def send(self, message: Envelope) -> None:
+        """Send ``message``, or raise. Called from activity threads, possibly concurrently.
+
+        Exception messages are stored in the outbox: keep params (customer data) out of them.
+        """
+
+
+class ConsoleChannel:
+    """The embedded default: one line per message on a text stream, without the params."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()  # whole lines, even from concurrent activity threads
+
+    def send(self, message: Envelope) -> None:
+        # sys.stdout is looked up per message, so a redirected stdout is honoured.
+        stream = self._stream if self._stream is not None else sys.stdout
+        line = (
+            f"→ {message.recipient}: {message.template} "
+            f"(case {message.case_id}, key {message.idempotency_key})\n"
+        )
+        with self._lock:
+            stream.write(line)
+            stream.flush()
+
+
+class _Outcome(Enum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Not ours to send now: another deliverer holds it, or it is already done."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MessagingActivities:
+    """Outbox delivery, bound to the database and to a channel per recipient role.
+
+    ``channels`` maps a recipient role (``customer``, ``supervisor``, ...) to its channel;
+    other roles go to ``default``. A message that failed ``max_attempts`` times is marked
+    ``dead`` and left for an operator. ``lease`` is how long a claimed message is protected
+    from other deliverers: longer than any channel takes to send.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        channels: Mapping[str, Channel],
+        default: Channel,
+        *,
+        max_attempts: int = 5,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._sessions = session_factory
+        self._channels = dict(channels)
+        self._default = default
+        self._max_attempts = max_attempts
+        self._lease = lease
+        self._clock = clock
+
+    @activity.defn(name="deliver_outbox")
+    def deliver_outbox(self, inp: DeliverInput) -> DeliverResult:
+        """Try once to send each pending message of one case.
+
+        Failures are recorded on the messages rather than raised: what is left is retried
+        by the sweep (``deliver_pending``), and the case goes on meanwhile.
+        """
+        where = (OutboxRow.case_id == inp.case_id,)
+        return self._deliver(self._pending_ids(where, limit=None))
+
+    def deliver_pending(self, limit: int = 100) -> DeliverResult:
+        """Try once to send up to ``limit`` pending messages of any case, oldest first."""
+        return self._deliver(self._pending_ids((), limit=limit))
+
+    def _pending_ids(
+        self, where: Sequence[ColumnElement[bool]], limit: int | None
+    ) -> list[tuple[int, str, str]]:
+        # Claimed messages are listed too: skipping one must hold back those queued after it.
+        query = (
+            select(OutboxRow.id, OutboxRow.case_id, OutboxRow.recipient)
+            .where(OutboxRow.status == OutboxStatus.PENDING.value, *where)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [(row.id, row.case_id, row.recipient) for row in session.execute(query)]
+
+    def _deliver(self, pending: list[tuple[int, str, str]]) -> DeliverResult:
+        delivered = failed = 0
+        # Messages to one recipient of one case go out in order: once one of them is not
+        # sent in this pass, the later ones wait for the next pass.
+        held: set[tuple[str, str]] = set()
+        for message_id, case_id, recipient in pending:
+            if (case_id, recipient) in held:
+                continue
+            outcome = self._deliver_one(message_id)
+            if outcome is _Outcome.DELIVERED:
+                delivered += 1
+                continue
+            held.add((case_id, recipient))
+            if outcome is _Outcome.FAILED:
+                failed += 1
+        return DeliverResult(delivered=delivered, failed=failed)
+
+    def _deliver_one(self, message_id: int) -> _Outcome:
+        """Claim, send and record one message, each database step in its own transaction."""
+        envelope = self._claim(message_id)
+        if envelope is None:
+            return _Outcome.SKIPPED
+        channel = self._channels.get(envelope.recipient, self._default)
+        try:
+            channel.send(envelope)
+        except Exception as error:  # any channel failure is recorded, then retried later
+            self._record_failure(message_id, envelope, error)
+            return _Outcome.FAILED
+        self._finish(
+            message_id,
+            status=OutboxStatus.DELIVERED.value,
+            delivered_at=self._clock(),
+            claimed_until=None,
+        )
+        log.info(
+            "delivered %s to %s (case %s, key %s)",
+            envelope.template,
+            envelope.recipient,
+            envelope.case_id,
+            envelope.idempotency_key,
+        )
+        return _Outcome.DELIVERED
+
+    def _claim(self, message_id: int) -> Envelope | None:
+        """Take the lease on a pending message unless another deliverer holds it."""
+        now = self._clock()
+        claim = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == message_id,
+                OutboxRow.status == OutboxStatus.PENDING.value,
+                or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
+            )
+            .values(claimed_until=now + self._lease)
+            .returning(
+                OutboxRow.idempotency_key,
+                OutboxRow.case_id,
+                OutboxRow.recipient,
+                OutboxRow.template,
+                OutboxRow.params,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        with self._sessions.begin() as session:
+            row = session.execute(claim).one_or_none()
+        if row is None:
+            return None
+        return Envelope(
+            idempotency_key=row.idempotency_key,
+            case_id=row.case_id,
+            recipient=row.recipient,
+            template=row.template,
+            params=row.params,
+        )
+
+    def _record_failure(self, message_id: int, envelope: Envelope, error: Exception) -> None:
+        attempts = self._finish(
+            message_id,
+            status=case(
+                (OutboxRow.attempts + 1 >= self._max_attempts, OutboxStatus.DEAD.value),
+                else_=OutboxStatus.PENDING.value,
+            ),
+            last_error=f"{type(error).__name__}: {error}"[:LAST_ERROR_LIMIT],
+            claimed_until=None,  # free at once: the next pass retries it
+        )
+        given_up = attempts is not None and attempts >= self._max_attempts
+        log.warning(
+            "sending %s to %s failed (%s, attempt %s of %d%s; case %s, key %s)",
+            envelope.template,
+            envelope.recipient,
+            type(error).__name__,
+            attempts,
+            self._max_attempts,
+            ", giving up" if given_up else "",
+            envelope.case_id,
+            envelope.idempotency_key,
+        )
+
+    def _finish(self, message_id: int, **values: Any) -> int | None:
+        """Count an attempt on a message still pending and set ``values``; the new count.
+
+        None if the message is no longer pending (its lease ran out and another deliverer
+        finished it first): then there is nothing to record.
+        """
+        finish = (
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.status == OutboxStatus.PENDING.value)
+            .values(attempts=OutboxRow.attempts + 1, **values)
+            .returning(OutboxRow.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        with self._sessions.begin() as session:
+            return session.execute(finish).scalar_one_or_none()

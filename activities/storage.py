@@ -1,0 +1,258 @@
+"""Where cases live in SQL: the tables, the ``record_step`` activity and read helpers for the CLI.
+
+A step is stored exactly once, keyed by (case_id, seq): the workflow retries ``record_step``
+until it succeeds, so a retry after a commit whose reply was lost must change nothing. The
+case row, the event row and the step's outbox messages are written in one transaction, so a
+message is queued if and only if its step is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from temporalio import activity
+
+from activities.database import Base, JSONType, UTCDateTime
+from activities.inputs import StepRecord, StepRecorded
+
+# Activity details (workflow id, attempt) are added when running inside an activity; outside
+# one (tests, the CLI) this is a plain logger. Never log fields, event data or message params:
+# they may hold customer data. Case id, seq, event names and stages are fine.
+log = activity.LoggerAdapter(logging.getLogger("kesu.storage"), None)
+
+# BIGINT on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    """Gave up after the configured number of attempts; needs an operator."""
+
+
+class CaseRow(Base):
+    """The current state of a case: a projection of its latest step."""
+
+    __tablename__ = "kesu_case"
+
+    case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(100))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seq: Mapped[int]
+
+
+class CaseEventRow(Base):
+    """One step of a case, append-only: the case's audit trail."""
+
+    __tablename__ = "kesu_case_event"
+    # The idempotency key of record_step: a retried step hits this constraint.
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    seq: Mapped[int]
+    event: Mapped[str] = mapped_column(String(200))
+    from_stage: Mapped[str | None] = mapped_column(String(100))
+    to_stage: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxRow(Base):
+    """A message waiting for (or done with) delivery; see ``activities.messaging``."""
+
+    __tablename__ = "kesu_outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'dead')",
+            name="status",
+        ),
+        # The sweep looks for pending messages in id order; a case's delivery by case id.
+        Index("ix_kesu_outbox_status_id", "status", "id"),
+        Index("ix_kesu_outbox_case_id_id", "case_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    seq: Mapped[int]
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    """``{case_id}:{seq}:{index}``; handed to channels so that they can drop duplicates."""
+    recipient: Mapped[str] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set while a deliverer is sending; lets another take over if that one died mid-send."""
+
+
+def outbox_key(case_id: str, seq: int, index: int) -> str:
+    return f"{case_id}:{seq}:{index}"
+
+
+def store_step(session: Session, step: StepRecord) -> StepRecorded:
+    """Write ``step`` in ``session``'s transaction; the caller commits.
+
+    Returns ``created=False`` without writing if the step is already stored. A concurrent
+    duplicate that commits first makes the final flush raise ``IntegrityError``.
+    """
+    stored = _stored_event(session, step.case_id, step.seq)
+    if stored is not None:
+        _check_same_step(stored, step)
+        return StepRecorded(created=False, messages_queued=0)
+
+    # FOR UPDATE (PostgreSQL) serialises writers of one case; SQLite ignores it and
+    # serialises all writers at their first write instead.
+    case = session.scalars(
+        select(CaseRow).where(CaseRow.case_id == step.case_id).with_for_update()
+    ).one_or_none()
+    if case is None:
+        case = CaseRow(case_id=step.case_id, opened_at=step.at, last_seq=step.seq)
+        _apply_step(case, step)
+        session.add(case)
+    elif step.seq >= case.last_seq:
+        _apply_step(case, step)
+    # else: an older step arrives late (not expected: the workflow saves in order); it joins
+    # the history but must not roll the case's current state back.
+    case.last_seq = max(case.last_seq, step.seq)
+    session.flush()  # the case row first: events and messages refer to it
+
+    session.add(
+        CaseEventRow(
+            case_id=step.case_id,
+            seq=step.seq,
+            event=step.event,
+            from_stage=step.from_stage,
+            to_stage=step.to_stage,
+            actor=step.actor,
+            role=step.role,
+            data=step.data,
+            at=step.at,
+        )
+    )
+    session.add_all(
+        OutboxRow(
+            case_id=step.case_id,
+            seq=step.seq,
+            idempotency_key=outbox_key(step.case_id, step.seq, index),
+            recipient=message.recipient,
+            template=message.template,
+            params=message.params,
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            created_at=step.at,
+        )
+        for index, message in enumerate(step.messages)
+    )
+    session.flush()
+    return StepRecorded(created=True, messages_queued=len(step.messages))
+
+
+def _apply_step(case: CaseRow, step: StepRecord) -> None:
+    case.process = step.process
+    case.version = step.version
+    case.content_hash = step.content_hash
+    case.stage = step.to_stage
+    case.fields = step.fields
+    case.updated_at = step.at
+    case.closed_at = step.at if step.final else None
+
+
+def _stored_event(session: Session, case_id: str, seq: int) -> CaseEventRow | None:
+    return session.scalars(
+        select(CaseEventRow).where(CaseEventRow.case_id == case_id, CaseEventRow.seq == seq)
+    ).one_or_none()
+
+
+def _check_same_step(stored: CaseEventRow, step: StepRecord) -> None:
+    # A retry carries the same step. A different one under the same key means two workflows
+    # used one case id (or a non-deterministic workflow): keep the stored history, but say so.
+    if (stored.event, stored.to_stage) != (step.event, step.to_stage):
+        log.warning(
+            "case %s step %d already stored as %s -> %s; ignoring a different %s -> %s",
+            step.case_id,
+            step.seq,
+            stored.event,
+            stored.to_stage,
+            step.event,
+            step.to_stage,
+        )
+
+
+class StorageActivities:
+    """The storage activities, bound to a session factory the worker provides."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+
+    @activity.defn(name="record_step")
+    def record_step(self, step: StepRecord) -> StepRecorded:
+        """Store one step of a case with its outbox messages; idempotent per (case_id, seq)."""
+        try:
+            with self._sessions.begin() as session:
+                result = store_step(session, step)
+        except IntegrityError:
+            # Either a concurrent duplicate won the race (then the step is stored: done) or
+            # something else is wrong (then re-raise, and the activity is retried).
+            with self._sessions() as session:
+                if _stored_event(session, step.case_id, step.seq) is None:
+                    raise
+            log.info(
+                "case %s step %d stored concurrently by another attempt", step.case_id, step.seq
+            )
+            return StepRecorded(created=False, messages_queued=0)
+        if result.created:
+            log.info(
+                "case %s step %d stored: %s %s -> %s, %d message(s) queued",
+                step.case_id,
+                step.seq,
+                step.event,
+                step.from_stage,
+                step.to_stage,
+                result.messages_queued,
+            )
+        else:
+            log.info("case %s step %d already stored; nothing to do", step.case_id, step.seq)
+        return result
+
+
+def get_case(session: Session, case_id: str) -> CaseRow | None:
+    return session.get(CaseRow, case_id)
+
+
+def list_events(session: Session, case_id: str) -> list[CaseEventRow]:
+    query = select(CaseEventRow).where(CaseEventRow.case_id == case_id).order_by(CaseEventRow.seq)
+    return list(session.scalars(query))
+
+
+def list_outbox(session: Session, case_id: str) -> list[OutboxRow]:
+    query = select(OutboxRow).where(OutboxRow.case_id == case_id).order_by(OutboxRow.id)
+    return list(session.scalars(query))
