@@ -43,6 +43,8 @@ class StepRecord(BaseModel):
     """The inputs the event carried."""
     fields: dict[str, Any] = Field(default_factory=dict)
     """The case's fields after the step."""
+    clocks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Every deadline clock after the step (status, started/due/stopped/breached times)."""
     pii_fields: list[str] = Field(default_factory=list)
     """Names of fields that hold customer data (kept out of logs)."""
     at: datetime

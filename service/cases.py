@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -28,10 +29,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows import search
-from workflows.case import EVENT_UPDATE, CaseInput, CaseView, CaseWorkflow
+from workflows.case import EVENT_UPDATE, REASSIGN_UPDATE, CaseInput, CaseView, CaseWorkflow
 from workflows.compiler import CompiledSpec
 from workflows.fields import data_problems, has_value
-from workflows.state import EventInput, EventResult
+from workflows.state import EventInput, EventResult, ReassignInput
 
 MAX_KEY_LENGTH = 200
 
@@ -128,11 +129,32 @@ class Kesu:
         event_id: str | None = None,
     ) -> EventResult:
         """Apply an event. Sent again with the same ``event_id``, it is applied only once."""
-        handle = self._handle(case_id)
         request = EventInput(event=event, actor=actor, roles=roles or [], data=dict(data or {}))
+        return await self._update(case_id, EVENT_UPDATE, request, event_id)
+
+    async def reassign_case(
+        self,
+        case_id: str,
+        from_assignee: str,
+        to_assignee: str,
+        *,
+        actor: str = "system",
+        reason: str | None = None,
+        request_id: str | None = None,
+    ) -> EventResult:
+        """Move an open case to another responsible person; recorded in its timeline."""
+        request = ReassignInput(
+            from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason
+        )
+        return await self._update(case_id, REASSIGN_UPDATE, request, request_id)
+
+    async def _update(
+        self, case_id: str, name: str, request: BaseModel, update_id: str | None
+    ) -> EventResult:
+        handle = self._handle(case_id)
         try:
             result: EventResult = await handle.execute_update(
-                EVENT_UPDATE, request, id=event_id or uuid.uuid4().hex, result_type=EventResult
+                name, request, id=update_id or uuid.uuid4().hex, result_type=EventResult
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause

@@ -219,3 +219,20 @@ async def test_cases_are_listed_by_stage(harness: Harness) -> None:
     found = await h.kesu.list_cases(process="service_request", stage="handling")
     item = next(item for item in found if item.case_id == case)
     assert item.priority == "normal" and item.next_deadline is not None and item.running
+
+
+async def test_a_case_is_reassigned_and_the_move_is_recorded(harness: Harness) -> None:
+    h = harness
+    case = (await h.kesu.start_case("complaint", {"customer_id": "C-6"})).case_id
+    await send(h, case, "accept", AGENT)
+    await send(h, case, "assign", SUPERVISOR, assignee="陈静")
+    with pytest.raises(KesuError, match="it is assigned to '陈静', not '王敏'"):
+        await h.kesu.reassign_case(case, "王敏", "赵磊")
+    result = await h.kesu.reassign_case(case, "陈静", "赵磊", actor="hr", reason="离职 left")
+    assert result.stage == "handling"
+    view = await h.kesu.get_case(case)
+    assert view.state.fields["assignee"] == "赵磊"
+    step = view.state.steps[-1]
+    assert (step.event, step.actor) == ("case.reassigned", "hr")
+    assert step.notes == ["assignee: 陈静 → 赵磊", "reason: 离职 left"]
+    assert stored_events(h, case)[-1] == (3, "case.reassigned", "handling")

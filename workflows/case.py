@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,10 +25,11 @@ with workflow.unsafe.imports_passed_through():
     from . import search
     from .compiler import CompiledSpec
     from .engine import CaseEngine, IllegalEvent
-    from .state import CaseState, EventInput, EventResult, Outcome
+    from .state import CaseState, EventInput, EventResult, Outcome, ReassignInput
 
 WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"
+REASSIGN_UPDATE = "reassign"
 CASE_QUERY = "case"
 
 _STORE_RETRY = RetryPolicy(
@@ -58,6 +60,19 @@ class CaseSummary(BaseModel):
     case_id: str
     stage: str
     steps: int
+
+
+def _refuse(problem: str | None) -> None:
+    """Raising in a validator rejects the update before it reaches history."""
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _result(outcome: Outcome) -> EventResult:
+    step = outcome.step
+    return EventResult(
+        seq=step.seq, from_stage=step.from_stage or "", stage=step.to_stage, closed=outcome.final
+    )
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -115,29 +130,33 @@ class CaseWorkflow:
 
     @workflow.update(name=EVENT_UPDATE)
     async def event(self, event: EventInput) -> EventResult:
+        return await self._change(lambda now: self._engine.apply_event(event, now))
+
+    @event.validator
+    def _validate_event(self, event: EventInput) -> None:
+        _refuse(self._engine.check_event(event))
+
+    @workflow.update(name=REASSIGN_UPDATE)
+    async def reassign(self, request: ReassignInput) -> EventResult:
+        return await self._change(lambda now: self._engine.reassign(request, now))
+
+    @reassign.validator
+    def _validate_reassign(self, request: ReassignInput) -> None:
+        _refuse(self._engine.reassign_problem(request))
+
+    async def _change(self, change: Callable[[datetime], Outcome]) -> EventResult:
+        """Apply a change under the lock and answer only once its step is stored."""
         async with self._lock:
             # State may have moved since the validator ran (another event got the lock first).
             try:
-                outcome = self._engine.apply_event(event, workflow.now())
+                outcome = change(workflow.now())
             except IllegalEvent as error:
                 raise ApplicationError(
                     str(error), type="IllegalEvent", non_retryable=True
                 ) from None
             self._unsaved.append(outcome)
             await self._save()
-        step = outcome.step
-        return EventResult(
-            seq=step.seq,
-            from_stage=step.from_stage or "",
-            stage=step.to_stage,
-            closed=outcome.final,
-        )
-
-    @event.validator
-    def _validate_event(self, event: EventInput) -> None:
-        problem = self._engine.check_event(event)
-        if problem is not None:
-            raise ValueError(problem)
+        return _result(outcome)
 
     @workflow.query(name=CASE_QUERY)
     def case(self) -> CaseView:
@@ -178,6 +197,7 @@ class CaseWorkflow:
             role=step.role,
             data=step.data,
             fields=state.fields,
+            clocks={name: clock.model_dump(mode="json") for name, clock in state.clocks.items()},
             pii_fields=self._spec.definition.pii_fields,
             at=step.at,
             final=outcome.final,

@@ -24,12 +24,15 @@ from .expressions import Expression, parse
 from .fields import initial_fields
 from .spec import CASE_OPENED, Stage, parse_duration
 from .state import (
+    ASSIGNEE_FIELD,
     BREACHED_EVENT_PREFIX,
     OPENED_EVENT,
+    REASSIGNED_EVENT,
     WARNING_EVENT_PREFIX,
     CaseState,
     EventInput,
     Outcome,
+    ReassignInput,
     Step,
 )
 
@@ -113,6 +116,36 @@ class CaseEngine:
         if role is None and event.roles:
             role = event.roles[0]
         return self._move(event.event, at, actor=event.actor, role=role, data=event.data, before=[])
+
+    # -- reassignment: an employee leaves, the company keeps the case --------------------------
+
+    def reassign_problem(self, request: ReassignInput) -> str | None:
+        where = f"reassigning case {self.state.case_id}"
+        if self.state.closed_at is not None:
+            return f"{where}: the case is closed"
+        if ASSIGNEE_FIELD not in self.definition.fields:
+            return f"{where}: process {self.definition.process!r} has no {ASSIGNEE_FIELD!r} field"
+        current = self.state.fields.get(ASSIGNEE_FIELD)
+        if current != request.from_assignee:
+            return f"{where}: it is assigned to {current!r}, not {request.from_assignee!r}"
+        if not request.to_assignee.strip():
+            return f"{where}: the new assignee is blank"
+        return None
+
+    def reassign(self, request: ReassignInput, at: datetime) -> Outcome:
+        problem = self.reassign_problem(request)
+        if problem is not None:
+            raise IllegalEvent(problem)
+        self.state.fields[ASSIGNEE_FIELD] = request.to_assignee
+        notes = [f"{ASSIGNEE_FIELD}: {request.from_assignee} → {request.to_assignee}"]
+        if request.reason:
+            notes.append(f"reason: {request.reason}")
+        step = Step(
+            seq=self.state.next_seq, at=at, event=REASSIGNED_EVENT,
+            from_stage=self.state.stage, to_stage=self.state.stage, actor=request.actor,
+            data={ASSIGNEE_FIELD: request.to_assignee}, notes=notes,
+        )  # fmt: skip
+        return self._record(step, [])
 
     # -- alarms: stage timeouts, warnings, breaches ----------------------------------------------
 

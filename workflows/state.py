@@ -16,6 +16,9 @@ from activities.inputs import OutboxMessage
 from .clocks import ClockState
 
 OPENED_EVENT = "case.opened"
+REASSIGNED_EVENT = "case.reassigned"
+ASSIGNEE_FIELD = "assignee"
+"""The field naming a case's responsible person (责任人), the one ``reassign`` moves."""
 WARNING_EVENT_PREFIX = "deadline.warning:"
 BREACHED_EVENT_PREFIX = "deadline.breached:"
 
@@ -29,6 +32,15 @@ class EventInput(BaseModel):
     """The roles the sender acts in; checked against the roles the definition allows."""
     data: dict[str, Any] = Field(default_factory=dict)
     """Field values the event brings (``resolution``, ``csat``...)."""
+
+
+class ReassignInput(BaseModel):
+    """Move a case from one responsible person to another (an employee left, a team changed)."""
+
+    from_assignee: str
+    to_assignee: str
+    actor: str = "system"
+    reason: str | None = None
 
 
 class EventResult(BaseModel):
