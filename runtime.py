@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from workflows import search
 from workflows.compiler import CompiledSpec, compile_definition
-from workflows.loader import load_directory
+from workflows.loader import load_catalog
 
 log = logging.getLogger("kesu")
 
@@ -62,7 +62,11 @@ class Settings:
 
 
 def load_specs(folder: Path) -> dict[str, CompiledSpec]:
-    return {name: compile_definition(item) for name, item in load_directory(folder).items()}
+    catalog = load_catalog(folder)
+    return {
+        name: compile_definition(definition, catalog.calendars)
+        for name, definition in catalog.definitions.items()
+    }
 
 
 def temporal_binary() -> Path:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from workflows.case import CaseView
 from workflows.clocks import ClockState, ClockStatus, format_duration
 from workflows.compiler import CompiledSpec
-from workflows.spec import ProcessDefinition
+from workflows.spec import Deadline, ProcessDefinition
 
 from .cases import CaseListing
 
@@ -48,10 +48,8 @@ def render_case(view: CaseView, spec: CompiledSpec, *, show_pii: bool = False) -
         lines.append(f"  {name:<16} {shown}")
     if state.clocks:
         lines.append("deadlines:")
-        lines.extend(
-            f"  {_clock_line(clock, definition.deadlines[name].title)}"
-            for name, clock in state.clocks.items()
-        )
+        for name, clock in state.clocks.items():
+            lines.extend(_clock_lines(clock, definition.deadlines[name], definition.calendar))
     lines.append("timeline:")
     for step in state.steps:
         who = step.actor + (f" ({step.role})" if step.role else "")
@@ -65,26 +63,38 @@ def render_case(view: CaseView, spec: CompiledSpec, *, show_pii: bool = False) -
     return "\n".join(lines)
 
 
-def _clock_line(clock: ClockState, title: str | None) -> str:
-    label = f"{clock.name:<12}"
+def _clock_lines(clock: ClockState, deadline: Deadline, calendar: str | None) -> list[str]:
+    """A clock's state, then why it is due when it is: its measure and every change to it."""
     if clock.status is ClockStatus.WAITING:
         state = "not started"
     elif clock.status is ClockStatus.RUNNING:
         state = f"running, due {_when(clock.due_at)}"
     elif clock.status is ClockStatus.PAUSED:
         state = f"paused since {_when(clock.paused_at)}"
-        if clock.paused_for:
-            state += f" ({format_duration(clock.paused_for)} paused before)"
     else:
-        state = "met" if clock.met else "missed"
-        state += f", stopped {_when(clock.stopped_at)}"
+        state = ("met" if clock.met else "missed") + f", stopped {_when(clock.stopped_at)}"
     if clock.breached_at is not None:
         state += f", BREACHED {_when(clock.breached_at)}"
-    if clock.target is not None:
-        state += f"; target {format_duration(clock.target)}"
-        if clock.paused_for and clock.status is not ClockStatus.PAUSED:
-            state += f", {format_duration(clock.paused_for)} paused"
-    return f"{label} {state}" + (f"  — {title}" if title else "")
+    if clock.problem is not None:
+        state += f", NO DUE TIME: {clock.problem}"
+    measure = "calendar time" if deadline.clock == "calendar" else "working time"
+    if deadline.clock == "business":
+        measure += f" on {deadline.calendar or calendar}"
+    target = clock.target or target_for_display(deadline)
+    lines = [f"  {clock.name:<12} {state}", f"      target {target} of {measure}"]
+    if clock.paused_for:
+        lines[-1] += f", {format_duration(clock.paused_for)} paused"
+    if deadline.title:
+        lines[-1] += f"  — {deadline.title}"
+    lines.extend(f"      · {line}" for line in clock.explain)
+    return lines
+
+
+def target_for_display(deadline: Deadline) -> str:
+    within = deadline.within
+    if isinstance(within, str):
+        return within
+    return " / ".join(f"{value} {text}" for value, text in within.items()) + f" by {deadline.by}"
 
 
 def render_listing(listings: Iterable[CaseListing]) -> str:

@@ -83,10 +83,14 @@ class Harness:
 
 @asynccontextmanager
 async def running_harness(
-    client: Client, database_url: str, specs: dict[str, CompiledSpec]
+    client: Client,
+    database_url: str,
+    specs: dict[str, CompiledSpec],
+    task_queue: str | None = None,
 ) -> AsyncIterator[Harness]:
+    """A worker for the block's duration; pass the same ``task_queue`` to start it again."""
     activities = build_activities(database_url)
-    task_queue = f"kesu-test-{uuid.uuid4().hex[:8]}"
+    task_queue = task_queue or f"kesu-test-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with build_worker(client, task_queue, activities, executor):
             yield Harness(

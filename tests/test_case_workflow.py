@@ -152,7 +152,10 @@ async def test_unknown_cases_and_processes_are_clear_errors(harness: Harness) ->
         await harness.kesu.get_case("complaint-nope")
     with pytest.raises(KesuError, match="no case 'complaint-nope'"):
         await send(harness, "complaint-nope", "accept", AGENT)
-    with pytest.raises(KesuError, match=r"unknown process 'complain' \(known: complaint"):
+    with pytest.raises(
+        KesuError,
+        match=r"unknown process 'complain' \(known: bank_complaint, complaint, service_request\)",
+    ):
         await harness.kesu.start_case("complain", {"customer_id": "C-1"})
     with pytest.raises(KesuError, match=r"^cannot open a complaint case: customer_id: required$"):
         await harness.kesu.start_case("complaint", {"severity": "urgent"})

@@ -88,7 +88,7 @@ BROKEN = [
         "after: 2d",
         "after: 2x",
         ["demo.yaml:15: stages.triage.timeout.after: bad duration '2x': write a number and a unit"
-         " s, m, h, d or w (e.g. 15m, 24h, 7d)"],
+         " s, m, h, d, w or wd (working days), e.g. 15m, 24h, 7d, 15wd"],
         id="bad-duration",
     ),
     pytest.param(

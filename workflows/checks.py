@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .calendars import CalendarSpec
 from .expressions import ExpressionError, parse
 from .fields import value_problem
 from .spec import (
@@ -19,6 +20,7 @@ from .spec import (
     Action,
     FieldType,
     ProcessDefinition,
+    parse_amount,
     parse_duration,
 )
 
@@ -28,14 +30,16 @@ Found = list[tuple[Path, str]]
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 
-def check_definition(definition: ProcessDefinition) -> Found:
+def check_definition(
+    definition: ProcessDefinition, calendars: Mapping[str, CalendarSpec] | None = None
+) -> Found:
     found: Found = []
     _check_fields(definition, found)
     _check_stages(definition, found)
     if not any("unknown stage" in message for _, message in found):
         # With a misspelt stage name, unreachable stages are only its echo: skip them.
         _check_paths(definition, found)
-    _check_deadlines(definition, found)
+    _check_deadlines(definition, calendars or {}, found)
     _check_decisions(definition, found)
     return found
 
@@ -140,6 +144,7 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
                         message = _unknown("role", role, definition.roles)
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)
+            _check_actions(definition, transition.actions, (*here, "actions"), found, moves=False)
             if transition.when is not None:
                 _check_guard(definition, transition.when, (*here, "when"), found)
         if stage.timeout is not None:
@@ -206,11 +211,17 @@ def _declared_events(definition: ProcessDefinition) -> set[str]:
     return events
 
 
-def _check_deadlines(definition: ProcessDefinition, found: Found) -> None:
+def _check_deadlines(
+    definition: ProcessDefinition, calendars: Mapping[str, CalendarSpec], found: Found
+) -> None:
     events = _declared_events(definition)
     for name, deadline in definition.deadlines.items():
         path: Path = ("deadlines", name)
-        for part, triggers in (("start", deadline.start), ("stop", deadline.stop)):
+        triggers_by_part = {
+            "start": deadline.start, "stop": deadline.stop, "pause": deadline.pause,
+            "resume": deadline.resume, "restart": deadline.restart,
+        }  # fmt: skip
+        for part, triggers in triggers_by_part.items():
             for index, trigger in enumerate(triggers):
                 here: Path = (*path, part, index)
                 for stage in (trigger.enter, trigger.leave):
@@ -218,15 +229,52 @@ def _check_deadlines(definition: ProcessDefinition, found: Found) -> None:
                         found.append((here, _unknown("stage", stage, definition.stages)))
                 if trigger.event is not None and trigger.event not in events:
                     found.append((here, _unknown("event", trigger.event, events)))
-        if deadline.clock == "business":
-            found.append(
-                ((*path, "clock"), "business clocks need a business calendar, not supported yet")
-            )
+        _check_clock(definition, name, calendars, path, found)
         _check_targets(definition, name, path, found)
         for index, warning in enumerate(deadline.warn):
             _check_warning(warning, (*path, "warn", index), found)
         _check_actions(definition, deadline.on_warn, (*path, "on_warn"), found, moves=False)
         _check_actions(definition, deadline.on_breach, (*path, "on_breach"), found, moves=True)
+        for index, rung in enumerate(deadline.escalate):
+            here = (*path, "escalate", index)
+            if parse_amount(rung.after).working_days:
+                found.append(((*here, "after"), "escalate after hours or minutes, not 'wd'"))
+            _check_actions(definition, rung.actions, (*here, "actions"), found, moves=True)
+
+
+def _check_clock(
+    definition: ProcessDefinition,
+    name: str,
+    calendars: Mapping[str, CalendarSpec],
+    path: Path,
+    found: Found,
+) -> None:
+    """A business clock needs a known calendar; each clock accepts only its own units."""
+    deadline = definition.deadlines[name]
+    targets = (
+        [((*path, "within"), deadline.within)]
+        if isinstance(deadline.within, str)
+        else [((*path, "within", key), text) for key, text in deadline.within.items()]
+    )
+    if deadline.clock == "calendar":
+        for where, text in targets:
+            if parse_amount(text).working_days:
+                found.append((where, f"{text!r}: working days (wd) need clock: business"))
+        return
+    calendar = deadline.calendar or definition.calendar
+    if calendar is None:
+        message = "a business clock needs a calendar: set 'calendar' here or for the process"
+        found.append(((*path, "clock"), message))
+    elif calendar not in calendars:
+        where = (*path, "calendar") if deadline.calendar else ("calendar",)
+        found.append((where, _unknown("calendar", calendar, calendars)))
+    for where, text in targets:
+        if parse_amount(text).units & {"d", "w"}:
+            message = (
+                f"{text!r}: on a business clock write working days as 'wd' and working time in "
+                "h or m ('d' would be ambiguous)"
+            )
+            found.append((where, message))
 
 
 def _check_targets(definition: ProcessDefinition, name: str, path: Path, found: Found) -> None:

@@ -1,18 +1,22 @@
-"""Deadline clocks in calendar time: start, pause, resume, stop, retarget, and their alarms.
+"""Deadline clocks: start, pause, resume, stop, restart, retarget, and their alarms.
 
 Pure and deterministic: every function takes the time it happens at (the workflow passes
-``workflow.now()``), so clocks replay exactly. Each change returns a line for the timeline.
+``workflow.now()``) and the clock's measure (calendar or business time), so clocks replay
+exactly. Each change returns a line for the timeline and keeps it in the clock's own
+explanation, which ``starter.py show`` prints to say why a clock is due when it is.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from .spec import Deadline, parse_duration
+from .calendars import CalendarCoverageError
+from .measures import Measure
+from .spec import Deadline, parse_amount
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -27,17 +31,23 @@ class ClockStatus(StrEnum):
 class ClockState(BaseModel):
     name: str
     status: ClockStatus = ClockStatus.WAITING
-    target: timedelta | None = None
+    target: str | None = None
+    """The target as the definition writes it (``24h``, ``15wd``)."""
+    budget: timedelta | None = None
+    """The target as counted time on this clock: what a percentage warning is a share of."""
     started_at: datetime | None = None
     paused_at: datetime | None = None
     paused_for: timedelta = timedelta()
-    """Time spent paused so far: it moves the due time later."""
+    """Paused time so far, in the clock's measure: it moves the due time later."""
     stopped_at: datetime | None = None
     due_at: datetime | None = None
     """When the clock breaches; None unless running (a paused clock has no due time)."""
     breached_at: datetime | None = None
     warnings_sent: list[int] = Field(default_factory=list)
-    """Indices into the deadline's ``warn`` list that have fired."""
+    escalations_sent: list[int] = Field(default_factory=list)
+    problem: str | None = None
+    """Why no due time can be computed (a calendar that ends too soon); shown, never guessed."""
+    explain: list[str] = Field(default_factory=list)
 
     @property
     def met(self) -> bool | None:
@@ -47,16 +57,16 @@ class ClockState(BaseModel):
         return self.breached_at is None
 
 
-def target_for(deadline: Deadline, fields: dict[str, object]) -> timedelta:
+def target_for(deadline: Deadline, fields: dict[str, object]) -> str:
     if isinstance(deadline.within, str):
-        return parse_duration(deadline.within)
+        return deadline.within
     # The loader guarantees every value of the 'by' field has a duration and the field a value.
-    return parse_duration(deadline.within[str(fields.get(deadline.by or ""))])
+    return deadline.within[str(fields.get(deadline.by or ""))]
 
 
-def _stamp(moment: datetime | None) -> str:
+def stamp(moment: datetime | None) -> str:
     # Timeline notes are written inside the workflow, where only UTC is known for sure.
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
 
 
 def format_duration(span: timedelta) -> str:
@@ -70,81 +80,148 @@ def format_duration(span: timedelta) -> str:
     return " ".join(parts) or "0s"
 
 
-def _due(clock: ClockState) -> datetime | None:
-    if clock.status is not ClockStatus.RUNNING or clock.started_at is None or clock.target is None:
-        return None
-    return clock.started_at + clock.target + clock.paused_for
+def _say(clock: ClockState, line: str) -> str:
+    clock.explain.append(line)
+    return line
 
 
-def start(clock: ClockState, at: datetime, target: timedelta) -> str | None:
+def _recompute(clock: ClockState, measure: Measure) -> None:
+    clock.due_at, clock.problem = None, None
+    if clock.status is not ClockStatus.RUNNING or clock.started_at is None or not clock.target:
+        return
+    try:
+        clock.due_at = measure.due(clock.started_at, parse_amount(clock.target), clock.paused_for)
+    except CalendarCoverageError as error:
+        clock.problem = str(error)
+
+
+def _due_text(clock: ClockState) -> str:
+    return (
+        f"due {stamp(clock.due_at)}" if clock.problem is None else f"NO DUE TIME: {clock.problem}"
+    )
+
+
+def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str | None:
     if clock.status is not ClockStatus.WAITING:
-        return None  # restarting a clock is a later, explicit feature
+        return None  # started once; 'restart' starts again
     clock.status, clock.started_at, clock.target = ClockStatus.RUNNING, at, target
-    clock.due_at = _due(clock)
-    return f"{clock.name} started, due {_stamp(clock.due_at)}"
+    _set_budget(clock, at, target, measure)
+    _recompute(clock, measure)
+    return _say(clock, f"{clock.name} started: {target} of {measure.label}, {_due_text(clock)}")
+
+
+def _set_budget(clock: ClockState, at: datetime, target: str, measure: Measure) -> None:
+    try:
+        clock.budget = measure.budget(at, parse_amount(target))
+    except CalendarCoverageError:
+        clock.budget = None
+
+
+def restart(clock: ClockState, at: datetime, target: str, measure: Measure, why: str) -> str:
+    before = clock.due_at
+    clock.status, clock.started_at, clock.target = ClockStatus.RUNNING, at, target
+    clock.paused_at, clock.paused_for, clock.stopped_at = None, timedelta(), None
+    clock.breached_at, clock.warnings_sent, clock.escalations_sent = None, [], []
+    _set_budget(clock, at, target, measure)
+    _recompute(clock, measure)
+    return _say(
+        clock, f"{clock.name} restarted ({why}): {_due_text(clock)} (was due {stamp(before)})"
+    )
 
 
 def pause(clock: ClockState, at: datetime) -> str | None:
     if clock.status is not ClockStatus.RUNNING:
         return None
     clock.status, clock.paused_at, clock.due_at = ClockStatus.PAUSED, at, None
-    return f"{clock.name} paused"
+    return _say(clock, f"{clock.name} paused")
 
 
-def resume(clock: ClockState, at: datetime) -> str | None:
+def resume(clock: ClockState, at: datetime, measure: Measure) -> str | None:
     if clock.status is not ClockStatus.PAUSED or clock.paused_at is None:
         return None
-    clock.paused_for += at - clock.paused_at
+    try:
+        counted = measure.elapsed(clock.paused_at, at)
+    except CalendarCoverageError:
+        counted = at - clock.paused_at  # the due time will say what is wrong with the calendar
+    clock.paused_for += counted
     clock.status, clock.paused_at = ClockStatus.RUNNING, None
-    clock.due_at = _due(clock)
-    paused = format_duration(clock.paused_for)
-    return f"{clock.name} resumed ({paused} paused in all), due {_stamp(clock.due_at)}"
+    _recompute(clock, measure)
+    return _say(
+        clock,
+        f"{clock.name} resumed after {format_duration(counted)} of {measure.label} paused "
+        f"({format_duration(clock.paused_for)} in all), {_due_text(clock)}",
+    )
 
 
-def stop(clock: ClockState, at: datetime) -> str | None:
+def stop(clock: ClockState, at: datetime, measure: Measure) -> str | None:
     if clock.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED):
         return None
     if clock.paused_at is not None:
-        clock.paused_for += at - clock.paused_at
-    clock.status, clock.stopped_at, clock.paused_at, clock.due_at = (
-        ClockStatus.STOPPED,
-        at,
-        None,
-        None,
-    )
+        resume(clock, at, measure)
+    clock.status, clock.stopped_at, clock.due_at = ClockStatus.STOPPED, at, None
     verdict = "in time" if clock.breached_at is None else "late"
-    return f"{clock.name} stopped {verdict}"
+    return _say(clock, f"{clock.name} stopped {verdict}")
 
 
-def retarget(clock: ClockState, target: timedelta) -> str | None:
+def retarget(clock: ClockState, target: str, measure: Measure, why: str) -> str | None:
     """A field the target depends on changed: the due time moves, paused time is kept."""
-    if clock.status not in (ClockStatus.RUNNING, ClockStatus.PAUSED) or clock.target == target:
+    active = clock.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)
+    if not active or clock.target == target or clock.started_at is None:
         return None
-    before = clock.due_at
+    before, old = clock.due_at, clock.target
     clock.target = target
-    clock.due_at = _due(clock)
+    _set_budget(clock, clock.started_at, target, measure)
+    _recompute(clock, measure)
     if clock.status is ClockStatus.PAUSED:
-        return f"{clock.name} target now {format_duration(target)} (paused)"
-    return f"{clock.name} due moved from {_stamp(before)} to {_stamp(clock.due_at)}"
+        return _say(clock, f"{clock.name} target {old} → {target} ({why}), paused")
+    moved = f"due {stamp(before)} → {stamp(clock.due_at)}"
+    return _say(clock, f"{clock.name} target {old} → {target} ({why}): {moved}")
 
 
-def warning_times(clock: ClockState, deadline: Deadline) -> list[tuple[int, datetime]]:
+def warning_times(
+    clock: ClockState, deadline: Deadline, measure: Measure
+) -> list[tuple[int, datetime]]:
     """(index, when) of the warnings still to come for a running clock."""
-    if clock.due_at is None or clock.target is None or clock.breached_at is not None:
+    if clock.due_at is None or clock.breached_at is not None:
         return []
     times = []
     for index, warning in enumerate(deadline.warn):
         if index in clock.warnings_sent:
             continue
         share = _PERCENT.match(warning)
-        before_due = (
-            clock.target * (1 - float(share.group(1)) / 100) if share else parse_duration(warning)
-        )
-        times.append((index, clock.due_at - before_due))
+        if share:
+            if clock.budget is None:
+                continue
+            before_due = clock.budget * (1 - float(share.group(1)) / 100)
+        else:
+            before_due = parse_amount(warning).span
+        try:
+            times.append((index, measure.subtract(clock.due_at, before_due)))
+        except CalendarCoverageError:
+            continue
     return times
 
 
-def next_alarm(clock: ClockState, deadline: Deadline) -> datetime | None:
-    if clock.due_at is None or clock.breached_at is not None:
-        return None
-    return min([clock.due_at, *(when for _, when in warning_times(clock, deadline))])
+def escalation_times(
+    clock: ClockState, deadline: Deadline, measure: Measure
+) -> list[tuple[int, datetime]]:
+    """(index, when) of the escalation rungs still to come after a breach."""
+    if clock.breached_at is None or clock.status is not ClockStatus.RUNNING:
+        return []
+    times = []
+    for index, rung in enumerate(deadline.escalate):
+        if index in clock.escalations_sent:
+            continue
+        try:
+            times.append((index, measure.add(clock.breached_at, parse_amount(rung.after).span)))
+        except CalendarCoverageError:
+            continue
+    return times
+
+
+def next_alarm(clock: ClockState, deadline: Deadline, measure: Measure) -> datetime | None:
+    candidates = [when for _, when in warning_times(clock, deadline, measure)]
+    candidates += [when for _, when in escalation_times(clock, deadline, measure)]
+    if clock.due_at is not None and clock.breached_at is None:
+        candidates.append(clock.due_at)
+    return min(candidates) if candidates else None

@@ -7,10 +7,12 @@ running case keeps the definition it started with however the YAML changes after
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from .calendars import CalendarSpec
 from .spec import ProcessDefinition
 
 TIMEOUT_EVENT = "timeout"
@@ -54,14 +56,18 @@ class CompiledSpec(BaseModel):
     """sha256 of the validated definition: equal hashes mean equal behaviour."""
     definition: ProcessDefinition
     machine: MachineConfig
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    """The business calendars the definition's clocks count in, as they were when compiled."""
 
     @property
     def label(self) -> str:
         return f"{self.process} v{self.version} ({self.content_hash[:12]})"
 
 
-def breach_event(deadline: str) -> str:
-    return f"{BREACH_EVENT_PREFIX}{deadline}"
+def breach_event(deadline: str, rung: int | None = None) -> str:
+    """The machine trigger of a breach's move, or of an escalation rung's move."""
+    suffix = "" if rung is None else f":{rung + 1}"
+    return f"{BREACH_EVENT_PREFIX}{deadline}{suffix}"
 
 
 def compile_machine(definition: ProcessDefinition) -> MachineConfig:
@@ -76,16 +82,18 @@ def compile_machine(definition: ProcessDefinition) -> MachineConfig:
             )
     open_stages = [name for name, stage in definition.stages.items() if not stage.final]
     for deadline_name, deadline in definition.deadlines.items():
-        for action in deadline.on_breach:
-            if action.to is None:
-                continue
-            for source in open_stages:
-                if source != action.to:
-                    transitions.append(
-                        MachineTransition(
-                            trigger=breach_event(deadline_name), source=source, dest=action.to
-                        )
-                    )
+        moves = [(breach_event(deadline_name), deadline.on_breach)]
+        moves += [
+            (breach_event(deadline_name, index), rung.actions)
+            for index, rung in enumerate(deadline.escalate)
+        ]
+        for trigger, actions in moves:
+            for dest in (action.to for action in actions if action.to is not None):
+                transitions.extend(
+                    MachineTransition(trigger=trigger, source=source, dest=dest)
+                    for source in open_stages
+                    if source != dest
+                )
     return MachineConfig(
         states=list(definition.stages),
         initial=definition.initial_stage,
@@ -94,16 +102,36 @@ def compile_machine(definition: ProcessDefinition) -> MachineConfig:
     )
 
 
-def content_hash(definition: ProcessDefinition) -> str:
-    canonical = definition.model_dump_json(exclude_defaults=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def content_hash(
+    definition: ProcessDefinition, calendars: Mapping[str, CalendarSpec] | None = None
+) -> str:
+    """Calendars count: a new holiday changes due times, so it changes the hash."""
+    digest = hashlib.sha256(definition.model_dump_json().encode("utf-8"))
+    for name, calendar in sorted((calendars or {}).items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(calendar.model_dump_json().encode("utf-8"))
+    return digest.hexdigest()
 
 
-def compile_definition(definition: ProcessDefinition) -> CompiledSpec:
+def used_calendars(definition: ProcessDefinition) -> set[str]:
+    return {
+        deadline.calendar or definition.calendar or ""
+        for deadline in definition.deadlines.values()
+        if deadline.clock == "business"
+    }
+
+
+def compile_definition(
+    definition: ProcessDefinition, calendars: Mapping[str, CalendarSpec] | None = None
+) -> CompiledSpec:
+    """``calendars``: every calendar the loader knows; the spec keeps those it uses."""
+    known = calendars or {}
+    used = {name: known[name] for name in sorted(used_calendars(definition))}
     return CompiledSpec(
         process=definition.process,
         version=definition.version,
-        content_hash=content_hash(definition),
+        content_hash=content_hash(definition, used),
         definition=definition,
         machine=compile_machine(definition),
+        calendars=used,
     )

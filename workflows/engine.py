@@ -9,7 +9,7 @@ passes ``workflow.now()`` and persists the outcomes through activities.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from transitions import Machine
@@ -19,13 +19,15 @@ from activities.inputs import OutboxMessage
 from . import clocks
 from .actions import ActionRunner
 from .admission import event_problem
+from .clockboard import Alarm, ClockBoard
 from .compiler import TIMEOUT_EVENT, CompiledSpec, breach_event
 from .expressions import Expression, parse
 from .fields import initial_fields
-from .spec import CASE_OPENED, Stage, parse_duration
+from .spec import CASE_OPENED, Action, Stage, parse_duration
 from .state import (
     ASSIGNEE_FIELD,
     BREACHED_EVENT_PREFIX,
+    ESCALATED_EVENT_PREFIX,
     OPENED_EVENT,
     REASSIGNED_EVENT,
     WARNING_EVENT_PREFIX,
@@ -64,6 +66,7 @@ class CaseEngine:
             if transition.when is not None
         }
         self._actions = ActionRunner(self.definition)
+        self._board = ClockBoard(self.definition, spec.calendars, state.clocks)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -85,8 +88,7 @@ class CaseEngine:
             clocks={name: clocks.ClockState(name=name) for name in definition.deadlines},
         )
         engine = cls(spec, state)
-        notes: list[str] = []
-        engine._clock_event(CASE_OPENED, at, notes)
+        notes = engine._board.moment("event", CASE_OPENED, at, state.fields)
         messages = engine._enter(initial, at, notes)
         step = Step(
             seq=0, at=at, event=OPENED_EVENT, from_stage=None, to_stage=initial, actor=actor,
@@ -115,7 +117,13 @@ class CaseEngine:
         role = next((role for role in event.roles if role in transition.roles), None)
         if role is None and event.roles:
             role = event.roles[0]
-        return self._move(event.event, at, actor=event.actor, role=role, data=event.data, before=[])
+        self.state.fields.update(event.data)
+        notes: list[str] = []
+        before = self._actions.run(transition.actions, self.state, notes)
+        return self._move(
+            event.event, at, actor=event.actor, role=role, data=event.data, before=before,
+            notes=notes,
+        )  # fmt: skip
 
     # -- reassignment: an employee leaves, the company keeps the case --------------------------
 
@@ -147,66 +155,72 @@ class CaseEngine:
         )  # fmt: skip
         return self._record(step, [])
 
-    # -- alarms: stage timeouts, warnings, breaches ----------------------------------------------
+    # -- alarms: stage timeouts, warnings, breaches, escalations --------------------------------
+
+    def _timeout_at(self) -> datetime | None:
+        timeout = self._stage.timeout
+        if timeout is None:
+            return None
+        return self.state.stage_entered_at + parse_duration(timeout.after)
 
     def next_alarm(self) -> datetime | None:
         if self.state.closed_at is not None:
             return None
-        candidates = [
-            when
-            for name, clock in self.state.clocks.items()
-            if (when := clocks.next_alarm(clock, self.definition.deadlines[name])) is not None
-        ]
-        timeout = self._stage.timeout
-        if timeout is not None:
-            candidates.append(self.state.stage_entered_at + parse_duration(timeout.after))
-        return min(candidates) if candidates else None
+        alarm = self._board.next_alarm()
+        candidates = [self._timeout_at(), alarm.when if alarm else None]
+        present = [when for when in candidates if when is not None]
+        return min(present) if present else None
 
     def fire_due(self, now: datetime) -> list[Outcome]:
         """Every alarm due at or before ``now``, in time order, each as its own step."""
         outcomes: list[Outcome] = []
         while (when := self.next_alarm()) is not None and when <= now:
-            outcomes.append(self._fire_one(now))
+            timeout_at, alarm = self._timeout_at(), self._board.next_alarm()
+            if alarm is None or (timeout_at is not None and timeout_at <= alarm.when):
+                outcomes.append(self._fire_timeout(now))
+            else:
+                outcomes.append(self._fire_alarm(alarm, now))
         return outcomes
 
-    def _fire_one(self, now: datetime) -> Outcome:
+    def _fire_timeout(self, now: datetime) -> Outcome:
         timeout = self._stage.timeout
-        if (
-            timeout is not None
-            and self.state.stage_entered_at + parse_duration(timeout.after) <= now
-        ):
-            notes = [f"no event within {timeout.after} in {self.state.stage}"]
-            messages = self._actions.run(timeout.actions, self.state, notes)
-            return self._move(
-                TIMEOUT_EVENT, now, actor="system", role=None, data={}, before=messages,
-                notes=notes,
-            )  # fmt: skip
-        for name, clock in self.state.clocks.items():
-            deadline = self.definition.deadlines[name]
-            for index, when in clocks.warning_times(clock, deadline):
-                if when <= now:
-                    clock.warnings_sent.append(index)
-                    notes = [f"{name} due {clock.due_at:%Y-%m-%d %H:%M} ({deadline.warn[index]})"]
-                    messages = self._actions.run(deadline.on_warn, self.state, notes)
-                    return self._stay(f"{WARNING_EVENT_PREFIX}{name}", now, notes, messages)
-            if clock.due_at is not None and clock.breached_at is None and clock.due_at <= now:
-                return self._breach(name, now)
-        raise AssertionError("fire_one called with nothing due")  # pragma: no cover
+        assert timeout is not None
+        notes = [f"no event within {timeout.after} in {self.state.stage}"]
+        messages = self._actions.run(timeout.actions, self.state, notes)
+        return self._move(
+            TIMEOUT_EVENT, now, actor="system", role=None, data={}, before=messages, notes=notes
+        )
 
-    def _breach(self, name: str, now: datetime) -> Outcome:
-        clock = self.state.clocks[name]
-        deadline = self.definition.deadlines[name]
-        clock.breached_at = now
-        notes = [f"{name} breached (was due {clock.due_at:%Y-%m-%d %H:%M})"]
-        effects = [action for action in deadline.on_breach if action.to is None]
-        messages = self._actions.run(effects, self.state, notes)
-        event = f"{BREACHED_EVENT_PREFIX}{name}"
-        move = breach_event(name)
-        if any(action.to for action in deadline.on_breach) and move in self._machine.get_triggers(
-            self.state.stage
-        ):
+    def _fire_alarm(self, alarm: Alarm, now: datetime) -> Outcome:
+        name = alarm.clock
+        clock, deadline = self._board.clock(name), self._board.deadline(name)
+        if alarm.kind == "warning":
+            clock.warnings_sent.append(alarm.index)
+            notes = [f"{name} due {clocks.stamp(clock.due_at)} ({deadline.warn[alarm.index]})"]
+            messages = self._actions.run(deadline.on_warn, self.state, notes)
+            return self._stay(f"{WARNING_EVENT_PREFIX}{name}", now, notes, messages)
+        if alarm.kind == "breach":
+            # The breach happened at the due time, even if a worker outage delays the news:
+            # escalation rungs count from then.
+            clock.breached_at = clock.due_at
+            notes = [f"{name} breached (was due {clocks.stamp(clock.due_at)})"]
+            event = f"{BREACHED_EVENT_PREFIX}{name}"
+            return self._act(deadline.on_breach, event, now, notes, breach_event(name))
+        clock.escalations_sent.append(alarm.index)
+        rung, level = deadline.escalate[alarm.index], alarm.index + 1
+        notes = [f"{name} still open {rung.after} after its breach: escalation {level}"]
+        event = f"{ESCALATED_EVENT_PREFIX}{name}:{level}"
+        return self._act(rung.actions, event, now, notes, breach_event(name, alarm.index))
+
+    def _act(
+        self, actions: list[Action], event: str, now: datetime, notes: list[str], trigger: str
+    ) -> Outcome:
+        """Run a breach's or an escalation's actions; a 'to' among them moves the case."""
+        messages = self._actions.run([a for a in actions if a.to is None], self.state, notes)
+        wants_move = any(action.to for action in actions)
+        if wants_move and trigger in self._machine.get_triggers(self.state.stage):
             return self._move(
-                move, now, actor="system", role=None, data={}, before=messages, notes=notes,
+                trigger, now, actor="system", role=None, data={}, before=messages, notes=notes,
                 recorded_as=event,
             )  # fmt: skip
         return self._stay(event, now, notes, messages)
@@ -234,15 +248,18 @@ class CaseEngine:
         self._position.trigger(trigger)
         target = self._position.state
         self.state.fields.update(data)
+        board, fields = self._board, self.state.fields
         if target == source:
             # A transition to the same stage records work done in it (a plan submitted):
             # the stage is not left and entered again, so no entry actions and no timer reset.
-            self._clock_event(trigger, at, notes)
-            self._retarget(notes)
+            notes += board.moment("event", trigger, at, fields)
+            notes += board.retarget(fields)
             messages = before
         else:
-            self._clock_leave(source, target, at, notes)
-            self._clock_event(trigger, at, notes)
+            stages = self.definition.stages
+            notes += board.resume_leaving(stages[source].pauses, stages[target].pauses, at)
+            notes += board.moment("leave", source, at, fields)
+            notes += board.moment("event", trigger, at, fields)
             messages = [*before, *self._enter(target, at, notes)]
         step = Step(
             seq=self.state.next_seq, at=at, event=recorded_as or trigger, from_stage=source,
@@ -253,7 +270,7 @@ class CaseEngine:
     def _stay(
         self, event: str, at: datetime, notes: list[str], messages: list[OutboxMessage]
     ) -> Outcome:
-        self._retarget(notes)
+        notes += self._board.retarget(self.state.fields)
         stage = self.state.stage
         step = Step(
             seq=self.state.next_seq, at=at, event=event, from_stage=stage, to_stage=stage,
@@ -264,51 +281,17 @@ class CaseEngine:
     def _enter(self, stage_name: str, at: datetime, notes: list[str]) -> list[OutboxMessage]:
         self.state.stage, self.state.stage_entered_at = stage_name, at
         stage = self.definition.stages[stage_name]
-        for name, deadline in self.definition.deadlines.items():
-            if any(trigger.enter == stage_name for trigger in deadline.start):
-                self._note(clocks.start(self._clock(name), at, self._target(name)), notes)
-            if any(trigger.enter == stage_name for trigger in deadline.stop):
-                self._note(clocks.stop(self._clock(name), at), notes)
-        for name in stage.pauses:
-            self._note(clocks.pause(self._clock(name), at), notes)
+        notes += self._board.moment("enter", stage_name, at, self.state.fields)
+        notes += self._board.pause_in(stage.pauses, at)
         messages = self._actions.run(stage.on_enter, self.state, notes)
-        self._retarget(notes)
+        notes += self._board.retarget(self.state.fields)
         if stage.final:
             self.state.closed_at = at
-            for clock in self.state.clocks.values():
-                self._note(clocks.stop(clock, at), notes)
+            notes += self._board.stop_all(at)
         return messages
 
-    def _clock_leave(self, stage_name: str, target: str, at: datetime, notes: list[str]) -> None:
-        target_pauses = self.definition.stages[target].pauses
-        for name in self.definition.stages[stage_name].pauses:
-            if name not in target_pauses:
-                self._note(clocks.resume(self._clock(name), at), notes)
-        for name, deadline in self.definition.deadlines.items():
-            if any(trigger.leave == stage_name for trigger in deadline.stop):
-                self._note(clocks.stop(self._clock(name), at), notes)
-
-    def _clock_event(self, event: str, at: datetime, notes: list[str]) -> None:
-        for name, deadline in self.definition.deadlines.items():
-            if any(trigger.event == event for trigger in deadline.start):
-                self._note(clocks.start(self._clock(name), at, self._target(name)), notes)
-            if any(trigger.event == event for trigger in deadline.stop):
-                self._note(clocks.stop(self._clock(name), at), notes)
-
-    def _retarget(self, notes: list[str]) -> None:
-        for name in self.definition.deadlines:
-            self._note(clocks.retarget(self._clock(name), self._target(name)), notes)
-
-    def _clock(self, name: str) -> clocks.ClockState:
-        return self.state.clocks[name]
-
-    def _target(self, name: str) -> timedelta:
-        return clocks.target_for(self.definition.deadlines[name], self.state.fields)
-
-    @staticmethod
-    def _note(line: str | None, notes: list[str]) -> None:
-        if line is not None:
-            notes.append(line)
+    def clock_measure(self, name: str) -> str:
+        return self._board.describe(name)
 
     def _record(self, step: Step, messages: list[OutboxMessage]) -> Outcome:
         self.state.steps.append(step)

@@ -6,16 +6,21 @@ This is the only module that reads definition files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from .calendars import CalendarSpec
 from .checks import check_definition
 from .spec import ProcessDefinition
 from .yamlsource import Document, Problem, YamlSyntaxError, format_path, parse_yaml
+
+CALENDARS_FOLDER = "calendars"
+M = TypeVar("M", bound=BaseModel)
 
 
 class DefinitionError(Exception):
@@ -28,52 +33,107 @@ class DefinitionError(Exception):
         super().__init__("\n".join([heading, *self.problems]))
 
 
-def load_definition(path: Path) -> ProcessDefinition:
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DefinitionError([f"{path.name}:1: not UTF-8 text ({error.reason})"]) from None
     except OSError as error:
         raise DefinitionError([f"{path}: cannot read: {error.strerror}"]) from None
-    return load_definition_text(text, path.name)
 
 
-def load_definition_text(text: str, source: str) -> ProcessDefinition:
+def load_definition(
+    path: Path, calendars: Mapping[str, CalendarSpec] | None = None
+) -> ProcessDefinition:
+    return load_definition_text(_read(path), path.name, calendars)
+
+
+def _validated(
+    text: str, source: str, model: type[M], what: str, example: str
+) -> tuple[M, Document]:
+    """Parse and shape-check one YAML file; every problem raised at once as DefinitionError."""
     try:
         document = parse_yaml(text)
     except YamlSyntaxError as error:
         raise DefinitionError([error.problem.render(source)]) from None
     problems = document.duplicate_keys()
     if not isinstance(document.data, dict):
-        problems.append(Problem(1, "", "a process definition is a mapping (process:, stages:...)"))
+        problems.append(Problem(1, "", f"a {what} is a mapping ({example}...)"))
+    else:
+        try:
+            validated = model.model_validate(document.data)
+        except ValidationError as error:
+            problems.extend(_shape_problems(document, error))
+    if problems:
+        # With duplicate keys the model would hold only the last of each: checking it further
+        # would report the echoes of the duplicate, not the designer's mistakes.
+        problems.sort(key=lambda problem: problem.line)
         raise DefinitionError([problem.render(source) for problem in problems])
-    try:
-        definition = ProcessDefinition.model_validate(document.data)
-    except ValidationError as error:
-        problems.extend(_shape_problems(document, error))
-        raise DefinitionError([problem.render(source) for problem in problems]) from None
-    if not problems:
-        # With duplicate keys the model holds only the last of each: checking it would
-        # report the echoes of the duplicate, not the designer's mistakes.
-        for path, message in check_definition(definition):
-            problems.append(Problem(document.line_of(path), format_path(path), message))
+    return validated, document
+
+
+def load_definition_text(
+    text: str, source: str, calendars: Mapping[str, CalendarSpec] | None = None
+) -> ProcessDefinition:
+    definition, document = _validated(
+        text, source, ProcessDefinition, "process definition", "process:, stages:"
+    )
+    problems = [
+        Problem(document.line_of(path), format_path(path), message)
+        for path, message in check_definition(definition, calendars or {})
+    ]
     if problems:
         problems.sort(key=lambda problem: problem.line)
         raise DefinitionError([problem.render(source) for problem in problems])
     return definition
 
 
-def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
-    """Every ``*.yaml`` in ``folder`` by process name; the errors of all files at once."""
+def load_calendar(path: Path) -> CalendarSpec:
+    calendar, _ = _validated(
+        _read(path), path.name, CalendarSpec, "calendar", "calendar:, timezone:, hours:"
+    )
+    if calendar.calendar != path.stem:
+        message = f"calendar: {calendar.calendar!r} must match the file name {path.stem!r}"
+        raise DefinitionError([f"{path.name}:1: {message}"])
+    return calendar
+
+
+def load_calendars(folder: Path) -> dict[str, CalendarSpec]:
+    """``calendars/*.yaml`` by name (none is fine: only business clocks need one)."""
+    calendars: dict[str, CalendarSpec] = {}
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            calendars[path.stem] = load_calendar(path)
+        except DefinitionError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DefinitionError(problems)
+    return calendars
+
+
+@dataclass(frozen=True)
+class Catalog:
+    definitions: dict[str, ProcessDefinition]
+    calendars: dict[str, CalendarSpec]
+
+
+def load_catalog(folder: Path) -> Catalog:
+    """Every definition in ``folder`` and every calendar in ``folder/calendars``, checked
+    together; the errors of all files at once."""
+    problems: list[str] = []
+    try:
+        calendars = load_calendars(folder / CALENDARS_FOLDER)
+    except DefinitionError as error:
+        calendars, problems = {}, list(error.problems)
     definitions: dict[str, ProcessDefinition] = {}
     origin: dict[str, str] = {}
-    problems: list[str] = []
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise DefinitionError([f"{folder}: no process definitions (*.yaml) found"])
     for path in files:
         try:
-            definition = load_definition(path)
+            definition = load_definition(path, calendars)
         except DefinitionError as error:
             problems.extend(error.problems)
             continue
@@ -87,7 +147,12 @@ def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
         origin[definition.process] = path.name
     if problems:
         raise DefinitionError(problems)
-    return definitions
+    return Catalog(definitions=definitions, calendars=calendars)
+
+
+def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
+    """Every ``*.yaml`` in ``folder`` by process name; the errors of all files at once."""
+    return load_catalog(folder).definitions
 
 
 def _shape_problems(document: Document, error: ValidationError) -> list[Problem]:

@@ -8,6 +8,7 @@ in ``checks.py`` once the shape is known to be right. Both run once, when a defi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -17,26 +18,50 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 RESERVED_EVENTS = frozenset({"timeout"})
 """Event names kesu uses for its own moves; a definition may not declare them."""
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_UNITS_HELP = "a number and a unit s, m, h, d, w or wd (working days), e.g. 15m, 24h, 7d, 15wd"
 
 
-def parse_duration(text: str) -> timedelta:
-    """``15m``, ``1h``, ``24h``, ``7d``, ``1d12h``, ``2w`` -> timedelta; ValueError otherwise."""
+@dataclass(frozen=True)
+class Amount:
+    """An amount of time as a designer writes it: a span plus whole working days."""
+
+    span: timedelta
+    working_days: int = 0
+    units: frozenset[str] = frozenset()
+    """The units written: a business clock refuses calendar days (d, w) as ambiguous."""
+
+
+def parse_amount(text: str) -> Amount:
+    """``15m``, ``24h``, ``7d``, ``1d 12h``, ``15wd`` -> Amount; ValueError otherwise."""
     compact = text.strip().lower()
-    position, total = 0, timedelta()
+    position, span, working_days, units = 0, timedelta(), 0, set()
     for match in _DURATION_PART.finditer(compact):
         if match.start() != position:
             break
-        total += timedelta(**{_DURATION_UNITS[match.group(2)]: float(match.group(1))})
+        number, unit = match.group(1), match.group(2)
+        units.add(unit)
+        if unit == "wd":
+            if "." in number:
+                raise ValueError(f"bad duration {text!r}: working days are whole days")
+            working_days += int(number)
+        else:
+            span += timedelta(**{_DURATION_UNITS[unit]: float(number)})
         position = match.end()
     if not compact or position != len(compact):
-        raise ValueError(
-            f"bad duration {text!r}: write a number and a unit s, m, h, d or w (e.g. 15m, 24h, 7d)"
-        )
-    if total <= timedelta():
+        raise ValueError(f"bad duration {text!r}: write {_UNITS_HELP}")
+    if span <= timedelta() and not working_days:
         raise ValueError(f"bad duration {text!r}: must be longer than zero")
-    return total
+    return Amount(span=span, working_days=working_days, units=frozenset(units))
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration in plain calendar time (stage timeouts, calendar clocks)."""
+    amount = parse_amount(text)
+    if amount.working_days:
+        raise ValueError(f"{text!r}: working days (wd) count only on a business clock")
+    return amount.span
 
 
 def _duration_text(value: Any) -> Any:
@@ -46,7 +71,15 @@ def _duration_text(value: Any) -> Any:
     return value
 
 
+def _amount_text(value: Any) -> Any:
+    if isinstance(value, str):
+        parse_amount(value)
+    return value
+
+
 Duration = Annotated[str, BeforeValidator(_duration_text)]
+TimeAmount = Annotated[str, BeforeValidator(_amount_text)]
+"""A duration that may count working days; which clock measures it is checked in checks.py."""
 
 
 class Model(BaseModel):
@@ -128,6 +161,8 @@ class Transition(Model):
     """Fields the event must carry a value for."""
     when: str | None = None
     """Guard in kesu's expression language over the case fields (and the event's inputs)."""
+    actions: list[Action] = Field(default_factory=list)
+    """Run when the event is applied, before the case enters the target stage (set, notify)."""
 
 
 class Timeout(Model):
@@ -179,18 +214,33 @@ def _one_or_many(value: Any) -> Any:
 Triggers = Annotated[list[ClockTrigger], BeforeValidator(_one_or_many)]
 
 
+class Escalation(Model):
+    """One rung of an escalation chain: ``after`` the breach, if the clock still runs."""
+
+    after: TimeAmount
+    actions: list[Action]
+
+
 class Deadline(Model):
     title: str | None = None
     start: Triggers = Field(default_factory=lambda: [ClockTrigger(event=CASE_OPENED)])
     stop: Triggers
-    within: Duration | dict[str, Duration]
+    pause: Triggers = Field(default_factory=list)
+    resume: Triggers = Field(default_factory=list)
+    restart: Triggers = Field(default_factory=list)
+    """Start afresh (new facts from the customer): elapsed and paused time are forgotten."""
+    within: TimeAmount | dict[str, TimeAmount]
     """One duration, or one per value of the ``by`` field."""
     by: str | None = None
     clock: Literal["calendar", "business"] = "calendar"
+    """``calendar``: every hour counts; ``business``: only working time on ``calendar``."""
+    calendar: str | None = None
+    """The business calendar (default: the process's ``calendar``)."""
     warn: list[str] = Field(default_factory=list)
     """Warn before the breach: a share of the target (``75%``) or a time before it (``15m``)."""
     on_warn: list[Action] = Field(default_factory=list)
     on_breach: list[Action] = Field(default_factory=list)
+    escalate: list[Escalation] = Field(default_factory=list)
 
 
 class Rule(Model):

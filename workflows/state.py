@@ -21,6 +21,7 @@ ASSIGNEE_FIELD = "assignee"
 """The field naming a case's responsible person (责任人), the one ``reassign`` moves."""
 WARNING_EVENT_PREFIX = "deadline.warning:"
 BREACHED_EVENT_PREFIX = "deadline.breached:"
+ESCALATED_EVENT_PREFIX = "deadline.escalated:"
 
 
 class EventInput(BaseModel):

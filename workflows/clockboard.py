@@ -1,0 +1,129 @@
+"""All of a case's deadline clocks, driven by what happens to the case.
+
+The engine tells the board when a stage is left or entered and when an event is applied; the
+board starts, pauses, resumes, restarts and stops the clocks the definition ties to those
+moments, and says which alarm (warning, breach, escalation) comes next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from . import clocks
+from .calendars import BusinessCalendar, CalendarSpec
+from .clocks import ClockState
+from .measures import BusinessMeasure, CalendarMeasure, Measure
+from .spec import ClockTrigger, Deadline, ProcessDefinition
+
+Moment = Literal["enter", "leave", "event"]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    when: datetime
+    kind: Literal["warning", "breach", "escalation"]
+    clock: str
+    index: int = 0
+
+
+def _matches(triggers: list[ClockTrigger], moment: Moment, value: str) -> bool:
+    return any(getattr(trigger, moment) == value for trigger in triggers)
+
+
+class ClockBoard:
+    def __init__(
+        self,
+        definition: ProcessDefinition,
+        calendars: Mapping[str, CalendarSpec],
+        state_clocks: dict[str, ClockState],
+    ) -> None:
+        self._definition = definition
+        self._clocks = state_clocks
+        self._measures: dict[str, Measure] = {}
+        for name, deadline in definition.deadlines.items():
+            if deadline.clock == "business":
+                calendar = calendars[deadline.calendar or definition.calendar or ""]
+                self._measures[name] = BusinessMeasure(BusinessCalendar(calendar))
+            else:
+                self._measures[name] = CalendarMeasure()
+
+    def deadline(self, name: str) -> Deadline:
+        return self._definition.deadlines[name]
+
+    def clock(self, name: str) -> ClockState:
+        return self._clocks[name]
+
+    def _target(self, name: str, fields: Mapping[str, Any]) -> str:
+        return clocks.target_for(self.deadline(name), dict(fields))
+
+    def moment(
+        self, moment: Moment, value: str, at: datetime, fields: Mapping[str, Any]
+    ) -> list[str]:
+        """A stage entered or left, or an event applied: every clock tied to it reacts."""
+        notes: list[str | None] = []
+        for name, deadline in self._definition.deadlines.items():
+            clock, measure = self._clocks[name], self._measures[name]
+            if _matches(deadline.start, moment, value):
+                notes.append(clocks.start(clock, at, self._target(name, fields), measure))
+            if _matches(deadline.restart, moment, value):
+                why = f"{value} {'event' if moment == 'event' else moment + 'ed'}"
+                notes.append(clocks.restart(clock, at, self._target(name, fields), measure, why))
+            if _matches(deadline.pause, moment, value):
+                notes.append(clocks.pause(clock, at))
+            if _matches(deadline.resume, moment, value):
+                notes.append(clocks.resume(clock, at, measure))
+            if _matches(deadline.stop, moment, value):
+                notes.append(clocks.stop(clock, at, measure))
+        return [note for note in notes if note]
+
+    def pause_in(self, stage_pauses: list[str], at: datetime) -> list[str]:
+        return [note for name in stage_pauses if (note := clocks.pause(self._clocks[name], at))]
+
+    def resume_leaving(self, left: list[str], entered: list[str], at: datetime) -> list[str]:
+        """Clocks paused by the stage left run again, unless the next stage pauses them too."""
+        return [
+            note
+            for name in left
+            if name not in entered
+            and (note := clocks.resume(self._clocks[name], at, self._measures[name]))
+        ]
+
+    def retarget(self, fields: Mapping[str, Any]) -> list[str]:
+        notes = []
+        for name, deadline in self._definition.deadlines.items():
+            why = "policy" if deadline.by is None else f"{deadline.by}={fields.get(deadline.by)}"
+            target = self._target(name, fields)
+            note = clocks.retarget(self._clocks[name], target, self._measures[name], why)
+            if note:
+                notes.append(note)
+        return notes
+
+    def stop_all(self, at: datetime) -> list[str]:
+        return [
+            note
+            for name, clock in self._clocks.items()
+            if (note := clocks.stop(clock, at, self._measures[name]))
+        ]
+
+    def alarms(self) -> list[Alarm]:
+        found: list[Alarm] = []
+        for name, clock in self._clocks.items():
+            deadline, measure = self.deadline(name), self._measures[name]
+            for index, when in clocks.warning_times(clock, deadline, measure):
+                found.append(Alarm(when, "warning", name, index))
+            if clock.due_at is not None and clock.breached_at is None:
+                found.append(Alarm(clock.due_at, "breach", name))
+            for index, when in clocks.escalation_times(clock, deadline, measure):
+                found.append(Alarm(when, "escalation", name, index))
+        return sorted(found, key=lambda alarm: alarm.when)
+
+    def next_alarm(self) -> Alarm | None:
+        alarms = self.alarms()
+        return alarms[0] if alarms else None
+
+    def describe(self, name: str) -> str:
+        """The measure and calendar a clock counts in, for people."""
+        return self._measures[name].label
