@@ -19,6 +19,7 @@ SUPERVISOR = ("李强 supervisor", ["supervisor"])
 HANDLER = ("陈静 handler", ["handler"])
 CUSTOMER = ("customer", ["customer"])
 REVIEWER = ("赵磊 reviewer", ["reviewer"])
+MANAGER = ("周总 manager", ["manager"])
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,22 @@ SCENARIOS = [
         "complaint",
         {"customer_id": "C-30003", "channel": "web", "category": "deposit", "severity": "low"},
         [Send("accept", AGENT), Send("withdraw", CUSTOMER)],
+    ),
+    Scenario(
+        "银行消费投诉：延期、外部鉴定、决定 A bank complaint: extended, appraised, decided",
+        "bank_complaint",
+        {"customer_id": "C-50005", "customer_name": "孙女士", "channel": "regulator",
+         "description": "保险理赔金额有争议"},
+        [
+            Send("accept", AGENT, {"assignee": "陈静"}),
+            Send("approve_extension", MANAGER, {"approval_ref": "A-1", "extension_reason": "x"},
+                 refused=True),
+            Send("extend", SUPERVISOR, {"extension_reason": "需第三方定损 third-party assessment"}),
+            Send("start_appraisal", HANDLER),
+            Send("appraisal_done", HANDLER),
+            Send("decide", HANDLER, {"decision": "按定损结果赔付",
+                                     "decision_result": "partly_upheld"}),
+        ],
     ),
     Scenario(
         "紧急服务请求：挂失 An urgent service request",

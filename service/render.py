@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from workflows.case import CaseView
@@ -82,7 +82,7 @@ def _clock_lines(clock: ClockState, deadline: Deadline, calendar: str | None) ->
         measure += f" on {deadline.calendar or calendar}"
     target = clock.target or target_for_display(deadline)
     lines = [f"  {clock.name:<12} {state}", f"      target {target} of {measure}"]
-    if clock.paused_for:
+    if clock.paused_for >= timedelta(seconds=1):
         lines[-1] += f", {format_duration(clock.paused_for)} paused"
     if deadline.title:
         lines[-1] += f"  — {deadline.title}"

@@ -69,7 +69,7 @@ def test_a_decision_is_due_in_15_days_and_extensions_move_it(bank: CompiledSpec)
     assert "notify customer: extension_notice" in notes
     moved = (
         "decision target 15d → 30d (extension=extended):"
-        " due 2026-09-16 02:00 UTC → 2026-10-01 02:00 UTC"
+        " due 2026-09-16 10:00 CST → 2026-10-01 10:00 CST"
     )
     assert moved in notes
     assert decision.due_at == T0 + 30 * DAY
@@ -100,8 +100,8 @@ def test_new_facts_restart_the_decision_clock(bank: CompiledSpec) -> None:
     engine = accepted(bank)
     notes = send(engine, "new_facts", CUSTOMER, T0 + 5 * DAY)
     assert notes == [
-        "decision restarted (new_facts event): due 2026-09-21 02:00 UTC"
-        " (was due 2026-09-16 02:00 UTC)"
+        "decision restarted (new_facts event): due 2026-09-21 10:00 CST"
+        " (was due 2026-09-16 10:00 CST)"
     ]
     assert engine.state.clocks["decision"].due_at == T0 + 20 * DAY
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -98,7 +98,8 @@ class BusinessCalendar:
     def __init__(self, spec: CalendarSpec) -> None:
         self.spec = spec
         self.name = spec.calendar
-        self._zone = ZoneInfo(spec.timezone)
+        self.zone: tzinfo = ZoneInfo(spec.timezone)
+        self._zone = self.zone
         self._weekly = [[parse_span(s) for s in spec.hours.get(day, [])] for day in WEEKDAYS]
         extra = spec.workday_hours
         self._makeup = [parse_span(s) for s in extra] if extra is not None else self._weekly[0]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from . import clocks
 from .calendars import BusinessCalendar, CalendarSpec
@@ -43,12 +44,14 @@ class ClockBoard:
         self._definition = definition
         self._clocks = state_clocks
         self._measures: dict[str, Measure] = {}
+        home = calendars.get(definition.calendar or "")
+        zone = ZoneInfo(home.timezone) if home is not None else UTC
         for name, deadline in definition.deadlines.items():
             if deadline.clock == "business":
                 calendar = calendars[deadline.calendar or definition.calendar or ""]
                 self._measures[name] = BusinessMeasure(BusinessCalendar(calendar))
             else:
-                self._measures[name] = CalendarMeasure()
+                self._measures[name] = CalendarMeasure(zone)
 
     def deadline(self, name: str) -> Deadline:
         return self._definition.deadlines[name]
@@ -123,6 +126,9 @@ class ClockBoard:
     def next_alarm(self) -> Alarm | None:
         alarms = self.alarms()
         return alarms[0] if alarms else None
+
+    def stamp(self, name: str, moment: datetime | None) -> str:
+        return clocks.stamp(moment, self._measures[name].zone)
 
     def describe(self, name: str) -> str:
         """The measure and calendar a clock counts in, for people."""

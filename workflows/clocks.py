@@ -9,7 +9,7 @@ explanation, which ``starter.py show`` prints to say why a clock is due when it 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -64,9 +64,9 @@ def target_for(deadline: Deadline, fields: dict[str, object]) -> str:
     return deadline.within[str(fields.get(deadline.by or ""))]
 
 
-def stamp(moment: datetime | None) -> str:
-    # Timeline notes are written inside the workflow, where only UTC is known for sure.
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+def stamp(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """A time for timeline notes, in the zone of the process's calendar (UTC without one)."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "-"
 
 
 def format_duration(span: timedelta) -> str:
@@ -95,10 +95,10 @@ def _recompute(clock: ClockState, measure: Measure) -> None:
         clock.problem = str(error)
 
 
-def _due_text(clock: ClockState) -> str:
-    return (
-        f"due {stamp(clock.due_at)}" if clock.problem is None else f"NO DUE TIME: {clock.problem}"
-    )
+def _due_text(clock: ClockState, measure: Measure) -> str:
+    if clock.problem is not None:
+        return f"NO DUE TIME: {clock.problem}"
+    return f"due {stamp(clock.due_at, measure.zone)}"
 
 
 def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str | None:
@@ -107,7 +107,9 @@ def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str
     clock.status, clock.started_at, clock.target = ClockStatus.RUNNING, at, target
     _set_budget(clock, at, target, measure)
     _recompute(clock, measure)
-    return _say(clock, f"{clock.name} started: {target} of {measure.label}, {_due_text(clock)}")
+    return _say(
+        clock, f"{clock.name} started: {target} of {measure.label}, {_due_text(clock, measure)}"
+    )
 
 
 def _set_budget(clock: ClockState, at: datetime, target: str, measure: Measure) -> None:
@@ -124,9 +126,8 @@ def restart(clock: ClockState, at: datetime, target: str, measure: Measure, why:
     clock.breached_at, clock.warnings_sent, clock.escalations_sent = None, [], []
     _set_budget(clock, at, target, measure)
     _recompute(clock, measure)
-    return _say(
-        clock, f"{clock.name} restarted ({why}): {_due_text(clock)} (was due {stamp(before)})"
-    )
+    due, was = _due_text(clock, measure), stamp(before, measure.zone)
+    return _say(clock, f"{clock.name} restarted ({why}): {due} (was due {was})")
 
 
 def pause(clock: ClockState, at: datetime) -> str | None:
@@ -149,7 +150,7 @@ def resume(clock: ClockState, at: datetime, measure: Measure) -> str | None:
     return _say(
         clock,
         f"{clock.name} resumed after {format_duration(counted)} of {measure.label} paused "
-        f"({format_duration(clock.paused_for)} in all), {_due_text(clock)}",
+        f"({format_duration(clock.paused_for)} in all), {_due_text(clock, measure)}",
     )
 
 
@@ -174,7 +175,7 @@ def retarget(clock: ClockState, target: str, measure: Measure, why: str) -> str 
     _recompute(clock, measure)
     if clock.status is ClockStatus.PAUSED:
         return _say(clock, f"{clock.name} target {old} → {target} ({why}), paused")
-    moved = f"due {stamp(before)} → {stamp(clock.due_at)}"
+    moved = f"due {stamp(before, measure.zone)} → {stamp(clock.due_at, measure.zone)}"
     return _say(clock, f"{clock.name} target {old} → {target} ({why}): {moved}")
 
 

@@ -196,14 +196,15 @@ class CaseEngine:
         clock, deadline = self._board.clock(name), self._board.deadline(name)
         if alarm.kind == "warning":
             clock.warnings_sent.append(alarm.index)
-            notes = [f"{name} due {clocks.stamp(clock.due_at)} ({deadline.warn[alarm.index]})"]
+            due, warning = self._board.stamp(name, clock.due_at), deadline.warn[alarm.index]
+            notes = [f"{name} due {due} ({warning})"]
             messages = self._actions.run(deadline.on_warn, self.state, notes)
             return self._stay(f"{WARNING_EVENT_PREFIX}{name}", now, notes, messages)
         if alarm.kind == "breach":
             # The breach happened at the due time, even if a worker outage delays the news:
             # escalation rungs count from then.
             clock.breached_at = clock.due_at
-            notes = [f"{name} breached (was due {clocks.stamp(clock.due_at)})"]
+            notes = [f"{name} breached (was due {self._board.stamp(name, clock.due_at)})"]
             event = f"{BREACHED_EVENT_PREFIX}{name}"
             return self._act(deadline.on_breach, event, now, notes, breach_event(name))
         clock.escalations_sent.append(alarm.index)

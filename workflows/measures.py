@@ -6,7 +6,7 @@ measure turns those into a due time. Pure: the workflow calls it with ``workflow
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from .calendars import BusinessCalendar
@@ -15,6 +15,8 @@ from .spec import Amount
 
 class Measure(Protocol):
     label: str
+    zone: tzinfo
+    """Where people read this clock's times (the calendar's zone)."""
 
     def due(self, start: datetime, target: Amount, paused: timedelta) -> datetime: ...
 
@@ -33,6 +35,9 @@ class Measure(Protocol):
 
 class CalendarMeasure:
     label = "calendar time"
+
+    def __init__(self, zone: tzinfo = UTC) -> None:
+        self.zone = zone
 
     def due(self, start: datetime, target: Amount, paused: timedelta) -> datetime:
         return start + target.span + paused
@@ -56,6 +61,7 @@ class BusinessMeasure:
     def __init__(self, calendar: BusinessCalendar) -> None:
         self.calendar = calendar
         self.label = f"working time on {calendar.name}"
+        self.zone = calendar.zone
 
     def _unpaused_due(self, start: datetime, target: Amount) -> datetime:
         moment = start
