@@ -33,7 +33,24 @@ def stored(h: Harness, case_id: str) -> list[str]:
         return [row.event for row in list_events(session, case_id)]
 
 
-async def test_a_15_day_decision_warns_breaches_and_escalates(
+async def test_a_15_day_decision_breaches_after_15_days(
+    time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> None:
+    async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as h:
+        case = (await h.kesu.start_case("bank_complaint", {"customer_id": "C-0"})).case_id
+        await h.kesu.send_event(case, "accept", data={"assignee": "陈静"}, **AGENT)  # type: ignore[arg-type]
+        accepted_at = (await h.kesu.get_case(case)).state.steps[1].at
+        assert await time_env.fast_forward(handle(h, case), timedelta(days=14, hours=23))
+        view = await h.kesu.get_case(case)
+        assert view.state.steps[-1].event == "deadline.warning:decision"  # 3 days before
+        assert view.state.clocks["decision"].breached_at is None
+        assert await time_env.fast_forward(handle(h, case), timedelta(hours=2))
+        view = await h.kesu.get_case(case)
+        assert view.state.steps[-1].event == "deadline.breached:decision"
+        assert view.state.clocks["decision"].breached_at == accepted_at + timedelta(days=15)
+
+
+async def test_an_extended_decision_warns_breaches_and_escalates(
     time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
 ) -> None:
     async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as h:
