@@ -132,13 +132,19 @@ async def embedded_temporal(data_dir: Path, address: str = EMBEDDED_ADDRESS) -> 
         log_file.close()
 
 
-async def connect(address: str, namespace: str) -> Client:
-    try:
-        return await Client.connect(
-            address, namespace=namespace, data_converter=pydantic_data_converter
-        )
-    except RuntimeError as error:
-        raise SetupError(f"cannot reach Temporal at {address}: {error}") from None
+async def connect(address: str, namespace: str, attempts: int = 20) -> Client:
+    """Connect, waiting out a server that is still starting ("Frontend is not healthy yet")."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await Client.connect(
+                address, namespace=namespace, data_converter=pydantic_data_converter
+            )
+        except RuntimeError as error:
+            if attempt == attempts:
+                raise SetupError(f"cannot reach Temporal at {address}: {error}") from None
+            log.info("Temporal at %s not ready (%s); retrying", address, error)
+            await asyncio.sleep(min(0.25 * attempt, 2.0))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
