@@ -208,7 +208,7 @@ def test_targets_follow_the_field_they_depend_on() -> None:
     )
     assert engine.state.clocks["answer"].due_at == T0 + timedelta(minutes=15)
     assert (
-        "answer target 1h → 15m (urgency=urgent): due 2026-11-23 10:00 UTC → 2026-11-23 09:15 UTC"
+        "answer target 1h → 15m (urgency=urgent): due 2026-11-23 18:00 CST → 2026-11-23 17:15 CST"
         in outcome.step.notes
     )
 

@@ -18,6 +18,15 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
+def known_zone(value: str) -> str:
+    """An IANA time zone name, or ValueError naming the mistake."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+    return value
+
+
 class CalendarCoverageError(ValueError):
     """A deadline runs past the dates a calendar covers: the due time would be a guess."""
 
@@ -61,14 +70,7 @@ class CalendarSpec(BaseModel):
     workdays: dict[date, str] = Field(default_factory=dict)
     """Make-up working days: weekend days that are worked."""
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
-        return value
+    _known_zone = field_validator("timezone")(known_zone)
 
     @field_validator("hours")
     @classmethod

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from . import clocks
 from .calendars import BusinessCalendar, CalendarSpec
@@ -40,12 +39,11 @@ class ClockBoard:
         definition: ProcessDefinition,
         calendars: Mapping[str, CalendarSpec],
         state_clocks: dict[str, ClockState],
+        zone: tzinfo,
     ) -> None:
         self._definition = definition
         self._clocks = state_clocks
         self._measures: dict[str, Measure] = {}
-        home = calendars.get(definition.calendar or "")
-        zone = ZoneInfo(home.timezone) if home is not None else UTC
         for name, deadline in definition.deadlines.items():
             if deadline.clock == "business":
                 calendar = calendars[deadline.calendar or definition.calendar or ""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from transitions import Machine
 
@@ -66,7 +67,8 @@ class CaseEngine:
             if transition.when is not None
         }
         self._actions = ActionRunner(self.definition)
-        self._board = ClockBoard(self.definition, spec.calendars, state.clocks)
+        zone = ZoneInfo(spec.time_zone)
+        self._board = ClockBoard(self.definition, spec.calendars, state.clocks, zone)
 
     # -- opening -----------------------------------------------------------------------------
 
