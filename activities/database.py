@@ -11,15 +11,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
 
-# Stable constraint names, so that the Alembic migrations that will replace ``create_schema`` can
-# refer to (and drop) constraints by name on both databases.
+# Stable constraint names, so that the Alembic migrations (``activities/migrations``) can refer
+# to (and drop) constraints by name on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -71,6 +81,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 # JSONB on PostgreSQL (indexable, compact); JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
+# BIGINT on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 def _dump_json(value: Any) -> str:
     # ensure_ascii=False keeps Chinese text readable in the SQLite file instead of \\u escapes.
@@ -104,12 +117,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, json_serializer=_dump_json, pool_pre_ping=True)
 
 
-def create_schema(engine: Engine) -> None:
-    """Create kesu's tables if missing. Stop-gap until the schema is managed with Alembic."""
-    # The models register themselves on Base.metadata when their module is imported.
-    from activities import storage  # noqa: F401
+def load_models() -> MetaData:
+    """Every kesu table, registered on ``Base.metadata`` by importing its module."""
+    from activities import projections, storage  # noqa: F401
 
-    Base.metadata.create_all(engine)
+    return Base.metadata
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

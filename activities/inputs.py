@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from workflows.spec import Reporting
+
 
 class OutboxMessage(BaseModel):
     """A message a step causes: written to the outbox in the step's own transaction."""
@@ -51,6 +53,14 @@ class StepRecord(BaseModel):
     final: bool = False
     """True when ``to_stage`` ends the case."""
     messages: list[OutboxMessage] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    """What followed from the step (clock changes, a reassignment's reason): audited too."""
+    case_number_prefix: str | None = None
+    """``CP``: the case gets ``CP-<year>-<n>`` when its first step is stored."""
+    time_zone: str = "UTC"
+    """The process's zone (its calendar's): the year of a case number is counted in it."""
+    reporting: Reporting = Field(default_factory=Reporting)
+    """Which fields hold satisfaction and responsibility: storage keeps them in their tables."""
 
 
 class StepRecorded(BaseModel):

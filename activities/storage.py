@@ -2,23 +2,24 @@
 
 A step is stored exactly once, keyed by (case_id, seq): the workflow retries ``record_step``
 until it succeeds, so a retry after a commit whose reply was lost must change nothing. The
-case row, the event row and the step's outbox messages are written in one transaction, so a
-message is queued if and only if its step is stored.
+case row, the event row (sealed into the case's hash chain, see ``activities.audit``), the
+derived rows (``activities.projections``) and the step's outbox messages are written in one
+transaction, so a message is queued if and only if its step is stored.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -28,16 +29,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from temporalio import activity
 
-from activities.database import Base, JSONType, UTCDateTime
-from activities.inputs import StepRecord, StepRecorded
+from activities.audit import GENESIS, HASHED_COLUMNS, chain_hash
+from activities.database import Base, BigId, JSONType, UTCDateTime
+from activities.inputs import OutboxMessage, StepRecord, StepRecorded
+from activities.projections import allocate_case_number, project_step, update_clocks
+from workflows.state import ASSIGNEE_FIELD
 
 # Activity details (workflow id, attempt) are added when running inside an activity; outside
 # one (tests, the CLI) this is a plain logger. Never log fields, event data or message params:
 # they may hold customer data. Case id, seq, event names and stages are fine.
 log = activity.LoggerAdapter(logging.getLogger("kesu.storage"), None)
-
-# BIGINT on PostgreSQL; SQLite only auto-increments a column declared exactly INTEGER.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OutboxStatus(StrEnum):
@@ -53,6 +54,8 @@ class CaseRow(Base):
     __tablename__ = "kesu_case"
 
     case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(40), unique=True)
+    """``CP-2026-000123``: for people; ``case_id`` stays the key."""
     process: Mapped[str] = mapped_column(String(100))
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(128))
@@ -62,10 +65,12 @@ class CaseRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seq: Mapped[int]
+    assignee: Mapped[str | None] = mapped_column(String(200), index=True)
+    """The responsible person (``fields.assignee``), as a column: ``reassign`` looks it up."""
 
 
 class CaseEventRow(Base):
-    """One step of a case, append-only: the case's audit trail."""
+    """One step of a case, append-only: the case's audit trail, sealed by a hash chain."""
 
     __tablename__ = "kesu_case_event"
     # The idempotency key of record_step: a retried step hits this constraint.
@@ -80,7 +85,16 @@ class CaseEventRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     role: Mapped[str | None] = mapped_column(String(100))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The inputs the event carried."""
+    notes: Mapped[list[str]] = mapped_column(JSONType)
+    clocks: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The deadline clocks this step touched (started, paused, stopped, breached...)."""
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+    def audit_content(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in HASHED_COLUMNS}
 
 
 class OutboxRow(Base):
@@ -134,30 +148,28 @@ def store_step(session: Session, step: StepRecord) -> StepRecorded:
     case = session.scalars(
         select(CaseRow).where(CaseRow.case_id == step.case_id).with_for_update()
     ).one_or_none()
+    newest = case is None or step.seq >= case.last_seq
+    before: dict[str, Any] = {} if case is None else dict(case.fields)
     if case is None:
-        case = CaseRow(case_id=step.case_id, opened_at=step.at, last_seq=step.seq)
+        prefix = step.case_number_prefix or step.process.upper()
+        number = allocate_case_number(session, prefix, step.at, step.time_zone)
+        case = CaseRow(
+            case_id=step.case_id, case_number=number, opened_at=step.at, last_seq=step.seq
+        )
         _apply_step(case, step)
         session.add(case)
-    elif step.seq >= case.last_seq:
+    elif newest:
         _apply_step(case, step)
     # else: an older step arrives late (not expected: the workflow saves in order); it joins
-    # the history but must not roll the case's current state back.
+    # the history but must not roll the case's current state (or its projections) back.
     case.last_seq = max(case.last_seq, step.seq)
     session.flush()  # the case row first: events and messages refer to it
 
-    session.add(
-        CaseEventRow(
-            case_id=step.case_id,
-            seq=step.seq,
-            event=step.event,
-            from_stage=step.from_stage,
-            to_stage=step.to_stage,
-            actor=step.actor,
-            role=step.role,
-            data=step.data,
-            at=step.at,
-        )
-    )
+    touched: dict[str, Any] = {}
+    if newest:
+        project_step(session, before, step)
+        touched = update_clocks(session, step)
+    session.add(_sealed_event(session, step, touched))
     session.add_all(
         OutboxRow(
             case_id=step.case_id,
@@ -176,12 +188,38 @@ def store_step(session: Session, step: StepRecord) -> StepRecorded:
     return StepRecorded(created=True, messages_queued=len(step.messages))
 
 
+def _sealed_event(session: Session, step: StepRecord, clocks: dict[str, Any]) -> CaseEventRow:
+    row = CaseEventRow(
+        case_id=step.case_id, seq=step.seq, event=step.event, from_stage=step.from_stage,
+        to_stage=step.to_stage, actor=step.actor, role=step.role, data=step.data,
+        notes=step.notes, clocks=clocks, at=step.at,
+    )  # fmt: skip
+    # Chained to the step before. Were that one missing (steps stored out of order), chain to
+    # the latest below: ``verify`` then reports the gap rather than this step hiding it.
+    row.prev_hash = (
+        session.scalars(
+            select(CaseEventRow.row_hash)
+            .where(CaseEventRow.case_id == step.case_id, CaseEventRow.seq < step.seq)
+            .order_by(CaseEventRow.seq.desc())
+            .limit(1)
+        ).first()
+        or GENESIS
+    )
+    # Hash what the database will give back: JSON values as they read after a round trip.
+    content = json.loads(json.dumps(row.audit_content(), default=str))
+    content["at"] = step.at
+    row.row_hash = chain_hash(row.prev_hash, content)
+    return row
+
+
 def _apply_step(case: CaseRow, step: StepRecord) -> None:
     case.process = step.process
     case.version = step.version
     case.content_hash = step.content_hash
     case.stage = step.to_stage
     case.fields = step.fields
+    assignee = step.fields.get(ASSIGNEE_FIELD)
+    case.assignee = str(assignee) if assignee is not None else None
     case.updated_at = step.at
     case.closed_at = step.at if step.final else None
 
@@ -208,14 +246,25 @@ def _check_same_step(stored: CaseEventRow, step: StepRecord) -> None:
 
 
 class StorageActivities:
-    """The storage activities, bound to a session factory the worker provides."""
+    """The storage activities, bound to a session factory the worker provides.
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    ``events`` derives extra messages from each step (``activities.events.domain_events``);
+    they are queued after the step's own, in its transaction.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        events: Callable[[StepRecord], list[OutboxMessage]] | None = None,
+    ) -> None:
         self._sessions = session_factory
+        self._events = events
 
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
         """Store one step of a case with its outbox messages; idempotent per (case_id, seq)."""
+        if self._events is not None:
+            step = step.model_copy(update={"messages": [*step.messages, *self._events(step)]})
         try:
             with self._sessions.begin() as session:
                 result = store_step(session, step)

@@ -1,0 +1,220 @@
+"""What ``store_step`` derives from a step besides the audit row: case numbers, assignments,
+deadline clocks, satisfaction results and responsibility attributions, each in its own table
+so that reports and look-ups need not replay the audit trail.
+
+Everything here runs inside ``store_step``'s transaction, after its "already stored?" check,
+and every table is keyed by (case_id, seq) or (case_id, name): a retried step writes nothing
+twice, and a step rolled back takes its derived rows (and its case number) with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from activities.database import Base, BigId, UTCDateTime
+from activities.inputs import StepRecord
+from workflows.clocks import ClockState
+from workflows.state import ASSIGNEE_FIELD
+
+NUMBER_DIGITS = 6
+
+
+class CaseNumberRow(Base):
+    """The last case number given per prefix and year."""
+
+    __tablename__ = "kesu_case_number"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int]
+
+
+class AssignmentRow(Base):
+    """Each change of a case's responsible person (责任人): who, from whom, by whom, when."""
+
+    __tablename__ = "kesu_assignment"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    seq: Mapped[int]
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    previous: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClockRow(Base):
+    """The current state of one deadline clock of a case."""
+
+    __tablename__ = "kesu_clock"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str | None] = mapped_column(String(50))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[float]
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    met: Mapped[bool | None]
+    """True/False once stopped in time or not; None while it can still go either way."""
+    seq: Mapped[int]
+    """The step that last changed it."""
+
+
+class SatisfactionRow(Base):
+    """A satisfaction answer (CSAT 1-5, NPS 0-10) a step brought."""
+
+    __tablename__ = "kesu_satisfaction"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    seq: Mapped[int]
+    csat: Mapped[int | None]
+    nps: Mapped[int | None]
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResponsibilityRow(Base):
+    """责任认定: the cause a step attributed, signed off by the step's actor (the handler)."""
+
+    __tablename__ = "kesu_responsibility"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    seq: Mapped[int]
+    responsibility: Mapped[str] = mapped_column(String(100))
+    signed_off_by: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def allocate_case_number(session: Session, prefix: str, opened_at: datetime, zone: str) -> str:
+    """``CP-2026-000123``: the next number of ``prefix`` in the year the case opened (in ``zone``).
+
+    One atomic upsert: on PostgreSQL it locks the counter row until the transaction ends, so
+    concurrent openings get distinct numbers; a rolled-back opening gives its number back.
+    """
+    year = opened_at.astimezone(ZoneInfo(zone)).year
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = CaseNumberRow.__table__
+    insert = dialect.insert(table).values(prefix=prefix, year=year, last_number=1)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.prefix, table.c.year],
+        set_={"last_number": table.c.last_number + 1},
+    ).returning(table.c.last_number)
+    number = session.execute(upsert).scalar_one()
+    return f"{prefix}-{year}-{number:0{NUMBER_DIGITS}d}"
+
+
+def _given(name: str, before: dict[str, Any], step: StepRecord) -> Any:
+    """The field's value if this step set it (even to the same value again), else None."""
+    after = step.fields.get(name)
+    if after is None or (name not in step.data and before.get(name) == after):
+        return None
+    return after
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def project_step(session: Session, before: dict[str, Any], step: StepRecord) -> None:
+    """The derived rows of the newest step of a case; ``before`` are the fields it found."""
+    assignee = step.fields.get(ASSIGNEE_FIELD)
+    if assignee != before.get(ASSIGNEE_FIELD):
+        session.add(
+            AssignmentRow(
+                case_id=step.case_id,
+                seq=step.seq,
+                assignee=assignee,
+                previous=before.get(ASSIGNEE_FIELD),
+                actor=step.actor,
+                at=step.at,
+            )
+        )
+    reporting = step.reporting
+    csat = _as_int(_given(reporting.csat, before, step))
+    nps = _as_int(_given(reporting.nps, before, step))
+    if csat is not None or nps is not None:
+        session.add(
+            SatisfactionRow(
+                case_id=step.case_id, seq=step.seq, csat=csat, nps=nps, actor=step.actor, at=step.at
+            )
+        )
+    responsibility = _given(reporting.responsibility, before, step)
+    if responsibility is not None:
+        session.add(
+            ResponsibilityRow(
+                case_id=step.case_id,
+                seq=step.seq,
+                responsibility=str(responsibility),
+                signed_off_by=step.actor,
+                role=step.role,
+                at=step.at,
+            )
+        )
+
+
+def _summary(clock: ClockState) -> dict[str, Any]:
+    """What the audit trail keeps of a touched clock (not its whole explanation)."""
+    return clock.model_dump(
+        mode="json",
+        include={"status", "target", "started_at", "paused_at", "paused_for", "due_at"}
+        | {"stopped_at", "breached_at"},
+    )
+
+
+def _row_summary(row: ClockRow) -> dict[str, Any]:
+    clock = ClockState(
+        name=row.name, status=row.status, target=row.target, started_at=row.started_at,
+        paused_at=row.paused_at, paused_for=timedelta(seconds=row.paused_seconds),
+        due_at=row.due_at, stopped_at=row.stopped_at, breached_at=row.breached_at,
+    )  # fmt: skip
+    return _summary(clock)
+
+
+def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any]]:
+    """Bring the case's clock rows up to ``step``; returns the clocks it touched, summarised."""
+    rows = {
+        row.name: row
+        for row in session.scalars(select(ClockRow).where(ClockRow.case_id == step.case_id))
+    }
+    touched: dict[str, dict[str, Any]] = {}
+    for name, raw in step.clocks.items():
+        clock = ClockState.model_validate(raw)
+        summary = _summary(clock)
+        row = rows.get(name)
+        if row is not None and _row_summary(row) == summary:
+            continue
+        if row is None:
+            row = ClockRow(case_id=step.case_id, name=name)
+            session.add(row)
+        row.status, row.target = clock.status.value, clock.target
+        row.started_at, row.paused_at = clock.started_at, clock.paused_at
+        row.paused_seconds = clock.paused_for.total_seconds()
+        row.due_at, row.stopped_at, row.breached_at = (
+            clock.due_at,
+            clock.stopped_at,
+            clock.breached_at,
+        )
+        row.met = clock.met
+        row.seq = step.seq
+        if row.started_at is not None or name in rows:
+            touched[name] = summary
+    return touched

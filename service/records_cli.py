@@ -1,0 +1,153 @@
+"""``starter.py`` commands on the stored records: ``verify``, ``report``, ``reassign``, ``migrate``.
+
+Kept out of ``starter.py`` so that it only wires them in. The database URL and a way to reach
+Temporal (for ``reassign``) are handed in by the entry point; nothing here reads settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import TextIO
+
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from activities.database import make_engine, make_session_factory
+from activities.migrations import SchemaError, head_revision, migrate, require_current
+from activities.storage import CaseRow
+from workflows.spec import Reporting
+
+from .cases import Kesu, KesuError
+from .records import Reassigned, open_cases_of, reassign_cases, verify_cases
+from .report_render import render_report, write_csv
+from .reports import GroupBy, build_report
+
+COMMANDS = frozenset({"verify", "report", "reassign", "migrate"})
+
+
+class RecordsUnavailable(Exception):
+    """The database cannot be read as kesu's: unreachable, empty, or an older schema."""
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = commands.add_parser("verify", help="check the audit trail's hash chains")
+    verify.add_argument("case", nargs="?", help="one case (id or number); default: every case")
+
+    report = commands.add_parser("report", help="case metrics per process, team or category")
+    report.add_argument("--process", help="only this process")
+    report.add_argument("--by", choices=[g.value for g in GroupBy], default=GroupBy.PROCESS.value)
+    report.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
+
+    reassign = commands.add_parser("reassign", help="move someone's open cases to someone else")
+    reassign.add_argument("--from", dest="from_", required=True, metavar="PERSON")
+    reassign.add_argument("--to", required=True, metavar="PERSON")
+    reassign.add_argument("--reason", help="recorded in each case's audit trail")
+    reassign.add_argument("--actor", default="starter", help="who orders the move")
+
+    commands.add_parser("migrate", help="create or upgrade the database schema and stop")
+
+
+def _where(database_url: str) -> str:
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+@contextlib.contextmanager
+def open_records(database_url: str) -> Iterator[Session]:
+    """A session on a database at kesu's current schema."""
+    engine = make_engine(database_url)
+    try:
+        try:
+            require_current(engine)
+        except SchemaError as error:
+            raise RecordsUnavailable(f"database {_where(database_url)}: {error}") from None
+        except SQLAlchemyError as error:
+            raise RecordsUnavailable(
+                f"cannot read the database {_where(database_url)}: {error.__class__.__name__}"
+            ) from None
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def case_number(database_url: str, case_id: str) -> str | None:
+    """The case's number for display, or None if the records cannot tell."""
+    with contextlib.suppress(RecordsUnavailable, SQLAlchemyError), open_records(database_url) as s:
+        return s.scalar(select(CaseRow.case_number).where(CaseRow.case_id == case_id))
+    return None
+
+
+def _verify(session: Session, case: str | None, out: TextIO) -> int:
+    cases = steps = broken = 0
+    for verdict in verify_cases(session, case):
+        cases, steps = cases + 1, steps + verdict.steps
+        if verdict.problem is not None:
+            broken += 1
+            ref = verdict.case
+            print(f"TAMPERED {ref.case_number} {ref.case_id}: {verdict.problem}", file=out)
+    if broken:
+        print(f"{broken} of {cases} case(s) fail the check", file=out)
+        return 1
+    print(f"ok  {cases} case(s), {steps} step(s): every audit trail is intact", file=out)
+    return 0
+
+
+def _progress(out: TextIO) -> Callable[[Reassigned], None]:
+    def show(done: Reassigned) -> None:
+        where = f"{done.case.case_number} {done.case.case_id}"
+        if done.problem is None:
+            print(f"  moved   {where} (step {done.seq})", file=out)
+        else:
+            print(f"  FAILED  {where}: {done.problem}", file=out)
+
+    return show
+
+
+async def run(
+    args: argparse.Namespace,
+    database_url: str,
+    reporting: Mapping[str, Reporting],
+    open_kesu: Callable[[], AbstractAsyncContextManager[Kesu]],
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run one of ``COMMANDS``; ``reporting`` holds each process's ``reporting:`` section."""
+    try:
+        if args.command == "migrate":
+            engine = make_engine(database_url)
+            try:
+                migrate(engine)
+            except (SchemaError, SQLAlchemyError) as error:
+                raise RecordsUnavailable(f"database {_where(database_url)}: {error}") from None
+            finally:
+                engine.dispose()
+            print(f"ok  database {_where(database_url)} at revision {head_revision()}", file=out)
+            return 0
+        if args.command == "reassign":
+            with open_records(database_url) as session:
+                cases = open_cases_of(session, args.from_)
+            print(f"{len(cases)} open case(s) of {args.from_} → {args.to}", file=out)
+            async with open_kesu() as kesu:
+                results = await reassign_cases(
+                    kesu, cases, args.from_, args.to, actor=args.actor, reason=args.reason,
+                    progress=_progress(out),
+                )  # fmt: skip
+            failed = sum(result.problem is not None for result in results)
+            print(f"{len(results) - failed} moved, {failed} failed", file=out)
+            return 1 if failed else 0
+        with open_records(database_url) as session:
+            if args.command == "verify":
+                return _verify(session, args.case, out)
+            by = GroupBy(args.by)
+            reports = build_report(session, reporting, by=by, process=args.process)
+            if args.csv:
+                write_csv(reports, by, out)
+            else:
+                print(render_report(reports, by), file=out)
+            return 0
+    except RecordsUnavailable as error:
+        raise KesuError(str(error)) from None

@@ -1,0 +1,185 @@
+"""Case metrics per process, team or category, from the stored records (``starter.py report``).
+
+Which field is the team, which clock is the first response, which stage is a review: each
+process's ``reporting:`` section says (``workflows.spec.Reporting``, defaults there).
+
+- opened / closed: cases opened, cases that reached a final stage.
+- compliance per clock: met / (met + missed); a clock counts once stopped, or once breached.
+- time to first response / resolution: from the clock's start to its stop (wall time), median
+  and p90 (nearest rank) over the clocks that stopped. Without such a clock, resolution is
+  opening to closing.
+- CSAT: the mean of each case's latest 1-5 answer and the share of 4s and 5s; NPS: % of 9-10
+  minus % of 0-6 among each case's latest 0-10 answer.
+- review rate (复核率) and reopen rate: shares of the group's cases that entered a review stage
+  or took a reopen event at least once.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from activities.projections import ClockRow, SatisfactionRow
+from activities.storage import CaseEventRow, CaseRow
+from workflows.spec import Reporting
+
+
+class GroupBy(StrEnum):
+    PROCESS = "process"
+    TEAM = "team"
+    CATEGORY = "category"
+
+
+@dataclass
+class GroupReport:
+    process: str
+    group: str | None
+    """The team or category (None when grouping by process only)."""
+    opened: int = 0
+    closed: int = 0
+    compliance: dict[str, list[int]] = field(default_factory=dict)
+    """clock -> [met, missed]"""
+    first_response: list[timedelta] = field(default_factory=list)
+    resolution: list[timedelta] = field(default_factory=list)
+    csat: list[int] = field(default_factory=list)
+    nps: list[int] = field(default_factory=list)
+    reviewed: int = 0
+    reopened: int = 0
+
+    @property
+    def review_rate(self) -> float | None:
+        return self.reviewed / self.opened if self.opened else None
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.reopened / self.opened if self.opened else None
+
+    @property
+    def csat_mean(self) -> float | None:
+        return statistics.fmean(self.csat) if self.csat else None
+
+    @property
+    def csat_satisfied(self) -> float | None:
+        return sum(score >= 4 for score in self.csat) / len(self.csat) if self.csat else None
+
+    @property
+    def nps_score(self) -> float | None:
+        if not self.nps:
+            return None
+        promoters = sum(score >= 9 for score in self.nps)
+        detractors = sum(score <= 6 for score in self.nps)
+        return 100 * (promoters - detractors) / len(self.nps)
+
+
+def median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    ordered, middle = sorted(values), len(values) // 2
+    return ordered[middle] if len(values) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def percentile(values: list[timedelta], share: float) -> timedelta | None:
+    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(math.ceil(share * len(ordered)) - 1, 0)]
+
+
+def _latest_answers(
+    session: Session, case_ids: set[str]
+) -> dict[str, tuple[int | None, int | None]]:
+    """Each case's latest CSAT and NPS (a case surveyed again after a reopen counts once)."""
+    latest: dict[str, tuple[int | None, int | None]] = {}
+    query = select(SatisfactionRow).order_by(SatisfactionRow.case_id, SatisfactionRow.seq)
+    for row in session.scalars(query):
+        if row.case_id in case_ids:
+            csat, nps = latest.get(row.case_id, (None, None))
+            latest[row.case_id] = (row.csat if row.csat is not None else csat,
+                                   row.nps if row.nps is not None else nps)  # fmt: skip
+    return latest
+
+
+def _marks(
+    session: Session, reporting_of: Mapping[str, Reporting]
+) -> dict[str, set[tuple[str, str]]]:
+    """case -> its (event, to_stage) pairs that may count as a review or a reopen."""
+    events = {event for r in reporting_of.values() for event in r.reopen_events}
+    stages = {stage for r in reporting_of.values() for stage in r.review_stages}
+    query = select(CaseEventRow.case_id, CaseEventRow.event, CaseEventRow.to_stage).where(
+        or_(CaseEventRow.event.in_(events), CaseEventRow.to_stage.in_(stages))
+    )
+    marks: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for row in session.execute(query.distinct()):
+        marks[row.case_id].add((row.event, row.to_stage))
+    return marks
+
+
+def build_report(
+    session: Session,
+    settings: Mapping[str, Reporting],
+    *,
+    by: GroupBy = GroupBy.PROCESS,
+    process: str | None = None,
+) -> list[GroupReport]:
+    """``settings``: each process's ``reporting:`` section (a missing one uses the defaults)."""
+    query = select(CaseRow).order_by(CaseRow.process, CaseRow.opened_at)
+    if process is not None:
+        query = query.where(CaseRow.process == process)
+    cases = list(session.scalars(query))
+    ids = {case.case_id for case in cases}
+    clocks: dict[str, dict[str, ClockRow]] = defaultdict(dict)
+    for clock in session.scalars(select(ClockRow)):
+        if clock.case_id in ids:
+            clocks[clock.case_id][clock.name] = clock
+    answers = _latest_answers(session, ids)
+    reporting_of = {case.process: settings.get(case.process, Reporting()) for case in cases}
+    marks = _marks(session, reporting_of)
+
+    groups: dict[tuple[str, str | None], GroupReport] = {}
+    for case in cases:
+        reporting = reporting_of[case.process]
+        value = None
+        if by is not GroupBy.PROCESS:
+            raw = case.fields.get(getattr(reporting, by.value))
+            value = str(raw) if raw is not None else "-"
+        report = groups.setdefault((case.process, value), GroupReport(case.process, value))
+        report.opened += 1
+        report.closed += case.closed_at is not None
+        case_clocks = clocks.get(case.case_id, {})
+        for name, clock in case_clocks.items():
+            tally = report.compliance.setdefault(name, [0, 0])
+            if clock.breached_at is not None:
+                tally[1] += 1
+            elif clock.met:
+                tally[0] += 1
+        if (spent := _elapsed(case_clocks.get(reporting.first_response))) is not None:
+            report.first_response.append(spent)
+        spent = _elapsed(case_clocks.get(reporting.resolution))
+        if spent is None and reporting.resolution not in case_clocks and case.closed_at:
+            spent = case.closed_at - case.opened_at
+        if spent is not None:
+            report.resolution.append(spent)
+        csat, nps = answers.get(case.case_id, (None, None))
+        if csat is not None:
+            report.csat.append(csat)
+        if nps is not None:
+            report.nps.append(nps)
+        steps = marks.get(case.case_id, set())
+        report.reviewed += any(stage in reporting.review_stages for _, stage in steps)
+        report.reopened += any(event in reporting.reopen_events for event, _ in steps)
+    return list(groups.values())
+
+
+def _elapsed(clock: ClockRow | None) -> timedelta | None:
+    if clock is None or clock.started_at is None or clock.stopped_at is None:
+        return None
+    return clock.stopped_at - clock.started_at
