@@ -4,7 +4,14 @@ Delivery is at-least-once. A message is claimed for a lease before it is sent, s
 deliverers (the case's own ``deliver_outbox`` and the worker's sweep, or two workers) do not
 both send it; but a deliverer that dies after sending and before recording it leaves the
 message to be sent again once the lease ends. Channels get the message's idempotency key so
-that they (or the service behind them) can drop such a duplicate.
+that they (or the service behind them) can drop such a duplicate: e-mail carries it as the
+Message-ID, webhooks as the ``Idempotency-Key`` header, AMQP as the message id.
+
+A failed send is retried with exponential backoff: the failure leaves the message claimed until
+its next attempt is due (the lease column doubles as "not before"), so sweeps in between skip
+it. A channel that knows a failure is final (an address refused, a template that cannot render)
+raises ``PermanentError`` and the message goes straight to ``dead``; so does one that has
+failed ``max_attempts`` times. Dead messages wait for an operator (``starter.py redeliver``).
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol, TextIO
 
-from sqlalchemy import ColumnElement, case, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.inputs import DeliverInput, DeliverResult
-from activities.storage import OutboxRow, OutboxStatus
+from activities.storage import CaseEventRow, OutboxRow, OutboxStatus
 
 # Never log params, nor the text of a channel's error (it may quote the message).
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
@@ -40,6 +47,29 @@ class Envelope:
     recipient: str
     template: str
     params: Mapping[str, Any]
+    trigger: str = ""
+    """The event of the step that caused the message (``deadline.breached:plan``, ...)."""
+
+
+class PermanentError(Exception):
+    """A failure that retrying cannot fix: the message is dead at once.
+
+    Like any channel error its text is stored: keep customer data out of it.
+    """
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a failed message waits before its next attempt: doubling, up to ``limit``."""
+
+    first: timedelta = timedelta(seconds=30)
+    limit: timedelta = timedelta(hours=1)
+
+    def after(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt (1 for the first)."""
+        doublings = min(max(attempts - 1, 0), 30)  # 2**30 times anything is past any limit
+        wait: timedelta = self.first * 2**doublings
+        return min(wait, self.limit)
 
 
 class Channel(Protocol):
@@ -72,6 +102,9 @@ class ConsoleChannel:
 class _Outcome(Enum):
     DELIVERED = "delivered"
     FAILED = "failed"
+    """To be retried after its backoff: later messages to the recipient wait for it."""
+    DEAD = "dead"
+    """Failed for good: nothing to wait for."""
     SKIPPED = "skipped"
     """Not ours to send now: another deliverer holds it, or it is already done."""
 
@@ -97,6 +130,7 @@ class MessagingActivities:
         *,
         max_attempts: int = 5,
         lease: timedelta = timedelta(minutes=5),
+        backoff: Backoff | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         if max_attempts < 1:
@@ -106,6 +140,7 @@ class MessagingActivities:
         self._default = default
         self._max_attempts = max_attempts
         self._lease = lease
+        self._backoff = backoff or Backoff()
         self._clock = clock
 
     @activity.defn(name="deliver_outbox")
@@ -147,22 +182,24 @@ class MessagingActivities:
             if outcome is _Outcome.DELIVERED:
                 delivered += 1
                 continue
-            held.add((case_id, recipient))
-            if outcome is _Outcome.FAILED:
+            if outcome is not _Outcome.DEAD:
+                held.add((case_id, recipient))
+            if outcome is not _Outcome.SKIPPED:
                 failed += 1
         return DeliverResult(delivered=delivered, failed=failed)
 
     def _deliver_one(self, message_id: int) -> _Outcome:
         """Claim, send and record one message, each database step in its own transaction."""
-        envelope = self._claim(message_id)
-        if envelope is None:
+        claimed = self._claim(message_id)
+        if claimed is None:
             return _Outcome.SKIPPED
+        envelope, attempts = claimed
         channel = self._channels.get(envelope.recipient, self._default)
         try:
             channel.send(envelope)
         except Exception as error:  # any channel failure is recorded, then retried later
-            self._record_failure(message_id, envelope, error)
-            return _Outcome.FAILED
+            dead = self._record_failure(message_id, envelope, attempts + 1, error)
+            return _Outcome.DEAD if dead else _Outcome.FAILED
         self._finish(
             message_id,
             status=OutboxStatus.DELIVERED.value,
@@ -178,8 +215,9 @@ class MessagingActivities:
         )
         return _Outcome.DELIVERED
 
-    def _claim(self, message_id: int) -> Envelope | None:
-        """Take the lease on a pending message unless another deliverer holds it."""
+    def _claim(self, message_id: int) -> tuple[Envelope, int] | None:
+        """Take the lease on a pending message unless another deliverer holds it (or it waits
+        out a backoff); the message and the attempts made so far."""
         now = self._clock()
         claim = (
             update(OutboxRow)
@@ -195,43 +233,60 @@ class MessagingActivities:
                 OutboxRow.recipient,
                 OutboxRow.template,
                 OutboxRow.params,
+                OutboxRow.seq,
+                OutboxRow.attempts,
             )
             .execution_options(synchronize_session=False)
         )
         with self._sessions.begin() as session:
             row = session.execute(claim).one_or_none()
-        if row is None:
-            return None
-        return Envelope(
+            if row is None:
+                return None
+            trigger = session.scalar(
+                select(CaseEventRow.event).where(
+                    CaseEventRow.case_id == row.case_id, CaseEventRow.seq == row.seq
+                )
+            )
+        envelope = Envelope(
             idempotency_key=row.idempotency_key,
             case_id=row.case_id,
             recipient=row.recipient,
             template=row.template,
             params=row.params,
+            trigger=trigger or "",
         )
+        return envelope, row.attempts
 
-    def _record_failure(self, message_id: int, envelope: Envelope, error: Exception) -> None:
-        attempts = self._finish(
-            message_id,
-            status=case(
-                (OutboxRow.attempts + 1 >= self._max_attempts, OutboxStatus.DEAD.value),
-                else_=OutboxStatus.PENDING.value,
-            ),
-            last_error=f"{type(error).__name__}: {error}"[:LAST_ERROR_LIMIT],
-            claimed_until=None,  # free at once: the next pass retries it
+    def _record_failure(
+        self, message_id: int, envelope: Envelope, attempt: int, error: Exception
+    ) -> bool:
+        """Count the failed ``attempt``; dead if final (then True), else claimed until the
+        retry is due."""
+        given_up = isinstance(error, PermanentError) or attempt >= self._max_attempts
+        retry_at = None if given_up else self._clock() + self._backoff.after(attempt)
+        outlook = (
+            f"next try {retry_at.isoformat(timespec='seconds')}"
+            if retry_at is not None
+            else "dead, left for an operator"
         )
-        given_up = attempts is not None and attempts >= self._max_attempts
+        self._finish(
+            message_id,
+            status=OutboxStatus.DEAD.value if given_up else OutboxStatus.PENDING.value,
+            last_error=f"{type(error).__name__}: {error}"[:LAST_ERROR_LIMIT],
+            claimed_until=retry_at,
+        )
         log.warning(
-            "sending %s to %s failed (%s, attempt %s of %d%s; case %s, key %s)",
+            "sending %s to %s failed (%s, attempt %d of %d; %s; case %s, key %s)",
             envelope.template,
             envelope.recipient,
             type(error).__name__,
-            attempts,
+            attempt,
             self._max_attempts,
-            ", giving up" if given_up else "",
+            outlook,
             envelope.case_id,
             envelope.idempotency_key,
         )
+        return given_up
 
     def _finish(self, message_id: int, **values: Any) -> int | None:
         """Count an attempt on a message still pending and set ``values``; the new count.

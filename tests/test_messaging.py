@@ -13,12 +13,19 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.inputs import DeliverInput, DeliverResult, OutboxMessage, StepRecord
-from activities.messaging import ConsoleChannel, Envelope, MessagingActivities
+from activities.messaging import (
+    Backoff,
+    ConsoleChannel,
+    Envelope,
+    MessagingActivities,
+    PermanentError,
+)
 from activities.storage import OutboxRow, StorageActivities, list_outbox
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CASE = "complaint-42"
 SECRET_PARAMS = {"name": "张伟", "phone": "13800138000"}
+NO_WAIT = Backoff(first=timedelta(0), limit=timedelta(0))
 
 
 class FakeChannel:
@@ -91,7 +98,10 @@ def test_each_message_is_delivered_once_across_calls(
     assert messaging.deliver_pending().delivered == 0
 
     assert channel.keys == first + second
-    assert channel.sent[0] == Envelope(f"{CASE}:0:0", CASE, "customer", "t0", SECRET_PARAMS)
+    assert channel.sent[0] == Envelope(
+        f"{CASE}:0:0", CASE, "customer", "t0", SECRET_PARAMS, trigger="case.opened"
+    )
+    assert channel.sent[2].trigger == "advance"  # the step's event, for deadline templates
     for row in outbox(session_factory):
         assert (row.status, row.attempts, row.last_error, row.claimed_until) == (
             "delivered",
@@ -102,14 +112,31 @@ def test_each_message_is_delivered_once_across_calls(
         assert row.delivered_at is not None and row.delivered_at.utcoffset() == timedelta(0)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 def test_a_flaky_channel_delivers_on_the_third_attempt(
     session_factory: sessionmaker[Session],
 ) -> None:
     channel = FakeChannel(failures=2)
-    messaging = MessagingActivities(session_factory, {}, channel, max_attempts=5)
+    clock = Clock()
+    messaging = MessagingActivities(
+        session_factory, {}, channel, max_attempts=5, backoff=Backoff(), clock=clock
+    )
     queue(session_factory, CASE, 0, "customer")
 
-    results = [messaging.deliver_outbox(DeliverInput(case_id=CASE)) for _ in range(4)]
+    results = []
+    for wait in (0, 30, 60, 120):  # each retry as soon as its backoff allows
+        clock.advance(wait)
+        results.append(messaging.deliver_outbox(DeliverInput(case_id=CASE)))
 
     assert [(r.delivered, r.failed) for r in results] == [(0, 1), (0, 1), (1, 0), (0, 0)]
     [row] = outbox(session_factory)
@@ -122,7 +149,10 @@ def test_a_dead_channel_gives_up_after_max_attempts(
     session_factory: sessionmaker[Session],
 ) -> None:
     channel = FakeChannel(failures=-1)
-    messaging = MessagingActivities(session_factory, {}, channel, max_attempts=3)
+    clock = Clock()
+    messaging = MessagingActivities(
+        session_factory, {}, channel, max_attempts=3, backoff=NO_WAIT, clock=clock
+    )
     queue(session_factory, CASE, 0, "customer")
 
     for attempt in range(1, 4):
@@ -135,6 +165,57 @@ def test_a_dead_channel_gives_up_after_max_attempts(
     assert messaging.deliver_pending() == DeliverResult(delivered=0, failed=0)
     assert channel.calls == 3
     assert row.last_error == "ConnectionError: smtp down (try 3)"
+
+
+def test_a_failed_message_waits_out_its_backoff(
+    session_factory: sessionmaker[Session],
+) -> None:
+    channel = FakeChannel(failures=3)
+    clock = Clock()
+    backoff = Backoff(first=timedelta(seconds=10), limit=timedelta(seconds=25))
+    messaging = MessagingActivities(session_factory, {}, channel, backoff=backoff, clock=clock)
+    queue(session_factory, CASE, 0, "customer")
+
+    tried_at = []
+    for _ in range(80):  # a sweep every second
+        if messaging.deliver_pending().failed or channel.sent:
+            tried_at.append((clock.now - T0).total_seconds())
+        if channel.sent:
+            break
+        clock.advance(1)
+
+    # 10 s after the first failure, 20 s after the second, then the 25 s limit.
+    assert tried_at == [0, 10, 30, 55]
+    [row] = outbox(session_factory)
+    assert (row.status, row.attempts, row.claimed_until) == ("delivered", 4, None)
+
+
+def test_backoff_doubles_up_to_its_limit() -> None:
+    backoff = Backoff(first=timedelta(seconds=30), limit=timedelta(hours=1))
+    waits = [backoff.after(n).total_seconds() for n in (1, 2, 3, 7, 8, 500)]
+    assert waits == [30, 60, 120, 1920, 3600, 3600]
+
+
+def test_a_permanent_failure_is_dead_at_once(session_factory: sessionmaker[Session]) -> None:
+    class Refusing:
+        def send(self, message: Envelope) -> None:
+            raise PermanentError("the SMTP server refused the recipient address")
+
+    later = FakeChannel()
+    messaging = MessagingActivities(session_factory, {"customer": Refusing()}, later)
+    queue(session_factory, CASE, 0, "customer", "supervisor")
+    queue(session_factory, CASE, 1, "customer")
+
+    assert messaging.deliver_outbox(DeliverInput(case_id=CASE)) == DeliverResult(
+        delivered=1, failed=2
+    )
+    rows = outbox(session_factory)
+    assert [(r.recipient, r.status, r.attempts) for r in rows] == [
+        ("customer", "dead", 1),
+        ("supervisor", "delivered", 1),
+        ("customer", "dead", 1),  # a dead message does not hold back later ones
+    ]
+    assert rows[0].last_error == ("PermanentError: the SMTP server refused the recipient address")
 
 
 def test_long_errors_are_truncated(session_factory: sessionmaker[Session]) -> None:
@@ -166,7 +247,9 @@ def test_a_failure_holds_back_later_messages_to_the_same_recipient(
     session_factory: sessionmaker[Session],
 ) -> None:
     customer, supervisor = FakeChannel(failures=1), FakeChannel()
-    messaging = MessagingActivities(session_factory, {"customer": customer}, supervisor)
+    messaging = MessagingActivities(
+        session_factory, {"customer": customer}, supervisor, backoff=NO_WAIT
+    )
     first = queue(session_factory, CASE, 0, "customer", "supervisor")
     second = queue(session_factory, CASE, 1, "customer")
 
