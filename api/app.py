@@ -1,0 +1,218 @@
+"""The HTTP API: ``create_app(kesu_factory, tokens)``.
+
+Every route is a thin layer over ``service.cases.Kesu``, the same operations ``starter.py``
+and the Python API call, so the three never disagree. Who calls comes only from the bearer
+token: the actor and roles sent to a case are the token's, never the request's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from service.cases import Kesu, KesuError
+
+from . import models, views
+from .auth import Principal, TokenTable
+from .errors import BodyLimit, install_error_handlers
+
+KesuFactory = Callable[[], AbstractAsyncContextManager[Kesu]]
+"""Opens a ``Kesu`` when the app starts and closes it when the app stops."""
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+MAX_PAGE_SIZE = 200
+
+
+_bearer = HTTPBearer(auto_error=False, description="a token from the API's token file")
+
+
+def _kesu(request: Request) -> Kesu:
+    kesu: Kesu = request.app.state.kesu
+    return kesu
+
+
+def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The token's actor and roles: the only source of who acts, never the request body."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'", challenge)
+    tokens: TokenTable = request.app.state.tokens
+    principal = tokens.principal(credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "unknown token", challenge)
+    return principal
+
+
+# Module-level aliases: FastAPI resolves these annotations in the module's namespace.
+Service = Annotated[Kesu, Depends(_kesu)]
+Caller = Annotated[Principal, Depends(_caller)]
+CaseId = Annotated[
+    str, Path(min_length=1, max_length=300, pattern=r"^\S+$", examples=["complaint-crm-42"])
+]
+EventName = Annotated[
+    str, Path(min_length=1, max_length=models.MAX_NAME, pattern=r"^\S+$", examples=["accept"])
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        pattern=models.KEY_PATTERN,
+        description="Your id for this request: sent again, it changes nothing.",
+    ),
+]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": models.Error} for code in (400, 401, 413, 422, 503, *codes)}
+
+
+def create_app(
+    kesu_factory: KesuFactory, tokens: TokenTable, *, body_limit: int = DEFAULT_BODY_LIMIT
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with kesu_factory() as kesu:
+            app.state.kesu = kesu
+            yield
+
+    app = FastAPI(
+        title="kesu 客诉",
+        version="1",
+        summary="Open complaint and service cases, send them events, read and list them.",
+        lifespan=lifespan,
+    )
+    app.state.tokens = tokens
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=body_limit)
+
+    @app.post(
+        "/cases",
+        status_code=201,
+        response_model=models.Started,
+        responses={200: {"model": models.Started, "description": "already open"}, **_errors()},
+        tags=["cases"],
+    )
+    async def start_case(
+        body: models.StartCase,
+        kesu: Service,
+        who: Caller,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> models.Started:
+        """Open a case; 201, or 200 when the same external id / Idempotency-Key opened it."""
+        key = _one_key("external_id", body.external_id, idempotency_key)
+        started = await kesu.start_case(body.process, body.fields, key=key, actor=who.actor)
+        response.status_code = 201 if started.created else 200
+        response.headers["Location"] = f"/cases/{started.case_id}"
+        return models.Started(case_id=started.case_id, created=started.created)
+
+    @app.post(
+        "/cases/{case_id}/events/{event}",
+        response_model=models.EventApplied,
+        responses=_errors(403, 404, 409),
+        tags=["cases"],
+    )
+    async def send_event(
+        case_id: CaseId,
+        event: EventName,
+        kesu: Service,
+        who: Caller,
+        body: models.SendEvent | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> models.EventApplied:
+        """Send an event (checked against the caller's roles); answers the new stage."""
+        body = body or models.SendEvent()
+        result = await kesu.send_event(
+            case_id,
+            event,
+            actor=who.actor,
+            roles=list(who.roles),
+            data=body.data,
+            event_id=_one_key("event_id", body.event_id, idempotency_key),
+        )
+        return models.EventApplied(case_id=case_id, event=event, **result.model_dump())
+
+    @app.get(
+        "/cases/{case_id}",
+        response_model=models.Case,
+        responses=_errors(404),
+        tags=["cases"],
+    )
+    async def get_case(case_id: CaseId, kesu: Service, who: Caller) -> models.Case:
+        """Stage, fields (customer data masked unless a role may see it), clocks, timeline."""
+        view = await kesu.get_case(case_id)
+        return views.case_body(view, kesu.spec(view.state.process), who.roles)
+
+    @app.get("/cases", response_model=models.CaseList, responses=_errors(), tags=["cases"])
+    async def list_cases(
+        kesu: Service,
+        who: Caller,
+        process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+        stage: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+        priority: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+        overdue: bool = False,
+        finished: Annotated[bool, Query(description="include finished cases")] = False,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        page_token: Annotated[str | None, Query(max_length=4096)] = None,
+    ) -> models.CaseList:
+        """Cases by search attributes, newest first, a page at a time."""
+        page = await kesu.list_page(
+            process=process,
+            stage=stage,
+            priority=priority,
+            overdue=overdue,
+            include_finished=finished,
+            page_size=page_size,
+            page_token=_decode_token(page_token),
+        )
+        return models.CaseList(
+            cases=[views.case_row(item) for item in page.cases],
+            next_page_token=_encode_token(page.next_page_token),
+        )
+
+    @app.get(
+        "/definitions",
+        response_model=list[models.Definition],
+        responses=_errors(),
+        tags=["definitions"],
+    )
+    async def definitions(kesu: Service, who: Caller) -> list[models.Definition]:
+        """The processes this service runs: fields, stages, events and the roles they need."""
+        return [views.definition_body(spec) for spec in kesu.processes.values()]
+
+    @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
+    async def healthz(kesu: Service) -> models.Health:
+        """200 when Temporal answers; no token needed."""
+        await kesu.check_temporal()
+        return models.Health(status="ok", processes=len(kesu.processes))
+
+    return app
+
+
+def _one_key(name: str, in_body: str | None, in_header: str | None) -> str | None:
+    if in_body is not None and in_header is not None and in_body != in_header:
+        raise KesuError(f"{name} and the Idempotency-Key header differ: send one, or the same")
+    return in_body if in_body is not None else in_header
+
+
+def _encode_token(token: bytes | None) -> str | None:
+    return base64.urlsafe_b64encode(token).decode("ascii").rstrip("=") if token else None
+
+
+def _decode_token(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise KesuError("page_token is not a token this listing gave") from None

@@ -1,0 +1,172 @@
+"""The API's request and response bodies: what the OpenAPI document promises.
+
+Request bodies forbid unknown keys, so a misspelt ``feilds`` is refused by name instead of
+silently opening a case without its data. Field *values* are checked by the service layer
+against the process definition (types, enums, required fields).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_NAME = 100
+KEY_PATTERN = r"^[^\s/]{1,200}$"
+"""A caller's id for a case or an event: no spaces or '/', at most 200 characters."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartCase(Strict):
+    process: str = Field(max_length=MAX_NAME, examples=["complaint"])
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"customer_id": "C-1", "customer_name": "张女士", "category": "card"}],
+    )
+    external_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="Your id for the case: the same id never opens a second case.",
+    )
+
+
+class SendEvent(Strict):
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="Field values the event brings", examples=[{}]
+    )
+    event_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same id, the event is applied once.",
+    )
+
+
+class Error(BaseModel):
+    error: str = Field(examples=["conflict"])
+    detail: str = Field(
+        examples=["event 'close' in stage 'intake': not allowed here (allowed: accept, withdraw)"]
+    )
+
+
+class Started(BaseModel):
+    case_id: str
+    created: bool
+    """False when a case with this id already existed: nothing new was opened."""
+
+
+class EventApplied(BaseModel):
+    case_id: str
+    event: str
+    seq: int
+    from_stage: str
+    stage: str
+    closed: bool
+
+
+class Clock(BaseModel):
+    name: str
+    title: str | None
+    status: str
+    measure: str
+    """``calendar`` (every hour counts) or ``business`` (working time on a calendar)."""
+    target: str | None
+    started_at: datetime | None
+    due_at: datetime | None
+    paused_at: datetime | None
+    paused_seconds: float
+    stopped_at: datetime | None
+    breached_at: datetime | None
+    met: bool | None
+    problem: str | None
+    explain: list[str]
+
+
+class TimelineStep(BaseModel):
+    seq: int
+    at: datetime
+    event: str
+    from_stage: str | None
+    to_stage: str
+    actor: str
+    role: str | None
+    data: dict[str, Any]
+    notes: list[str]
+
+
+class Case(BaseModel):
+    case_id: str
+    process: str
+    definition: str
+    """The definition the case runs: process, version and content hash."""
+    stage: str
+    stage_title: str | None
+    closed: bool
+    opened_at: datetime
+    stage_entered_at: datetime
+    closed_at: datetime | None
+    allowed_events: list[str]
+    fields: dict[str, Any]
+    pii_masked: bool
+    """True when customer data (pii fields) is shown as ``***`` for the caller's roles."""
+    clocks: list[Clock]
+    timeline: list[TimelineStep]
+
+
+class CaseRow(BaseModel):
+    case_id: str
+    process: str | None
+    stage: str | None
+    priority: str | None
+    next_deadline: datetime | None
+    breached: bool
+    running: bool
+    opened_at: datetime
+
+
+class CaseList(BaseModel):
+    cases: list[CaseRow]
+    next_page_token: str | None
+    """Pass as ``page_token`` with the same filters for the next page; null on the last."""
+
+
+class FieldInfo(BaseModel):
+    type: str
+    title: str | None
+    required: bool
+    pii: bool
+    values: list[str] | None
+
+
+class EventInfo(BaseModel):
+    to: str
+    title: str | None
+    roles: list[str]
+    requires: list[str]
+
+
+class StageInfo(BaseModel):
+    title: str | None
+    initial: bool
+    final: bool
+    events: dict[str, EventInfo]
+
+
+class Definition(BaseModel):
+    process: str
+    version: int
+    title: str | None
+    label: str
+    roles: list[str]
+    pii_roles: list[str]
+    fields: dict[str, FieldInfo]
+    stages: dict[str, StageInfo]
+    deadlines: list[str]
+
+
+class Health(BaseModel):
+    status: str
+    processes: int

@@ -1,0 +1,126 @@
+"""Service-layer objects turned into the API's response bodies, customer data masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from service.cases import CaseListing
+from service.pii import mask_pii, may_see_pii
+from workflows.case import CaseView
+from workflows.compiler import CompiledSpec
+from workflows.spec import ProcessDefinition
+
+from . import models
+
+
+def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> models.Case:
+    """The case as the caller may see it: pii values masked unless a role is in ``pii_roles``.
+
+    Masking follows the process's current definition (which fields are pii, who may see them),
+    also for a case opened on an older version.
+    """
+    state, definition = view.state, spec.definition
+    show = may_see_pii(definition, roles)
+
+    def shown(values: dict[str, object]) -> dict[str, object]:
+        return dict(values) if show else mask_pii(values, definition)
+
+    stage = definition.stages.get(state.stage)
+    return models.Case(
+        case_id=state.case_id,
+        process=state.process,
+        definition=view.definition,
+        stage=state.stage,
+        stage_title=stage.title if stage else None,
+        closed=state.closed_at is not None,
+        opened_at=state.opened_at,
+        stage_entered_at=state.stage_entered_at,
+        closed_at=state.closed_at,
+        allowed_events=view.allowed_events,
+        fields=shown(state.fields),
+        pii_masked=not show and bool(definition.pii_fields),
+        clocks=[
+            models.Clock(
+                name=name,
+                title=deadline.title if deadline else None,
+                status=clock.status.value,
+                measure=deadline.clock if deadline else "calendar",
+                target=clock.target,
+                started_at=clock.started_at,
+                due_at=clock.due_at,
+                paused_at=clock.paused_at,
+                paused_seconds=clock.paused_for.total_seconds(),
+                stopped_at=clock.stopped_at,
+                breached_at=clock.breached_at,
+                met=clock.met,
+                problem=clock.problem,
+                explain=clock.explain,
+            )
+            for name, clock in state.clocks.items()
+            for deadline in [definition.deadlines.get(name)]
+        ],
+        timeline=[
+            models.TimelineStep(
+                seq=step.seq,
+                at=step.at,
+                event=step.event,
+                from_stage=step.from_stage,
+                to_stage=step.to_stage,
+                actor=step.actor,
+                role=step.role,
+                data=shown(step.data),
+                notes=step.notes,
+            )
+            for step in state.steps
+        ],
+    )
+
+
+def case_row(item: CaseListing) -> models.CaseRow:
+    return models.CaseRow(
+        case_id=item.case_id,
+        process=item.process,
+        stage=item.stage,
+        priority=item.priority,
+        next_deadline=item.next_deadline,
+        breached=item.breached,
+        running=item.running,
+        opened_at=item.opened_at,
+    )
+
+
+def definition_body(spec: CompiledSpec) -> models.Definition:
+    definition: ProcessDefinition = spec.definition
+    return models.Definition(
+        process=definition.process,
+        version=definition.version,
+        title=definition.title,
+        label=spec.label,
+        roles=definition.roles,
+        pii_roles=definition.pii_roles,
+        fields={
+            name: models.FieldInfo(
+                type=field.type.value,
+                title=field.title,
+                required=field.required,
+                pii=field.pii,
+                values=field.values,
+            )
+            for name, field in definition.fields.items()
+        },
+        stages={
+            name: models.StageInfo(
+                title=stage.title,
+                initial=stage.initial,
+                final=stage.final,
+                events={
+                    event: models.EventInfo(
+                        to=move.to, title=move.title, roles=move.roles, requires=move.requires
+                    )
+                    for event, move in stage.on.items()
+                },
+            )
+            for name, stage in definition.stages.items()
+        },
+        deadlines=list(definition.deadlines),
+    )

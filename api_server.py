@@ -1,0 +1,130 @@
+"""Serve kesu's HTTP API: ``python api_server.py [--host 127.0.0.1] [--port 8000]``.
+
+The entry point of the API: it reads the environment and the token file and hands them to
+``api.create_app``. With no ``TEMPORAL_ADDRESS`` (embedded defaults) it also runs the embedded
+Temporal server and a worker in this process, like ``starter.py demo``, so one command gives a
+working service; against a cluster, workers run apart (``worker.py``) unless ``--worker``.
+
+``python api_server.py new-token --actor 王敏 --role agent`` makes a token for the token file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import uvicorn
+import yaml
+
+from api import TokenTable, create_app
+from api.auth import TokenConfigError, hash_token
+from runtime import PROJECT_DIR, Settings, SetupError, load_specs
+from service.cases import Kesu
+from starter import open_kesu
+from worker import running_worker
+from workflows.loader import DefinitionError
+
+TOKENS_ENV = "KESU_API_TOKENS"
+DEFAULT_TOKENS = PROJECT_DIR / "config" / "tokens.yaml"
+
+
+def load_tokens(path: Path) -> TokenTable:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SetupError(
+            f"no token file at {path}: write one (see config/tokens.example.yaml) "
+            f"or name it with {TOKENS_ENV}"
+        ) from None
+    except (OSError, yaml.YAMLError) as error:
+        raise SetupError(f"cannot read the token file {path}: {error}") from None
+    try:
+        table = TokenTable.from_config(data, source=str(path))
+    except TokenConfigError as error:
+        raise SetupError(str(error)) from None
+    if not len(table):
+        raise SetupError(f"{path}: no tokens: nobody could call the API")
+    return table
+
+
+@contextlib.asynccontextmanager
+async def serving_kesu(settings: Settings, with_worker: bool) -> AsyncIterator[Kesu]:
+    """The service layer for the app's lifetime, with an in-process worker if asked for."""
+    if not with_worker:
+        async with open_kesu(settings) as kesu:
+            yield kesu
+        return
+    specs = load_specs(settings.definitions_dir)
+    async with running_worker(settings) as client:
+        yield Kesu(client, specs, settings.task_queue)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    configured = os.environ.get(TOKENS_ENV)
+    tokens = load_tokens(Path(configured) if configured else DEFAULT_TOKENS)
+    load_specs(settings.definitions_dir)  # a broken definition stops us here, with its line
+    with_worker = args.worker if args.worker is not None else settings.temporal_address is None
+    factory = functools.partial(serving_kesu, settings, with_worker)
+    app = create_app(factory, tokens, body_limit=args.body_limit)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
+    asyncio.run(uvicorn.Server(config).serve())
+    return 0
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    token = secrets.token_urlsafe(32)
+    print(f"token (give it to the caller; it is not stored): {token}")
+    print("entry for the token file:")
+    print(yaml.safe_dump(
+        [{"actor": args.actor, "roles": args.role, "sha256": hash_token(token)}],
+        allow_unicode=True, default_flow_style=None, sort_keys=False,
+    ).rstrip())  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="api_server.py", description="kesu (客诉) HTTP API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--body-limit", type=int, default=64 * 1024, help="bytes per request")
+    worker = parser.add_mutually_exclusive_group()
+    worker.add_argument(
+        "--worker", dest="worker", action="store_true", default=None,
+        help="run a worker in this process (default with the embedded server)",
+    )  # fmt: skip
+    worker.add_argument("--no-worker", dest="worker", action="store_false")
+    commands = parser.add_subparsers(dest="command")
+    token = commands.add_parser("new-token", help="make a token and its token-file entry")
+    token.add_argument("--actor", required=True, help="who the caller acts as, e.g. 王敏")
+    token.add_argument("--role", action="append", default=[], help="a role it acts in")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "new-token":
+        return _new_token(args)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _serve(args)
+    except (SetupError, DefinitionError) as error:
+        print(f"kesu api: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # see worker.py: the SDK may crash at exit after a clean shutdown

@@ -1,0 +1,60 @@
+"""The HTTP API on a real uvicorn server on 127.0.0.1, over a test harness's Kesu."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Generator
+
+import uvicorn
+from fastapi import FastAPI
+
+from api import Principal, TokenTable, create_app
+from service.cases import Kesu
+
+TOKENS = {
+    "agent-token": Principal("王敏", ("agent",)),
+    "supervisor-token": Principal("李强", ("supervisor",)),
+    "handler-token": Principal("陈静", ("handler",)),
+    "dashboard-token": Principal("看板", ("viewer",)),
+}
+AGENT = {"Authorization": "Bearer agent-token"}
+SUPERVISOR = {"Authorization": "Bearer supervisor-token"}
+HANDLER = {"Authorization": "Bearer handler-token"}
+DASHBOARD = {"Authorization": "Bearer dashboard-token"}
+
+
+def api_app(kesu: Kesu, body_limit: int = 64 * 1024) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def factory() -> AsyncIterator[Kesu]:
+        yield kesu
+
+    return create_app(factory, TokenTable.of_tokens(TOKENS), body_limit=body_limit)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # Ctrl-C belongs to the test runner, not to this server
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port for the block; yields its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        while not server.started:
+            if task.done():
+                await task
+                raise RuntimeError("the API server stopped while starting")
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
