@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint worker clean
+.PHONY: demo test lint worker bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ lint: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/python worker.py
+
+## make bench: kesu vs plain Temporal, measured in one run (minutes; not part of make test)
+bench: $(STAMP)
+	$(BIN)/python -m bench.definition_load
+	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.deadlines
+	$(BIN)/python -m bench.open_cases
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache *.egg-info

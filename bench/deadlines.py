@@ -1,0 +1,181 @@
+"""Deadline precision: how late N real deadline timers fire, kesu vs a bare Temporal timer.
+
+``python -m bench.deadlines [--cases N] [--within S] [--concurrency C]``
+
+kesu: N cases of a generated process whose only deadline (``within: S``s, calendar clock,
+started when the case opens) moves the case to a final stage on breach. Lateness is the time of
+the stored breach step minus the due time (opened + S), both as the case records them.
+Baseline: N plain workflows that sleep S seconds from their first task and report how late
+they woke. Both sets are started as fast as ``--concurrency`` allows, so later timers fire
+while the last cases are still being opened, as they would on a busy day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from activities.database import make_engine, make_session_factory
+from activities.storage import CaseEventRow, CaseRow
+from bench.common import (
+    Ratio,
+    Report,
+    Server,
+    exit_after,
+    median,
+    ms,
+    percentile,
+    run_bounded,
+    run_script,
+    stuck_guard,
+    worker_process,
+)
+from bench.journey import unused_key
+from bench.raw_simple import Timer
+from bench.specs import DEADLINE_PROCESS, deadline_spec
+from bench.timer_history import timer_parts
+from service.cases import Kesu
+
+BREACH_EVENT = "deadline.breached:reply"
+
+
+@dataclass(frozen=True)
+class Run:
+    lateness: list[float]
+    """Seconds, one per deadline."""
+    opening: float
+    """Seconds it took to start them all."""
+    ids: list[str]
+
+
+async def _kesu_lateness(
+    server: Server, workdir: Path, cases: int, within: int, concurrency: int
+) -> Run:
+    database = f"sqlite:///{workdir / 'kesu.db'}"
+    kesu = Kesu(server.client, {DEADLINE_PROCESS: deadline_spec(within)}, "bench-kesu")
+    async with worker_process("kesu", server, "bench-kesu", database, workdir):
+
+        async def open_case(_: int) -> str:
+            fields = {"customer_id": "C-1"}
+            return (await kesu.start_case(DEADLINE_PROCESS, fields, key=unused_key("d"))).case_id
+
+        started = time.perf_counter()
+        case_ids = await run_bounded(cases, concurrency, open_case)
+        opening = time.perf_counter() - started
+        results = (server.client.get_workflow_handle(i).result() for i in case_ids)
+        await stuck_guard(asyncio.gather(*results), "waiting for the deadlines", within)
+    sessions = make_session_factory(make_engine(database))
+    query = (
+        select(CaseRow.opened_at, CaseEventRow.at)
+        .join(CaseEventRow, CaseEventRow.case_id == CaseRow.case_id)
+        .where(CaseEventRow.event == BREACH_EVENT)
+    )
+    with sessions() as session:
+        rows = session.execute(query).all()
+    if len(rows) != cases:
+        raise RuntimeError(f"{len(rows)} breaches stored for {cases} cases")
+    due = timedelta(seconds=within)
+    lateness = [(fired - (opened + due)).total_seconds() for opened, fired in rows]
+    return Run(lateness, opening, case_ids)
+
+
+async def _raw_lateness(
+    server: Server, workdir: Path, cases: int, within: int, concurrency: int
+) -> Run:
+    database = f"sqlite:///{workdir / 'raw.db'}"
+    async with worker_process("raw", server, "bench-raw", database, workdir):
+
+        async def start(_: int) -> str:
+            handle = await server.client.start_workflow(
+                Timer.run, float(within), id=unused_key("timer"), task_queue="bench-raw"
+            )
+            return handle.id
+
+        started = time.perf_counter()
+        ids = await run_bounded(cases, concurrency, start)
+        opening = time.perf_counter() - started
+        handles = (server.client.get_workflow_handle(i, result_type=float) for i in ids)
+        waiting = asyncio.gather(*(handle.result() for handle in handles))
+        results = await stuck_guard(waiting, "waiting for the timers", within)
+        return Run(list(results), opening, ids)
+
+
+async def measure(
+    server: Server, workdir: Path, *, cases: int = 100, within: int = 5, concurrency: int = 20
+) -> Report:
+    runs = {
+        "raw": await _raw_lateness(server, workdir, cases, within, concurrency),
+        "kesu": await _kesu_lateness(server, workdir, cases, within, concurrency),
+    }
+    report = Report(
+        title=f"Deadline precision: {cases} deadlines of {within} s each, "
+        f"started {concurrency} at a time",
+        headers=[
+            "timers", "count", "started in s", "p50 ms late", "p99 ms late", "max ms late",
+            "of p50: arming", "timer", "dispatch",
+        ],
+    )  # fmt: skip
+    labels = {"raw": "bare Temporal timer", "kesu": "kesu deadline breach"}
+    for name, run in runs.items():
+        parts = [await timer_parts(server.client, i, within) for i in run.ids]
+        report.rows.append(
+            [
+                labels[name],
+                str(len(run.lateness)),
+                f"{run.opening:.1f}",
+                ms(percentile(run.lateness, 50)),
+                ms(percentile(run.lateness, 99)),
+                ms(max(run.lateness)),
+                ms(median([part.arming for part in parts])),
+                ms(median([part.timer for part in parts])),
+                ms(median([part.dispatch for part in parts])),
+            ]
+        )
+        report.figures[f"{name}_p50_seconds"] = percentile(run.lateness, 50)
+        report.figures[f"{name}_p99_seconds"] = percentile(run.lateness, 99)
+    kesu, raw = runs["kesu"].lateness, runs["raw"].lateness
+    report.ratios = [
+        Ratio("kesu p50 lateness ÷ bare timer p50", _ratio(kesu, raw, 50)),
+        Ratio("kesu p99 lateness ÷ bare timer p99", _ratio(kesu, raw, 99)),
+    ]
+    report.notes.append(
+        "arming: the timer starts when the task that sets it completes, later than the task "
+        "time its delay was computed from; timer: the server's lag; dispatch: until the task "
+        "that records the breach starts (see bench/timer_history.py)"
+    )
+    if max(run.opening for run in runs.values()) > within:
+        report.notes.append(
+            f"starting took longer than {within} s: the first timers fired while later cases "
+            "were still being opened, so lateness includes waiting behind that work"
+        )
+    return report
+
+
+def _ratio(values: list[float], baseline: list[float], share: float) -> float:
+    return percentile(values, share) / max(percentile(baseline, share), 1e-6)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=100, help="deadlines per variant")
+    parser.add_argument("--within", type=int, default=5, help="seconds (at least 1)")
+    parser.add_argument("--concurrency", type=int, default=20, help="starts in flight at once")
+    args = parser.parse_args(argv)
+    if args.within < 1:
+        parser.error("--within: kesu's shortest deadline is 1 s")
+    return run_script(
+        lambda server, workdir: measure(
+            server, workdir, cases=args.cases, within=args.within, concurrency=args.concurrency
+        )
+    )
+
+
+if __name__ == "__main__":
+    exit_after(main(sys.argv[1:]))

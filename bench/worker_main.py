@@ -1,0 +1,70 @@
+"""A benchmark worker process: ``python -m bench.worker_main --kind kesu|raw ...``.
+
+``kesu`` is the shipped worker (``worker.build_activities`` / ``worker.build_worker``, the same
+thread pool size as ``worker.py``); ``raw`` runs the hand-written baselines on the very same
+activity objects. Started by ``bench.common.worker_process``, which reads this process's CPU
+and memory from outside; it touches the ready file once it polls, and stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.worker import Worker
+
+from bench.common import exit_after
+from bench.raw_complaint import RawComplaint
+from bench.raw_simple import Timer, Trivial, noop
+from runtime import connect
+from worker import build_activities, build_worker
+
+EXECUTOR_THREADS = 16  # as worker.py
+
+
+async def serve(kind: str, address: str, task_queue: str, database_url: str, ready: Path) -> None:
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    client = await connect(address, "default")
+    activities = build_activities(database_url)
+    with ThreadPoolExecutor(max_workers=EXECUTOR_THREADS) as executor:
+        if kind == "kesu":
+            worker = build_worker(client, task_queue, activities, executor)
+        else:
+            worker = Worker(
+                client,
+                task_queue=task_queue,
+                workflows=[RawComplaint, Trivial, Timer],
+                activities=[
+                    activities.storage.record_step,
+                    activities.messaging.deliver_outbox,
+                    noop,
+                ],
+                activity_executor=executor,
+            )
+        async with worker:
+            ready.touch()
+            await stop.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kind", choices=["kesu", "raw"], required=True)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--ready-file", type=Path, required=True)
+    args = parser.parse_args()
+    # Warnings only: both kinds log the same activity lines, which would only add noise.
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(args.kind, args.address, args.task_queue, args.database_url, args.ready_file))
+    return 0
+
+
+if __name__ == "__main__":
+    exit_after(main())

@@ -1,0 +1,57 @@
+"""Each benchmark once with tiny numbers: the scripts keep working as kesu changes.
+
+No figure is judged here (timings on a shared machine are not test material); what is checked
+is that every script runs end to end and that its comparison stays fair.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from bench import deadlines, definition_load, open_cases, overhead, throughput
+from bench.common import Server
+
+pytestmark = pytest.mark.temporal
+
+
+@pytest.fixture
+def server(temporal_env: WorkflowEnvironment) -> Server:
+    client = temporal_env.client
+    return Server(client.service_client.config.target_host, client)
+
+
+def test_definition_load_smoke() -> None:
+    report = definition_load.measure(stages=10, repeat=1)
+    assert report.figures["total_seconds"] > 0
+    assert "kesu validate + compile" in report.render()
+
+
+async def test_overhead_smoke_compares_equal_work(server: Server, tmp_path: Path) -> None:
+    report = await overhead.measure(server, tmp_path, cases=2, concurrency=2, rounds=1, warmup=1)
+    # The baseline is only fair while it stores as many steps per case as kesu does (the
+    # number of deliveries may differ by chance: one delivery can take two steps' messages).
+    figures = report.figures
+    assert figures["kesu_record_steps_per_case"] == figures["raw_record_steps_per_case"] == 7
+    assert "kesu/raw worker CPU per case" in report.render()
+
+
+async def test_throughput_smoke(server: Server, tmp_path: Path) -> None:
+    report = await throughput.measure(
+        server, tmp_path, workflows=3, cases=1, concurrency=3, warmup=1
+    )
+    assert report.figures["trivial_per_second"] > 0
+    assert report.figures["kesu_activities_per_second"] > 0
+
+
+async def test_deadlines_smoke_never_fire_early(server: Server, tmp_path: Path) -> None:
+    report = await deadlines.measure(server, tmp_path, cases=2, within=1, concurrency=2)
+    assert report.figures["raw_p50_seconds"] >= 0
+    assert report.figures["kesu_p50_seconds"] >= 0
+
+
+async def test_open_cases_smoke(server: Server, tmp_path: Path) -> None:
+    report = await open_cases.measure(server, tmp_path, cases=2, queries=2, concurrency=2, warmup=1)
+    assert report.figures["kesu_query_p50_seconds"] > 0
