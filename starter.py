@@ -16,10 +16,19 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.channels.setup import TEMPLATES_FOLDER
+from activities.database import make_engine, make_session_factory
+from activities.template_checks import load_checked_templates
+from activities.templates import TemplateProblems
 from runtime import Settings, SetupError, load_specs, temporal_client
+from service import outbox, records_cli
 from service.cases import CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
 from workflows.loader import DefinitionError
@@ -64,7 +73,49 @@ def _fields(kesu: Kesu, process: str, pairs: Sequence[str], raw: str | None) -> 
     return values
 
 
-async def _command(args: argparse.Namespace, kesu: Kesu) -> int:
+@contextlib.contextmanager
+def _outbox_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _outbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``list --dead`` and ``redeliver``: the database only, no Temporal needed."""
+    try:
+        with _outbox_sessions(settings) as sessions:
+            return _outbox_action(args, sessions)
+    except outbox.OutboxError as error:
+        raise KesuError(str(error)) from None
+    except SQLAlchemyError as error:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise KesuError(
+            f"cannot use the outbox at {where} ({type(error).__name__}): is the database "
+            "running, and has a worker created kesu's tables there?"
+        ) from None
+
+
+def _outbox_action(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    if args.command == "redeliver":
+        keys = outbox.redeliver(sessions, case_id=args.case, keys=args.key)
+        print(f"{len(keys)} message(s) queued again; the worker's sweep sends them:")
+        print("\n".join(f"  {key}" for key in keys))
+    else:
+        print(outbox.render_dead_letters(outbox.dead_letters(sessions, args.limit)))
+    return 0
+
+
+def _messages_text(settings: Settings, case_id: str) -> str:
+    try:
+        with _outbox_sessions(settings) as sessions:
+            return outbox.render_messages(outbox.case_messages(sessions, case_id))
+    except SQLAlchemyError as error:
+        return f"messages: (the database cannot be read: {type(error).__name__})"
+
+
+async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> int:
     if args.command == "start":
         fields = _fields(kesu, args.process, args.field, args.json)
         started = await kesu.start_case(args.process, fields, key=args.key, actor=args.actor)
@@ -78,11 +129,15 @@ async def _command(args: argparse.Namespace, kesu: Kesu) -> int:
         print(f"{args.case}: {result.from_stage} → {result.stage} (step {result.seq})")
     elif args.command == "show":
         view = await kesu.get_case(args.case)
-        print(render_case(view, kesu.spec(view.state.process), show_pii=args.show_pii))
+        number = records_cli.case_number(settings.database_url, args.case)
+        spec = kesu.spec(view.state.process)
+        print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
+        print(_messages_text(settings, args.case))
     elif args.command == "list":
         listings = await kesu.list_cases(
             process=args.process,
             stage=args.stage,
+            priority=args.priority,
             overdue=args.overdue,
             include_finished=args.all,
             limit=args.limit,
@@ -118,10 +173,21 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list open cases")
     listing.add_argument("--process")
     listing.add_argument("--stage")
+    listing.add_argument("--priority")
     listing.add_argument("--overdue", action="store_true", help="only cases past a deadline")
     listing.add_argument("--all", action="store_true", help="include finished cases")
     listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument(
+        "--dead", action="store_true", help="list dead messages (failed for good) instead"
+    )
 
+    redeliver = commands.add_parser("redeliver", help="send dead messages again")
+    redeliver.add_argument("case", nargs="?", help="every dead message of this case")
+    redeliver.add_argument(
+        "--key", action="append", default=[], help="a message's key (from show / list --dead)"
+    )
+
+    records_cli.add_commands(commands)  # verify, report, reassign, migrate
     commands.add_parser("check", help="validate the process definitions and stop")
     commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     return parser
@@ -133,7 +199,18 @@ async def _main(args: argparse.Namespace) -> int:
         specs = load_specs(settings.definitions_dir)
         for spec in specs.values():
             print(f"ok  {spec.label}: {len(spec.definition.stages)} stages")
+        definitions = {name: spec.definition for name, spec in specs.items()}
+        catalog = load_checked_templates(settings.definitions_dir / TEMPLATES_FOLDER, definitions)
+        print(f"ok  templates: {len(catalog.templates)} (every message in every language)")
         return 0
+    if args.command == "redeliver" or (args.command == "list" and args.dead):
+        return _outbox_command(args, settings)
+    if args.command in records_cli.COMMANDS:
+        specs = load_specs(settings.definitions_dir) if args.command == "report" else {}
+        reporting = {name: spec.definition.reporting for name, spec in specs.items()}
+        return await records_cli.run(
+            args, settings.database_url, reporting, lambda: open_kesu(settings)
+        )
     if args.command == "demo":
         from service.demo import run_demo
         from worker import running_worker
@@ -143,14 +220,14 @@ async def _main(args: argparse.Namespace) -> int:
             ok = await run_demo(Kesu(client, specs, settings.task_queue))
         return 0 if ok else 1
     async with open_kesu(settings) as kesu:
-        return await _command(args, kesu)
+        return await _command(args, kesu, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(_main(args))
-    except (KesuError, DefinitionError) as error:
+    except (KesuError, DefinitionError, TemplateProblems) as error:
         print(f"kesu: {error}", file=sys.stderr)
         return 1
     except SetupError as error:

@@ -17,20 +17,29 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.database import create_schema, make_engine, make_session_factory
-from activities.messaging import ConsoleChannel, MessagingActivities
+from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
+from activities.channels.setup import load_channel_setup
+from activities.database import make_engine, make_session_factory
+from activities.events import domain_events
+from activities.messaging import MessagingActivities
+from activities.migrations import SchemaError, migrate
 from activities.storage import StorageActivities
-from runtime import Settings, SetupError, temporal_client
+from activities.templates import TemplateProblems
+from runtime import PROJECT_DIR, Settings, SetupError, temporal_client
 from workflows.case import CaseWorkflow
+from workflows.loader import DefinitionError
 
 log = logging.getLogger("kesu.worker")
 
 SWEEP_INTERVAL_SECONDS = 30.0
+CHANNELS_ENV = "KESU_CHANNELS"
+DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
 
 @dataclass(frozen=True)
@@ -40,15 +49,38 @@ class Activities:
     sessions: sessionmaker[Session]
 
 
-def build_activities(database_url: str) -> Activities:
+def build_activities(database_url: str, channels: ChannelSetup | None = None) -> Activities:
+    """The activities on ``database_url``; messages go to the console unless ``channels``."""
     engine = make_engine(database_url)
-    create_schema(engine)
+    try:
+        migrate(engine)  # the schema at the newest revision before any activity runs
+    except SchemaError as error:
+        raise SetupError(str(error)) from None
     sessions = make_session_factory(engine)
+    channels = channels or console_setup()
     return Activities(
-        storage=StorageActivities(sessions),
-        messaging=MessagingActivities(sessions, {}, ConsoleChannel()),
+        storage=StorageActivities(sessions, domain_events if channels.events else None),
+        messaging=MessagingActivities(
+            sessions,
+            channels.routes,
+            channels.default,
+            max_attempts=channels.max_attempts,
+            backoff=channels.backoff,
+        ),
         sessions=sessions,
     )
+
+
+def channel_setup(settings: Settings) -> ChannelSetup:
+    """The channels of ``KESU_CHANNELS`` (default ``config/channels.yaml``, else the console)."""
+    configured = os.environ.get(CHANNELS_ENV)
+    path = Path(configured) if configured else DEFAULT_CHANNELS
+    if not configured and not path.exists():
+        return console_setup()
+    try:
+        return load_channel_setup(path, settings.definitions_dir, os.environ)
+    except (ChannelConfigError, TemplateProblems, DefinitionError) as error:
+        raise SetupError(str(error)) from None
 
 
 def build_worker(
@@ -79,8 +111,11 @@ async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings) -> AsyncIterator[Client]:
     """A worker (and, with no cluster configured, the embedded server) for the block's duration."""
-    activities = build_activities(settings.database_url)
-    async with temporal_client(settings) as client:
+    channels = channel_setup(settings)
+    activities = build_activities(settings.database_url, channels)
+    async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.callback(channels.close)
+        client = await cleanup.enter_async_context(temporal_client(settings))
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="kesu-activity") as executor:
             worker = build_worker(client, settings.task_queue, activities, executor)
             sweeper = asyncio.create_task(

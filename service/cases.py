@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
@@ -34,11 +34,12 @@ from workflows.compiler import CompiledSpec
 from workflows.fields import data_problems, has_value
 from workflows.state import EventInput, EventResult, ReassignInput
 
+from .listing import CaseListing, CasePage, list_query, listing, open_token, seal_token
+from .refusals import KesuError, Refusal, refusal_kind
+
+__all__ = ["CaseListing", "CasePage", "Kesu", "KesuError", "Refusal", "Started"]
+
 MAX_KEY_LENGTH = 200
-
-
-class KesuError(Exception):
-    """A request kesu refuses, with the reason (unknown process, bad field, illegal event...)."""
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,6 @@ class Started:
     case_id: str
     created: bool
     """False when a case with this key already existed: nothing new was started."""
-
-
-@dataclass(frozen=True)
-class CaseListing:
-    case_id: str
-    process: str | None
-    stage: str | None
-    priority: str | None
-    next_deadline: datetime | None
-    breached: bool
-    running: bool
-    opened_at: datetime
 
 
 class Kesu:
@@ -76,6 +65,17 @@ class Kesu:
         except KeyError:
             known = ", ".join(sorted(self._specs)) or "none"
             raise KesuError(f"unknown process {process!r} (known: {known})") from None
+
+    async def check_temporal(self) -> None:
+        """Raise an ``UNAVAILABLE`` KesuError unless the Temporal frontend answers (health)."""
+        try:
+            serving = await self._client.service_client.check_health(timeout=timedelta(seconds=5))
+        except RPCError as error:
+            serving, reason = False, error.message
+        else:
+            reason = "not serving"
+        if not serving:
+            raise KesuError(f"Temporal does not answer: {reason}", Refusal.UNAVAILABLE)
 
     async def start_case(
         self,
@@ -97,8 +97,8 @@ class Kesu:
         if problems:
             raise KesuError(f"cannot open a {process} case: " + "; ".join(problems))
         case_id = f"{process}-{_check_key(key) if key is not None else uuid.uuid4().hex[:12]}"
-        existed = await self._exists(case_id)
         try:
+            existed = await self._exists(case_id)
             await self._client.start_workflow(
                 CaseWorkflow.run,
                 CaseInput(case_id=case_id, spec=spec, fields=dict(fields), actor=actor),
@@ -116,6 +116,8 @@ class Kesu:
             )
         except WorkflowAlreadyStartedError:
             return Started(case_id=case_id, created=False)
+        except RPCError as error:
+            raise self._rpc_problem(case_id, error) from None
         return Started(case_id=case_id, created=not existed)
 
     async def send_event(
@@ -159,7 +161,7 @@ class Kesu:
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise KesuError(reason) from None
+            raise KesuError(reason, refusal_kind(reason)) from None
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
         return result
@@ -169,44 +171,64 @@ class Kesu:
             return await self._handle(case_id).query(CaseWorkflow.case)
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
+        except WorkflowQueryFailedError as error:  # not a case, or no worker could answer
+            problem = f"case {case_id} cannot be read: {error.message}"
+            raise KesuError(problem, Refusal.UNAVAILABLE) from None
 
     async def list_cases(
         self,
         *,
         process: str | None = None,
         stage: str | None = None,
+        priority: str | None = None,
         overdue: bool = False,
         include_finished: bool = False,
         limit: int = 100,
     ) -> list[CaseListing]:
-        clauses = [f"WorkflowType = '{CaseWorkflow.__name__}'"]
-        if process is not None:
-            clauses.append(f"{search.PROCESS.name} = {_quoted(self.spec(process).process)}")
-        if stage is not None:
-            clauses.append(f"{search.STAGE.name} = {_quoted(stage)}")
-        if not include_finished:
-            clauses.append("ExecutionStatus = 'Running'")
-        if overdue:
-            now = datetime.now(UTC).isoformat()
-            clauses.append(
-                f"({search.BREACHED.name} = true OR {search.NEXT_DEADLINE.name} < {_quoted(now)})"
-            )
-        listings = []
-        async for execution in self._client.list_workflows(" AND ".join(clauses), limit=limit):
-            attributes = execution.typed_search_attributes
-            listings.append(
-                CaseListing(
-                    case_id=execution.id,
-                    process=attributes.get(search.PROCESS),
-                    stage=attributes.get(search.STAGE),
-                    priority=attributes.get(search.PRIORITY),
-                    next_deadline=attributes.get(search.NEXT_DEADLINE),
-                    breached=bool(attributes.get(search.BREACHED)),
-                    running=execution.status == WorkflowExecutionStatus.RUNNING,
-                    opened_at=execution.start_time,
-                )
-            )
-        return listings
+        query = self._list_query(process, stage, priority, overdue, include_finished)
+        try:
+            return [listing(e) async for e in self._client.list_workflows(query, limit=limit)]
+        except RPCError as error:
+            raise KesuError(f"cannot list cases: {error.message}", Refusal.UNAVAILABLE) from None
+
+    async def list_page(
+        self,
+        *,
+        process: str | None = None,
+        stage: str | None = None,
+        priority: str | None = None,
+        overdue: bool = False,
+        include_finished: bool = False,
+        page_size: int = 50,
+        page_token: bytes | None = None,
+    ) -> CasePage:
+        """One page of cases; pass its ``next_page_token`` (with the same filters) for the next."""
+        query = self._list_query(process, stage, priority, overdue, include_finished)
+        filters = repr((process, stage, priority, overdue, include_finished))
+        pages = self._client.list_workflows(
+            query,
+            page_size=page_size,
+            next_page_token=open_token(filters, page_token) if page_token else None,
+        )
+        try:
+            await pages.fetch_next_page()
+        except RPCError as error:
+            raise KesuError(f"cannot list cases: {error.message}", Refusal.UNAVAILABLE) from None
+        return CasePage(
+            cases=[listing(execution) for execution in pages.current_page or []],
+            next_page_token=seal_token(filters, pages.next_page_token),
+        )
+
+    def _list_query(
+        self,
+        process: str | None,
+        stage: str | None,
+        priority: str | None,
+        overdue: bool,
+        include_finished: bool,
+    ) -> str:
+        specs = [self.spec(process)] if process is not None else list(self._specs.values())
+        return list_query(specs, process, stage, priority, overdue, include_finished)
 
     def _handle(self, case_id: str) -> WorkflowHandle[CaseWorkflow, Any]:
         return self._client.get_workflow_handle_for(CaseWorkflow.run, case_id)
@@ -224,9 +246,12 @@ class Kesu:
     def _rpc_problem(case_id: str, error: RPCError) -> KesuError:
         if error.status == RPCStatusCode.NOT_FOUND:
             if "completed" in error.message or "closed" in error.message:
-                return KesuError(f"case {case_id} is closed: it takes no more events")
-            return KesuError(f"no case {case_id!r}")
-        return KesuError(f"case {case_id}: {error.message}")
+                closed = f"case {case_id} is closed: it takes no more events"
+                return KesuError(closed, Refusal.CONFLICT)
+            return KesuError(f"no case {case_id!r}", Refusal.NOT_FOUND)
+        if error.status == RPCStatusCode.INVALID_ARGUMENT:
+            return KesuError(f"case {case_id!r}: {error.message}", Refusal.INVALID)
+        return KesuError(f"case {case_id}: {error.message}", Refusal.UNAVAILABLE)
 
 
 def _check_key(key: str) -> str:
@@ -236,7 +261,3 @@ def _check_key(key: str) -> str:
             f"a case key is 1-{MAX_KEY_LENGTH} characters without spaces or '/', got {key!r}"
         )
     return key
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

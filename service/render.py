@@ -12,9 +12,9 @@ from workflows.compiler import CompiledSpec
 from workflows.spec import Deadline, ProcessDefinition
 
 from .cases import CaseListing
+from .pii import mask_pii
 
 DISPLAY_ZONE = ZoneInfo("Asia/Shanghai")
-MASK = "***"
 
 
 def _when(moment: datetime | None, zone: ZoneInfo = DISPLAY_ZONE) -> str:
@@ -28,28 +28,35 @@ def _stage_title(definition: ProcessDefinition, stage: str | None) -> str:
     return f"{stage} ({title})" if title else stage
 
 
-def render_case(view: CaseView, spec: CompiledSpec, *, show_pii: bool = False) -> str:
+def render_case(
+    view: CaseView, spec: CompiledSpec, *, show_pii: bool = False, case_number: str | None = None
+) -> str:
     state, definition = view.state, spec.definition
+    zone = ZoneInfo(spec.time_zone)
+
+    def when(moment: datetime | None) -> str:
+        return _when(moment, zone)
+
     lines = [
         f"case {state.case_id} — {definition.title or definition.process}",
+        *([f"  number:     {case_number}"] if case_number else []),
         f"  definition: {view.definition}",
         f"  stage:      {_stage_title(definition, state.stage)}"
         + ("  [closed]" if state.closed_at else ""),
-        f"  opened:     {_when(state.opened_at)}",
+        f"  opened:     {when(state.opened_at)}",
     ]
     if state.closed_at:
-        lines.append(f"  closed:     {_when(state.closed_at)}")
+        lines.append(f"  closed:     {when(state.closed_at)}")
     if view.allowed_events:
         lines.append(f"  next:       {', '.join(view.allowed_events)}")
     lines.append("fields:")
-    for name, value in state.fields.items():
-        field = definition.fields.get(name)
-        shown = MASK if field is not None and field.pii and not show_pii else value
-        lines.append(f"  {name:<16} {shown}")
+    for name, value in (state.fields if show_pii else mask_pii(state.fields, definition)).items():
+        lines.append(f"  {name:<16} {value}")
     if state.clocks:
         lines.append("deadlines:")
         for name, clock in state.clocks.items():
-            lines.extend(_clock_lines(clock, definition.deadlines[name], definition.calendar))
+            deadline = definition.deadlines[name]
+            lines.extend(_clock_lines(clock, deadline, definition.calendar, zone))
     lines.append("timeline:")
     for step in state.steps:
         who = step.actor + (f" ({step.role})" if step.role else "")
@@ -58,23 +65,29 @@ def render_case(view: CaseView, spec: CompiledSpec, *, show_pii: bool = False) -
             if step.from_stage in (None, step.to_stage)
             else f"{step.from_stage} → {step.to_stage}"
         )
-        lines.append(f"  #{step.seq:<3} {_when(step.at)}  {step.event:<28} {move:<28} {who}")
+        lines.append(f"  #{step.seq:<3} {when(step.at)}  {step.event:<28} {move:<28} {who}")
         lines.extend(f"        · {note}" for note in step.notes)
     return "\n".join(lines)
 
 
-def _clock_lines(clock: ClockState, deadline: Deadline, calendar: str | None) -> list[str]:
+def _clock_lines(
+    clock: ClockState, deadline: Deadline, calendar: str | None, zone: ZoneInfo
+) -> list[str]:
     """A clock's state, then why it is due when it is: its measure and every change to it."""
+
+    def when(moment: datetime | None) -> str:
+        return _when(moment, zone)
+
     if clock.status is ClockStatus.WAITING:
         state = "not started"
     elif clock.status is ClockStatus.RUNNING:
-        state = f"running, due {_when(clock.due_at)}"
+        state = f"running, due {when(clock.due_at)}"
     elif clock.status is ClockStatus.PAUSED:
-        state = f"paused since {_when(clock.paused_at)}"
+        state = f"paused since {when(clock.paused_at)}"
     else:
-        state = ("met" if clock.met else "missed") + f", stopped {_when(clock.stopped_at)}"
+        state = ("met" if clock.met else "missed") + f", stopped {when(clock.stopped_at)}"
     if clock.breached_at is not None:
-        state += f", BREACHED {_when(clock.breached_at)}"
+        state += f", BREACHED {when(clock.breached_at)}"
     if clock.problem is not None:
         state += f", NO DUE TIME: {clock.problem}"
     measure = "calendar time" if deadline.clock == "calendar" else "working time"

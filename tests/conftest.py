@@ -18,11 +18,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from activities.database import create_schema, make_engine, make_session_factory
+from activities.database import make_engine, make_session_factory
+from activities.migrations import migrate
+from tests.receivers import smtp_server, webhook_receiver
 from tests.services import require_service
 from tests.temporal_support import specs, temporal_env, time_env, unique_key
 
-__all__ = ["specs", "temporal_env", "time_env", "unique_key"]  # fixtures shared by the suite
+# fixtures shared by the suite
+__all__ = ["smtp_server", "specs", "temporal_env", "time_env", "unique_key", "webhook_receiver"]
 
 POSTGRES_URL_ENV = "KESU_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -75,9 +78,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the test's database, with kesu's tables created."""
+    """Sessions on the test's database, with kesu's tables created by the migrations."""
     engine = make_engine(database_url)
-    create_schema(engine)
+    migrate(engine)
     try:
         yield make_session_factory(engine)
     finally:

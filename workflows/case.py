@@ -202,6 +202,10 @@ class CaseWorkflow:
             at=step.at,
             final=outcome.final,
             messages=outcome.messages,
+            notes=step.notes,
+            case_number_prefix=self._spec.definition.number_prefix,
+            time_zone=self._spec.time_zone,
+            reporting=self._spec.definition.reporting,
         )
 
     async def _deliver_outbox(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from .calendars import CalendarSpec
 from .expressions import ExpressionError, parse
 from .fields import value_problem
+from .reporting import check_reporting
 from .spec import (
     CASE_OPENED,
     RESERVED_EVENTS,
@@ -41,6 +42,7 @@ def check_definition(
         _check_paths(definition, found)
     _check_deadlines(definition, calendars or {}, found)
     _check_decisions(definition, found)
+    found.extend(check_reporting(definition))
     return found
 
 
@@ -65,6 +67,10 @@ def _check_fields(definition: ProcessDefinition, found: Found) -> None:
             found.append((("priority_field",), _unknown("field", priority, definition.fields)))
         elif definition.fields[priority].pii:
             found.append((("priority_field",), "a pii field cannot be shown in listings"))
+    if definition.roles:
+        for index, role in enumerate(definition.pii_roles):
+            if role not in definition.roles:
+                found.append((("pii_roles", index), _unknown("role", role, definition.roles)))
 
 
 def _check_field_names(

@@ -60,6 +60,14 @@ class CompiledSpec(BaseModel):
     """The business calendars the definition's clocks count in, as they were when compiled."""
 
     @property
+    def time_zone(self) -> str:
+        """Where the process's people live: its calendar's zone, UTC without one."""
+        if self.definition.timezone is not None:
+            return self.definition.timezone
+        home = self.calendars.get(self.definition.calendar or "")
+        return home.timezone if home is not None else "UTC"
+
+    @property
     def label(self) -> str:
         return f"{self.process} v{self.version} ({self.content_hash[:12]})"
 

@@ -13,7 +13,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .calendars import known_zone
 
 RESERVED_EVENTS = frozenset({"timeout"})
 """Event names kesu uses for its own moves; a definition may not declare them."""
@@ -248,19 +250,59 @@ class Rule(Model):
     set: dict[str, Any]
 
 
+class Reporting(Model):
+    """What ``starter.py report`` reads from a case: field, clock, stage and event names.
+
+    The defaults are the names the shipped definitions use; a name the process lacks leaves
+    its measure empty (a process without a ``nps`` field reports no NPS).
+    """
+
+    team: str = "team"
+    category: str = "category"
+    csat: str = "csat"
+    """Satisfaction 1-5."""
+    nps: str = "nps"
+    """Likelihood to recommend 0-10."""
+    responsibility: str = "responsibility"
+    """责任认定; the actor of the step that set it signed it off."""
+    first_response: str = "response"
+    """The clock whose stop is the first response."""
+    resolution: str = "resolution"
+    """The clock whose stop is the resolution."""
+    review_stages: list[str] = Field(default_factory=lambda: ["review"])
+    """Entering one of these stages counts the case as reviewed (复核)."""
+    reopen_events: list[str] = Field(default_factory=lambda: ["reopen", "dissatisfied"])
+    """Events that send a case back to handling (reopened)."""
+
+
+def _zone_or_none(value: str | None) -> str | None:
+    return None if value is None else known_zone(value)
+
+
 class ProcessDefinition(Model):
     process: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: int = Field(ge=1)
     title: str | None = None
+    case_number_prefix: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{0,15}$")
+    """Case numbers read ``CP-2026-000123``; default: the process name in capitals."""
     calendar: str | None = None
+    timezone: Annotated[str | None, AfterValidator(_zone_or_none)] = None
+    """Where the process's people read times (default: its calendar's zone, else UTC)."""
     priority_field: str | None = None
     """The field shown as the case's priority in listings (a search attribute)."""
     roles: list[str] = Field(default_factory=list)
     """Every role the definition uses; events may only name these."""
+    pii_roles: list[str] = Field(default_factory=list)
+    """Roles that see ``pii`` fields unmasked when reading a case (HTTP API); empty: none."""
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
     stages: dict[str, Stage]
     deadlines: dict[str, Deadline] = Field(default_factory=dict)
     decisions: dict[str, list[Rule]] = Field(default_factory=dict)
+    reporting: Reporting = Field(default_factory=Reporting)
+
+    @property
+    def number_prefix(self) -> str:
+        return self.case_number_prefix or self.process.upper()
 
     @property
     def initial_stage(self) -> str:
