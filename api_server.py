@@ -26,7 +26,7 @@ import yaml
 
 from api import TokenTable, create_app
 from api.auth import TokenConfigError, hash_token
-from runtime import PROJECT_DIR, Settings, SetupError, load_specs
+from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
 from service.cases import Kesu
 from starter import open_kesu
 from worker import running_worker
@@ -124,7 +124,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # see worker.py: the SDK may crash at exit after a clean shutdown
+    exit_after(main())

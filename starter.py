@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -27,7 +26,7 @@ from activities.channels.setup import TEMPLATES_FOLDER
 from activities.database import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
-from runtime import Settings, SetupError, load_specs, temporal_client
+from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
 from service import outbox, records_cli
 from service.cases import CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
@@ -239,7 +238,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # see worker.py: the SDK may crash at exit after a clean shutdown
+    exit_after(main())

@@ -31,7 +31,7 @@ from activities.messaging import MessagingActivities
 from activities.migrations import SchemaError, migrate
 from activities.storage import StorageActivities
 from activities.templates import TemplateProblems
-from runtime import PROJECT_DIR, Settings, SetupError, temporal_client
+from runtime import PROJECT_DIR, Settings, SetupError, exit_after, temporal_client
 from workflows.case import CaseWorkflow
 from workflows.loader import DefinitionError
 
@@ -153,8 +153,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's runtime may crash at interpreter exit after a clean shutdown (sdk-python#300).
-    os._exit(code)
+    exit_after(main())

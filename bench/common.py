@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import statistics
@@ -251,11 +250,3 @@ def run_script(measure: Callable[[Server, Path], Coroutine[Any, Any, Report]]) -
         return 1
     print(report.render(), flush=True)
     return 0
-
-
-def exit_after(code: int) -> None:
-    """Leave without the interpreter's teardown: the SDK runtime may crash there
-    (sdk-python#300) after a clean shutdown, which would turn a good run into a failure."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

@@ -28,7 +28,6 @@ from bench.common import (
     Ratio,
     Report,
     Server,
-    exit_after,
     median,
     ms,
     percentile,
@@ -41,6 +40,7 @@ from bench.journey import unused_key
 from bench.raw_simple import Timer
 from bench.specs import DEADLINE_PROCESS, deadline_spec
 from bench.timer_history import timer_parts
+from runtime import exit_after
 from service.cases import Kesu
 
 BREACH_EVENT = "deadline.breached:reply"

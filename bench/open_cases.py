@@ -24,7 +24,6 @@ from bench.common import (
     Report,
     Server,
     WorkerKind,
-    exit_after,
     ms,
     percentile,
     run_bounded,
@@ -35,6 +34,7 @@ from bench.common import (
 from bench.journey import Drive, kesu_case, outbox_drained, raw_case, unused_key
 from bench.raw_complaint import RawComplaint
 from bench.specs import complaint_spec
+from runtime import exit_after
 from service.cases import Kesu
 
 MIB = 1024 * 1024

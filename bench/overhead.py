@@ -20,7 +20,6 @@ from bench.common import (
     Ratio,
     Report,
     Server,
-    exit_after,
     median,
     ms,
     run_script,
@@ -28,6 +27,7 @@ from bench.common import (
 )
 from bench.journey import Drive, drive_cases, history_profile, kesu_case, raw_case
 from bench.specs import complaint_spec
+from runtime import exit_after
 from service.cases import Kesu
 
 TARGET = 1.15

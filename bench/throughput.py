@@ -19,7 +19,6 @@ from bench.common import (
     Ratio,
     Report,
     Server,
-    exit_after,
     measured,
     ms,
     run_bounded,
@@ -29,6 +28,7 @@ from bench.common import (
 from bench.journey import drive_cases, history_profile, kesu_case, unused_key
 from bench.raw_simple import Trivial
 from bench.specs import complaint_spec
+from runtime import exit_after
 from service.cases import Kesu
 
 

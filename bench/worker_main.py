@@ -17,10 +17,9 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
-from bench.common import exit_after
 from bench.raw_complaint import RawComplaint
 from bench.raw_simple import Timer, Trivial, noop
-from runtime import connect
+from runtime import connect, exit_after
 from worker import build_activities, build_worker
 
 EXECUTOR_THREADS = 16  # as worker.py
