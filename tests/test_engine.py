@@ -227,3 +227,13 @@ def test_the_same_inputs_give_the_same_case(complaint: CompiledSpec) -> None:
 def test_a_compiled_spec_survives_serialisation(complaint: CompiledSpec) -> None:
     # The spec travels to the workflow as JSON; it must come back equal.
     assert CompiledSpec.model_validate_json(complaint.model_dump_json()) == complaint
+
+
+def test_cases_of_one_definition_share_its_rules(complaint: CompiledSpec) -> None:
+    from workflows.rules import rules_for
+
+    first, second = opened(complaint), opened(complaint)
+    assert first._rules is second._rules
+    assert rules_for(complaint).target("accept", "intake") == "triage"
+    changed = complaint.model_copy(update={"content_hash": "other"})
+    assert rules_for(changed) is not rules_for(complaint)

@@ -8,22 +8,19 @@ passes ``workflow.now()`` and persists the outcomes through activities.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from transitions import Machine
-
 from activities.inputs import OutboxMessage
 
 from . import clocks
-from .actions import ActionRunner
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
 from .compiler import TIMEOUT_EVENT, CompiledSpec, breach_event
-from .expressions import Expression, parse
 from .fields import initial_fields
+from .rules import rules_for
 from .spec import CASE_OPENED, Action, Stage, parse_duration
 from .state import (
     ASSIGNEE_FIELD,
@@ -44,29 +41,13 @@ class IllegalEvent(ValueError):
     """An event this case cannot take now; the message names the event and the stage."""
 
 
-class _Position:
-    """The model object ``transitions`` moves from stage to stage (it adds both attributes)."""
-
-    state: str
-    trigger: Callable[..., bool]
-
-
 class CaseEngine:
     def __init__(self, spec: CompiledSpec, state: CaseState) -> None:
         self.spec = spec
         self.definition = spec.definition
         self.state = state
-        self._position = _Position()
-        self._machine = Machine(
-            model=self._position, **{**spec.machine.as_machine_kwargs(), "initial": state.stage}
-        )
-        self._guards: dict[tuple[str, str], Expression] = {
-            (stage_name, event): parse(transition.when)
-            for stage_name, stage in self.definition.stages.items()
-            for event, transition in stage.on.items()
-            if transition.when is not None
-        }
-        self._actions = ActionRunner(self.definition)
+        self._rules = rules_for(spec)
+        self._actions = self._rules.actions
         zone = ZoneInfo(spec.time_zone)
         self._board = ClockBoard(self.definition, spec.calendars, state.clocks, zone)
 
@@ -108,8 +89,8 @@ class CaseEngine:
 
     def check_event(self, event: EventInput) -> str | None:
         """Why ``event`` cannot be applied now, or None. Changes nothing."""
-        legal = self._machine.get_triggers(self.state.stage)
-        return event_problem(self.definition, self.state, event, legal, self._guards)
+        legal = self._rules.legal(self.state.stage)
+        return event_problem(self.definition, self.state, event, legal, self._rules.guards)
 
     def apply_event(self, event: EventInput, at: datetime) -> Outcome:
         problem = self.check_event(event)
@@ -221,7 +202,7 @@ class CaseEngine:
         """Run a breach's or an escalation's actions; a 'to' among them moves the case."""
         messages = self._actions.run([a for a in actions if a.to is None], self.state, notes)
         wants_move = any(action.to for action in actions)
-        if wants_move and trigger in self._machine.get_triggers(self.state.stage):
+        if wants_move and trigger in self._rules.legal(self.state.stage):
             return self._move(
                 trigger, now, actor="system", role=None, data={}, before=messages, notes=notes,
                 recorded_as=event,
@@ -248,8 +229,7 @@ class CaseEngine:
     ) -> Outcome:
         notes = [] if notes is None else notes
         source = self.state.stage
-        self._position.trigger(trigger)
-        target = self._position.state
+        target = self._rules.target(trigger, source)
         self.state.fields.update(data)
         board, fields = self._board, self.state.fields
         if target == source:
