@@ -4,6 +4,7 @@ including one that falls due while no worker is running."""
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from workflows.case import CaseWorkflow
 from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
+
+HISTORIES = Path(__file__).parent / "histories"
 
 AGENT = {"actor": "王敏", "roles": ["agent"]}
 SUPERVISOR = {"actor": "李强", "roles": ["supervisor"]}
@@ -81,6 +84,11 @@ async def test_an_extended_decision_warns_breaches_and_escalates(
         with h.sessions() as session:
             recipients = [m.recipient for m in list_outbox(session, case)][-4:]
         assert recipients == ["assignee", "assignee", "supervisor", "manager"]
+        if os.environ.get("KESU_RECORD_HISTORIES"):
+            history = await handle(h, case).fetch_history()
+            (HISTORIES / "bank_complaint_escalated.json").write_text(
+                history.to_json(), encoding="utf-8"
+            )
 
 
 async def test_a_deadline_that_falls_due_while_the_worker_is_down(

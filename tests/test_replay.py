@@ -1,5 +1,7 @@
 """Recorded case histories must replay on today's code: a change that would break running
-cases fails here. Record a new one with ``KESU_RECORD_HISTORIES=1 pytest -k every_stage``."""
+cases fails here. ``KESU_RECORD_HISTORIES=1 pytest -k "every_stage or extended_decision"``
+records new ones (a full complaint; a bank complaint with an extension, business clocks and an
+escalation chain); keep the old files too, since cases started on old code still run."""
 
 from __future__ import annotations
 
