@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,8 +25,10 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from service.crypto import EncryptionCodec, PayloadKeyError, key_from_file, parse_key
 from workflows import search
 from workflows.compiler import CompiledSpec, compile_definition
 from workflows.loader import load_catalog
@@ -48,18 +51,34 @@ class Settings:
     data_dir: Path
     database_url: str
     definitions_dir: Path
+    payload_key: bytes | None = None
+    """Encrypts what kesu sends through Temporal; None sends it readable (with a warning)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         data_dir = Path(environ.get("KESU_DATA_DIR", PROJECT_DIR / "data"))
+        address = environ.get("TEMPORAL_ADDRESS") or None
         return cls(
-            temporal_address=environ.get("TEMPORAL_ADDRESS") or None,
+            temporal_address=address,
+            payload_key=_payload_key(environ.get("KESU_PAYLOAD_KEY"), address, data_dir),
             namespace=environ.get("TEMPORAL_NAMESPACE", "default"),
             task_queue=environ.get("KESU_TASK_QUEUE", "kesu"),
             data_dir=data_dir,
             database_url=environ.get("KESU_DATABASE_URL") or f"sqlite:///{data_dir / 'kesu.db'}",
             definitions_dir=Path(environ.get("KESU_DEFINITIONS", PROJECT_DIR / "definitions")),
         )
+
+
+def _payload_key(text: str | None, address: str | None, data_dir: Path) -> bytes | None:
+    """The configured key; on embedded defaults one kept in the data folder, made on first use."""
+    try:
+        if text:
+            return parse_key(text)
+        if address is None:
+            return key_from_file(data_dir / "payload.key")
+    except PayloadKeyError as error:
+        raise SetupError(str(error)) from None
+    return None
 
 
 def exit_after(code: int) -> NoReturn:
@@ -141,13 +160,20 @@ async def embedded_temporal(data_dir: Path, address: str = EMBEDDED_ADDRESS) -> 
         log_file.close()
 
 
-async def connect(address: str, namespace: str, attempts: int = 20) -> Client:
+def data_converter(payload_key: bytes | None) -> DataConverter:
+    if payload_key is None:
+        return pydantic_data_converter
+    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(payload_key))
+
+
+async def connect(
+    address: str, namespace: str, attempts: int = 20, payload_key: bytes | None = None
+) -> Client:
     """Connect, waiting out a server that is still starting ("Frontend is not healthy yet")."""
+    converter = data_converter(payload_key)
     for attempt in range(1, attempts + 1):
         try:
-            return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
-            )
+            return await Client.connect(address, namespace=namespace, data_converter=converter)
         except RuntimeError as error:
             if attempt == attempts:
                 raise SetupError(f"cannot reach Temporal at {address}: {error}") from None
@@ -178,6 +204,8 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
         address = settings.temporal_address
         if address is None:
             address = await stack.enter_async_context(embedded_temporal(settings.data_dir))
-        client = await connect(address, settings.namespace)
+        if settings.payload_key is None:
+            log.warning("KESU_PAYLOAD_KEY is not set: case data goes to Temporal unencrypted")
+        client = await connect(address, settings.namespace, payload_key=settings.payload_key)
         await ensure_search_attributes(client, settings.namespace)
         yield client
