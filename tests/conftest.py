@@ -22,10 +22,18 @@ from activities.database import make_engine, make_session_factory
 from activities.migrations import migrate
 from tests.receivers import smtp_server, webhook_receiver
 from tests.services import require_service
-from tests.temporal_support import specs, temporal_env, time_env, unique_key
+from tests.temporal_support import harness, specs, temporal_env, time_env, unique_key
 
 # fixtures shared by the suite
-__all__ = ["smtp_server", "specs", "temporal_env", "time_env", "unique_key", "webhook_receiver"]
+__all__ = [
+    "harness",
+    "smtp_server",
+    "specs",
+    "temporal_env",
+    "time_env",
+    "unique_key",
+    "webhook_receiver",
+]
 
 POSTGRES_URL_ENV = "KESU_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -101,6 +101,15 @@ async def running_harness(
             )
 
 
+@pytest_asyncio.fixture
+async def harness(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> AsyncIterator[Harness]:
+    """A worker on the plain dev server with its own SQLite file, for one test."""
+    async with running_harness(temporal_env.client, sqlite_url(tmp_path), specs) as running:
+        yield running
+
+
 def sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'kesu.db'}"
 

@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from tests.api_support import AGENT, DASHBOARD, HANDLER, SUPERVISOR, api_app, serving
-from tests.temporal_support import Harness, running_harness, sqlite_url
-from workflows.compiler import CompiledSpec
+from tests.temporal_support import Harness
 
 pytestmark = pytest.mark.temporal
-
-
-@pytest_asyncio.fixture
-async def harness(
-    temporal_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
-) -> AsyncIterator[Harness]:
-    async with running_harness(temporal_env.client, sqlite_url(tmp_path), specs) as running:
-        yield running
 
 
 @pytest_asyncio.fixture

@@ -33,14 +33,6 @@ REVIEWER: Who = ("赵磊", ["reviewer"])
 
 
 @pytest_asyncio.fixture
-async def harness(
-    temporal_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
-) -> AsyncIterator[Harness]:
-    async with running_harness(temporal_env.client, sqlite_url(tmp_path), specs) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
 async def timed(
     time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
 ) -> AsyncIterator[Harness]:
