@@ -26,11 +26,11 @@ import yaml
 
 from api import TokenTable, create_app
 from api.auth import TokenConfigError, hash_token
+from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
 from service.cases import Kesu
 from starter import open_kesu
 from worker import running_worker
-from workflows.loader import DefinitionError
 
 TOKENS_ENV = "KESU_API_TOKENS"
 DEFAULT_TOKENS = PROJECT_DIR / "config" / "tokens.yaml"

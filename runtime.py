@@ -28,10 +28,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from process.compiler import CompiledSpec, compile_definition
+from process.loader import load_catalog
 from service.crypto import EncryptionCodec, PayloadKeyError, key_from_file, parse_key
 from workflows import search
-from workflows.compiler import CompiledSpec, compile_definition
-from workflows.loader import load_catalog
 
 log = logging.getLogger("kesu")
 

@@ -26,12 +26,12 @@ from activities.channels.setup import TEMPLATES_FOLDER
 from activities.database import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
+from process.loader import DefinitionError
+from process.spec import FieldSpec, FieldType
 from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
 from service import outbox, records_cli
 from service.cases import CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
-from workflows.loader import DefinitionError
-from workflows.spec import FieldSpec, FieldType
 
 __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
 

@@ -31,9 +31,9 @@ from activities.messaging import MessagingActivities
 from activities.migrations import SchemaError, migrate
 from activities.storage import StorageActivities
 from activities.templates import TemplateProblems
+from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, temporal_client
 from workflows.case import CaseWorkflow
-from workflows.loader import DefinitionError
 
 log = logging.getLogger("kesu.worker")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from activities.inputs import OutboxMessage, StepRecord
-from workflows.state import BREACHED_EVENT_PREFIX, OPENED_EVENT, WARNING_EVENT_PREFIX
+from process.state import BREACHED_EVENT_PREFIX, OPENED_EVENT, WARNING_EVENT_PREFIX
 
 EVENTS_RECIPIENT = "events"
 """The recipient role of domain events; route it to a channel to have events published."""

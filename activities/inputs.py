@@ -12,18 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from workflows.spec import Reporting
+from process.spec import Reporting
+from process.state import OutboxMessage
 
-
-class OutboxMessage(BaseModel):
-    """A message a step causes: written to the outbox in the step's own transaction."""
-
-    recipient: str
-    """The role the message goes to (``customer``, ``supervisor``, ...)."""
-    template: str
-    """Name of the message template, e.g. ``acknowledged``."""
-    params: dict[str, Any] = Field(default_factory=dict)
-    """Values for the template. Never logged: they may contain customer data."""
+__all__ = ["DeliverInput", "DeliverResult", "OutboxMessage", "StepRecord", "StepRecorded"]
 
 
 class StepRecord(BaseModel):

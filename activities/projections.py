@@ -19,8 +19,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from activities.database import Base, BigId, UTCDateTime
 from activities.inputs import StepRecord
-from workflows.clocks import ClockState
-from workflows.state import ASSIGNEE_FIELD
+from process.clocks import ClockState
+from process.state import ASSIGNEE_FIELD
 
 NUMBER_DIGITS = 6
 

@@ -33,7 +33,7 @@ from activities.audit import GENESIS, HASHED_COLUMNS, chain_hash
 from activities.database import Base, BigId, JSONType, UTCDateTime
 from activities.inputs import OutboxMessage, StepRecord, StepRecorded
 from activities.projections import allocate_case_number, project_step, update_clocks
-from workflows.state import ASSIGNEE_FIELD
+from process.state import ASSIGNEE_FIELD
 
 # Activity details (workflow id, attempt) are added when running inside an activity; outside
 # one (tests, the CLI) this is a plain logger. Never log fields, event data or message params:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from workflows.spec import Action, ProcessDefinition
+from process.spec import Action, ProcessDefinition
 
 from .templates import LANGUAGES, SUFFIX, TemplateCatalog, TemplateProblems
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from process.compiler import CompiledSpec
+from process.spec import ProcessDefinition
 from service.cases import CaseListing
 from service.pii import mask_pii, may_see_pii
 from workflows.case import CaseView
-from workflows.compiler import CompiledSpec
-from workflows.spec import ProcessDefinition
 
 from . import models
 

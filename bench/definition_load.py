@@ -20,8 +20,8 @@ import yaml
 
 from bench.common import Ratio, Report, median, ms
 from bench.specs import generated_definition
-from workflows.compiler import compile_definition
-from workflows.loader import load_definition_text
+from process.compiler import compile_definition
+from process.loader import load_definition_text
 
 
 def _timed(action: Callable[[], Any], repeat: int) -> float:

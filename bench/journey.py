@@ -26,9 +26,9 @@ from activities.database import make_engine
 from activities.storage import OutboxRow, OutboxStatus
 from bench.common import Phase, WorkerProcess, measured, run_bounded, stuck_guard
 from bench.raw_complaint import RawCaseInput, RawComplaint
+from process.state import EventInput, EventResult
 from service.cases import Kesu
 from workflows import search
-from workflows.state import EventInput, EventResult
 
 FIELDS: dict[str, Any] = {
     "customer_id": "C-1",

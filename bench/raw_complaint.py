@@ -36,9 +36,9 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
         StepRecorded,
     )
+    from process.clocks import ClockState, ClockStatus
+    from process.state import EventInput, EventResult
     from workflows import search
-    from workflows.clocks import ClockState, ClockStatus
-    from workflows.state import EventInput, EventResult
 
     from .raw_rules import (
         CASE_NUMBER_PREFIX,

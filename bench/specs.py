@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.common import PROJECT
-from workflows.compiler import CompiledSpec, compile_definition
-from workflows.loader import load_definition, load_definition_text
+from process.compiler import CompiledSpec, compile_definition
+from process.loader import load_definition, load_definition_text
 
 DEADLINE_PROCESS = "bench_deadline"
 

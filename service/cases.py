@@ -28,11 +28,11 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from process.compiler import CompiledSpec
+from process.fields import data_problems, has_value
+from process.state import EventInput, EventResult, ReassignInput
 from workflows import search
 from workflows.case import EVENT_UPDATE, REASSIGN_UPDATE, CaseInput, CaseView, CaseWorkflow
-from workflows.compiler import CompiledSpec
-from workflows.fields import data_problems, has_value
-from workflows.state import EventInput, EventResult, ReassignInput
 
 from .listing import CaseListing, CasePage, list_query, listing, open_token, seal_token
 from .refusals import KesuError, Refusal, refusal_kind

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
+from process.compiler import CompiledSpec
 from workflows import search
 from workflows.case import WORKFLOW_NAME
-from workflows.compiler import CompiledSpec
 
 from .refusals import KesuError
 

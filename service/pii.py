@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from workflows.spec import ProcessDefinition
+from process.spec import ProcessDefinition
 
 MASK = "***"
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from activities.database import make_engine, make_session_factory
 from activities.migrations import SchemaError, head_revision, migrate, require_current
 from activities.storage import CaseRow
-from workflows.spec import Reporting
+from process.spec import Reporting
 
 from .cases import Kesu, KesuError
 from .records import Reassigned, open_cases_of, reassign_cases, verify_cases

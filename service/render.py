@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from process.clocks import ClockState, ClockStatus, format_duration
+from process.compiler import CompiledSpec
+from process.spec import Deadline, ProcessDefinition
 from workflows.case import CaseView
-from workflows.clocks import ClockState, ClockStatus, format_duration
-from workflows.compiler import CompiledSpec
-from workflows.spec import Deadline, ProcessDefinition
 
 from .cases import CaseListing
 from .pii import mask_pii

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import IO
 
-from workflows.clocks import format_duration
+from process.clocks import format_duration
 
 from .reports import GroupBy, GroupReport, median, percentile
 

@@ -1,7 +1,7 @@
 """Case metrics per process, team or category, from the stored records (``starter.py report``).
 
 Which field is the team, which clock is the first response, which stage is a review: each
-process's ``reporting:`` section says (``workflows.spec.Reporting``, defaults there).
+process's ``reporting:`` section says (``process.spec.Reporting``, defaults there).
 
 - opened / closed: cases opened, cases that reached a final stage.
 - compliance per clock: met / (met + missed); a clock counts once stopped, or once breached.
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from activities.projections import ClockRow, SatisfactionRow
 from activities.storage import CaseEventRow, CaseRow
-from workflows.spec import Reporting
+from process.spec import Reporting
 
 
 class GroupBy(StrEnum):

@@ -13,7 +13,7 @@ from activities.channels.setup import TEMPLATES_FOLDER
 from activities.inputs import OutboxMessage, StepRecord
 from activities.storage import OutboxRow, StorageActivities, list_outbox
 from activities.templates import Renderer, TemplateCatalog
-from workflows.loader import load_catalog
+from process.loader import load_catalog
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ def shipped_renderer() -> Renderer:
 
 
 def notify(recipient: str, template: str, case_id: str, **fields: Any) -> OutboxMessage:
-    """A message as a definition's ``notify`` action makes it (see ``workflows.actions``)."""
+    """A message as a definition's ``notify`` action makes it (see ``process.actions``)."""
     return OutboxMessage(
         recipient=recipient,
         template=template,

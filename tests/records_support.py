@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.inputs import StepRecord
 from activities.storage import store_step
-from workflows.clocks import ClockState, ClockStatus
-from workflows.spec import Reporting
+from process.clocks import ClockState, ClockStatus
+from process.spec import Reporting
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

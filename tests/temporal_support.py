@@ -21,12 +21,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
+from process.compiler import CompiledSpec
 from runtime import SetupError, load_specs, temporal_binary
 from service.cases import Kesu
 from tests.services import require_service
 from worker import build_activities, build_worker
 from workflows import search
-from workflows.compiler import CompiledSpec
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
 

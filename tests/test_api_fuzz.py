@@ -29,9 +29,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from temporalio.testing import WorkflowEnvironment
 
+from process.compiler import CompiledSpec
 from tests.api_support import SUPERVISOR, api_app, serving
 from tests.temporal_support import running_harness, sqlite_url
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from workflows import clocks
-from workflows.calendars import BusinessCalendar, CalendarCoverageError, CalendarSpec
-from workflows.clocks import ClockState
-from workflows.loader import DefinitionError, load_calendar, load_definition_text
-from workflows.measures import BusinessMeasure
-from workflows.spec import Deadline
+from process import clocks
+from process.calendars import BusinessCalendar, CalendarCoverageError, CalendarSpec
+from process.clocks import ClockState
+from process.loader import DefinitionError, load_calendar, load_definition_text
+from process.measures import BusinessMeasure
+from process.spec import Deadline
 
 CALENDARS = Path(__file__).parent.parent / "definitions" / "calendars"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -16,10 +16,10 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import get_case, list_events, list_outbox
+from process.compiler import CompiledSpec
 from service.cases import KesuError
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import CaseSummary, CaseWorkflow
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

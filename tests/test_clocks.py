@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from workflows import clocks
-from workflows.clocks import ClockState, ClockStatus, format_duration
-from workflows.measures import CalendarMeasure
-from workflows.spec import Deadline
+from process import clocks
+from process.clocks import ClockState, ClockStatus, format_duration
+from process.measures import CalendarMeasure
+from process.spec import Deadline
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

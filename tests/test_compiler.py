@@ -6,8 +6,8 @@ from pathlib import Path
 
 from transitions import Machine
 
-from workflows.compiler import MachineTransition, compile_definition
-from workflows.loader import load_definition, load_definition_text
+from process.compiler import MachineTransition, compile_definition
+from process.loader import load_definition, load_definition_text
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
 

@@ -15,9 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import make_engine, make_session_factory
 from activities.storage import list_events, list_outbox
+from process.compiler import CompiledSpec
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import CaseWorkflow
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from workflows.clocks import ClockStatus
-from workflows.compiler import CompiledSpec, compile_definition
-from workflows.engine import CaseEngine, IllegalEvent
-from workflows.loader import load_definition, load_definition_text
-from workflows.state import EventInput
+from process.clocks import ClockStatus
+from process.compiler import CompiledSpec, compile_definition
+from process.engine import CaseEngine, IllegalEvent
+from process.loader import load_definition, load_definition_text
+from process.state import EventInput
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -230,7 +230,7 @@ def test_a_compiled_spec_survives_serialisation(complaint: CompiledSpec) -> None
 
 
 def test_cases_of_one_definition_share_its_rules(complaint: CompiledSpec) -> None:
-    from workflows.rules import rules_for
+    from process.rules import rules_for
 
     first, second = opened(complaint), opened(complaint)
     assert first._rules is second._rules

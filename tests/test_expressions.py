@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workflows.expressions import MAX_DEPTH, MAX_LENGTH, Expression, ExpressionError, parse
+from process.expressions import MAX_DEPTH, MAX_LENGTH, Expression, ExpressionError, parse
 
 
 def value(source: str, **values: Any) -> Any:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.loader import DefinitionError, load_definition, load_definition_text, load_directory
+from process.loader import DefinitionError, load_definition, load_definition_text, load_directory
 
 BASE = """\
 process: demo

@@ -15,13 +15,13 @@ from activities.channels.config import ChannelSetup
 from activities.channels.email import AddressRule, SmtpChannel, SmtpSettings, message_id
 from activities.channels.webhook import WebhookChannel
 from activities.messaging import ConsoleChannel
+from process.compiler import CompiledSpec
 from service.cases import Kesu
 from tests.messaging_support import outbox, shipped_renderer
 from tests.receivers import WEBHOOK_SECRET, Mailbox, Receiver
 from tests.temporal_support import sqlite_url
 from worker import build_activities, build_worker
 from workflows.case import CaseWorkflow
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

@@ -15,10 +15,10 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from process.compiler import CompiledSpec
 from runtime import Settings, SetupError, connect
 from service.crypto import EncryptionCodec, PayloadKeyError, key_from_file, parse_key
 from tests.temporal_support import Harness, running_harness, sqlite_url
-from workflows.compiler import CompiledSpec
 
 KEY = os.urandom(32)
 

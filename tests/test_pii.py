@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from process.loader import DefinitionError, load_definition_text
 from service.pii import MASK, mask_pii, may_see_pii
-from workflows.loader import DefinitionError, load_definition_text
 
 DEFINITION = """\
 process: demo

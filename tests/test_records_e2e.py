@@ -15,11 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.projections import AssignmentRow
 from activities.storage import get_case, list_events
+from process.compiler import CompiledSpec
 from service import records_cli
 from service.cases import Kesu, KesuError
 from starter import _parser
 from tests.temporal_support import Harness, running_harness
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from process.compiler import CompiledSpec
+from process.engine import CaseEngine
+from process.state import EventInput, ReassignInput
 from service.refusals import Refusal, refusal_kind
-from workflows.compiler import CompiledSpec
-from workflows.engine import CaseEngine
-from workflows.state import EventInput, ReassignInput
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

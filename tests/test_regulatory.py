@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from process.clocks import ClockStatus
+from process.compiler import CompiledSpec
+from process.engine import CaseEngine
+from process.state import EventInput
 from runtime import load_specs
-from workflows.clocks import ClockStatus
-from workflows.compiler import CompiledSpec
-from workflows.engine import CaseEngine
-from workflows.state import EventInput
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 9, 1, 10, tzinfo=SHANGHAI)  # a Tuesday

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.loader import DefinitionError, load_definition_text
+from process.loader import DefinitionError, load_definition_text
 
 COMPLAINT = (Path(__file__).parent.parent / "definitions" / "complaint.yaml").read_text("utf-8")
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from process.spec import Reporting
 from service.report_render import render_report, write_csv
 from service.reports import GroupBy, GroupReport, build_report, median, percentile
 from tests.records_support import Script, store
-from workflows.spec import Reporting
 
 CARDS, WEALTH = "银行卡与信贷 cards", "财富管理 wealth"
 SERVICE = Reporting(first_response="answer", resolution="handle")

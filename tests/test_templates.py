@@ -16,8 +16,8 @@ from activities.templates import (
     TemplateProblems,
     parse_template,
 )
-from workflows.loader import load_catalog
-from workflows.spec import ProcessDefinition
+from process.loader import load_catalog
+from process.spec import ProcessDefinition
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
 

@@ -16,9 +16,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import make_engine, make_session_factory
 from activities.storage import list_events, list_outbox
+from process.compiler import CompiledSpec
 from service.cases import Kesu, KesuError
 from tests.temporal_support import sqlite_url
-from workflows.compiler import CompiledSpec
 
 pytestmark = pytest.mark.temporal
 

@@ -21,11 +21,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import DeliverInput, DeliverResult, StepRecord, StepRecorded
+    from process.compiler import CompiledSpec
+    from process.engine import CaseEngine, IllegalEvent
+    from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
 
     from . import search
-    from .compiler import CompiledSpec
-    from .engine import CaseEngine, IllegalEvent
-    from .state import CaseState, EventInput, EventResult, Outcome, ReassignInput
 
 WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"

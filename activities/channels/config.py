@@ -30,8 +30,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from activities.events import EVENTS_RECIPIENT
 from activities.messaging import Backoff, Channel, ConsoleChannel
 from activities.templates import Renderer
-from workflows.loader import DefinitionError, _validated
-from workflows.spec import Duration, Model, parse_duration
+from process.loader import DefinitionError, _validated
+from process.spec import Duration, Model, parse_duration
 
 from .amqp import AmqpChannel
 from .email import AddressRule, Security, SmtpChannel, SmtpSettings

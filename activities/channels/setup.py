@@ -11,7 +11,7 @@ from pathlib import Path
 
 from activities.template_checks import load_checked_templates
 from activities.templates import Renderer
-from workflows.loader import load_catalog
+from process.loader import load_catalog
 
 from .config import ChannelConfigError, ChannelSetup, build_channels, parse_channels
 

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from activities.inputs import OutboxMessage
-
 from . import clocks
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
@@ -31,6 +29,7 @@ from .state import (
     WARNING_EVENT_PREFIX,
     CaseState,
     EventInput,
+    OutboxMessage,
     Outcome,
     ReassignInput,
     Step,

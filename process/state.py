@@ -11,8 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.inputs import OutboxMessage
-
 from .clocks import ClockState
 
 OPENED_EVENT = "case.opened"
@@ -22,6 +20,17 @@ ASSIGNEE_FIELD = "assignee"
 WARNING_EVENT_PREFIX = "deadline.warning:"
 BREACHED_EVENT_PREFIX = "deadline.breached:"
 ESCALATED_EVENT_PREFIX = "deadline.escalated:"
+
+
+class OutboxMessage(BaseModel):
+    """A message a step causes: written to the outbox in the step's own transaction."""
+
+    recipient: str
+    """The role the message goes to (``customer``, ``supervisor``, ...)."""
+    template: str
+    """Name of the message template, e.g. ``acknowledged``."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Values for the template. Never logged: they may contain customer data."""
 
 
 class EventInput(BaseModel):

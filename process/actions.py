@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.inputs import OutboxMessage
-
 from .expressions import Expression, parse
 from .spec import Action, ProcessDefinition
-from .state import CaseState
+from .state import CaseState, OutboxMessage
 
 
 class ActionRunner:
