@@ -30,7 +30,7 @@ from process.loader import DefinitionError
 from process.spec import FieldSpec, FieldType
 from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
 from service import outbox, records_cli
-from service.cases import CaseListing, Kesu, KesuError, Started
+from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
 
 __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
@@ -133,14 +133,14 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
         print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
         print(_messages_text(settings, args.case))
     elif args.command == "list":
-        listings = await kesu.list_cases(
+        where = CaseFilter(
             process=args.process,
             stage=args.stage,
             priority=args.priority,
             overdue=args.overdue,
             include_finished=args.all,
-            limit=args.limit,
         )
+        listings = await kesu.list_cases(where, limit=args.limit)
         print(render_listing(listings))
     return 0
 

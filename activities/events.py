@@ -14,17 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from activities.inputs import OutboxMessage, StepRecord
-from process.state import BREACHED_EVENT_PREFIX, OPENED_EVENT, WARNING_EVENT_PREFIX
+from process.events import (
+    BREACHED_EVENT_PREFIX,
+    CASE_CLOSED,
+    CASE_STAGE_CHANGED,
+    DEADLINE_BREACHED,
+    DEADLINE_WARNING,
+    OPENED_EVENT,
+    WARNING_EVENT_PREFIX,
+)
 
 EVENTS_RECIPIENT = "events"
 """The recipient role of domain events; route it to a channel to have events published."""
-
-CASE_OPENED = "case.opened"
-CASE_STAGE_CHANGED = "case.stage_changed"
-DEADLINE_WARNING = "deadline.warning"
-DEADLINE_BREACHED = "deadline.breached"
-CASE_CLOSED = "case.closed"
-EVENT_TYPES = (CASE_OPENED, CASE_STAGE_CHANGED, DEADLINE_WARNING, DEADLINE_BREACHED, CASE_CLOSED)
 
 
 def _deadline_event(trigger: str) -> tuple[str, str] | None:
@@ -42,7 +43,7 @@ def domain_events(step: StepRecord) -> list[OutboxMessage]:
     """The domain events ``step`` causes, in a fixed order (their keys depend on it)."""
     kinds: list[tuple[str, str | None]] = []
     if step.event == OPENED_EVENT:
-        kinds.append((CASE_OPENED, None))
+        kinds.append((OPENED_EVENT, None))
     deadline = _deadline_event(step.event)
     if deadline is not None:
         kinds.append(deadline)

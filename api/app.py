@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from service.cases import Kesu, KesuError
+from service.cases import CaseFilter, Kesu, KesuError
 
 from . import models, views
 from .auth import Principal, TokenTable
@@ -54,6 +54,18 @@ def _caller(
 
 
 # Module-level aliases: FastAPI resolves these annotations in the module's namespace.
+def case_filter(
+    process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+    stage: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+    priority: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
+    overdue: bool = False,
+    finished: Annotated[bool, Query(description="include finished cases")] = False,
+) -> CaseFilter:
+    return CaseFilter(
+        process=process, stage=stage, priority=priority, overdue=overdue, include_finished=finished
+    )
+
+
 Service = Annotated[Kesu, Depends(_kesu)]
 Caller = Annotated[Principal, Depends(_caller)]
 CaseId = Annotated[
@@ -156,23 +168,13 @@ def create_app(
     async def list_cases(
         kesu: Service,
         who: Caller,
-        process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-        stage: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-        priority: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-        overdue: bool = False,
-        finished: Annotated[bool, Query(description="include finished cases")] = False,
+        where: Annotated[CaseFilter, Depends(case_filter)],
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         page_token: Annotated[str | None, Query(max_length=4096)] = None,
     ) -> models.CaseList:
         """Cases by search attributes, newest first, a page at a time."""
         page = await kesu.list_page(
-            process=process,
-            stage=stage,
-            priority=priority,
-            overdue=overdue,
-            include_finished=finished,
-            page_size=page_size,
-            page_token=_decode_token(page_token),
+            where, page_size=page_size, page_token=_decode_token(page_token)
         )
         return models.CaseList(
             cases=[views.case_row(item) for item in page.cases],

@@ -15,16 +15,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.cases import KesuError, Refusal
+from service.cases import KesuError, RefusalKind
 
 log = logging.getLogger("kesu.api")
 
 STATUS = {
-    Refusal.INVALID: 422,
-    Refusal.NOT_FOUND: 404,
-    Refusal.CONFLICT: 409,
-    Refusal.FORBIDDEN: 403,
-    Refusal.UNAVAILABLE: 503,
+    RefusalKind.INVALID: 422,
+    RefusalKind.NOT_FOUND: 404,
+    RefusalKind.CONFLICT: 409,
+    RefusalKind.FORBIDDEN: 403,
+    RefusalKind.UNAVAILABLE: 503,
 }
 _NAMES = {
     400: "bad_request",

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from .expressions import Expression
 from .fields import data_problems, has_value
+from .refusals import Refusal, RefusalKind
 from .spec import ProcessDefinition
 from .state import CaseState, EventInput
 
@@ -20,32 +21,36 @@ def event_problem(
     event: EventInput,
     legal_triggers: list[str],
     guards: Mapping[tuple[str, str], Expression],
-) -> str | None:
+) -> Refusal | None:
     name, stage_name = event.event, state.stage
     where = f"event {name!r} in stage {stage_name!r}"
+
+    def refuse(kind: RefusalKind, reason: str) -> Refusal:
+        return Refusal(kind=kind, message=f"{where}: {reason}", event=name, stage=stage_name)
+
     if state.closed_at is not None:
-        return f"{where}: case {state.case_id} is closed"
+        return refuse(RefusalKind.CONFLICT, f"case {state.case_id} is closed")
     stage = definition.stages[stage_name]
     if name not in stage.on or name not in legal_triggers:
         allowed = ", ".join(stage.on) or "none"
-        return f"{where}: not allowed here (allowed: {allowed})"
+        return refuse(RefusalKind.CONFLICT, f"not allowed here (allowed: {allowed})")
     transition = stage.on[name]
     if transition.roles and not set(event.roles) & set(transition.roles):
         held = ", ".join(event.roles) or "no role"
-        return (
-            f"{where}: needs role {' or '.join(transition.roles)}; {event.actor!r} acts as {held}"
-        )
+        needs = " or ".join(transition.roles)
+        return refuse(RefusalKind.FORBIDDEN, f"needs role {needs}; {event.actor!r} acts as {held}")
     for field_name, problem in data_problems(definition.fields, event.data):
-        return f"{where}: field {field_name!r}: {problem}"
+        return refuse(RefusalKind.INVALID, f"field {field_name!r}: {problem}")
     missing = [item for item in transition.requires if not has_value(event.data.get(item))]
     if missing:
-        return f"{where}: requires input {', '.join(map(repr, missing))}"
+        return refuse(RefusalKind.INVALID, f"requires input {', '.join(map(repr, missing))}")
     after = {**state.fields, **event.data}
     guard = guards.get((stage_name, name))
     if guard is not None and not guard.test(after):
-        return f"{where}: condition not met: {guard.source}"
+        return refuse(RefusalKind.CONFLICT, f"condition not met: {guard.source}")
     target = definition.stages[transition.to]
     unset = [item for item in target.requires if not has_value(after.get(item))]
     if unset:
-        return f"{where}: stage {transition.to!r} requires {', '.join(map(repr, unset))} first"
+        needed = ", ".join(map(repr, unset))
+        return refuse(RefusalKind.INVALID, f"stage {transition.to!r} requires {needed} first")
     return None

@@ -12,12 +12,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .calendars import CalendarSpec
+from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expressions import ExpressionError, parse
 from .fields import value_problem
 from .reporting import check_reporting
 from .spec import (
-    CASE_OPENED,
-    RESERVED_EVENTS,
     Action,
     FieldType,
     ProcessDefinition,
@@ -211,7 +210,7 @@ def _check_paths(definition: ProcessDefinition, found: Found) -> None:
 
 
 def _declared_events(definition: ProcessDefinition) -> set[str]:
-    events = {CASE_OPENED, *RESERVED_EVENTS}
+    events = {CASE_OPENED_TRIGGER, *RESERVED_EVENTS}
     for stage in definition.stages.values():
         events.update(stage.on)
     return events

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .calendars import CalendarSpec
+from .events import TIMEOUT_EVENT
 from .spec import ProcessDefinition
 
-TIMEOUT_EVENT = "timeout"
 BREACH_EVENT_PREFIX = "breach:"
 
 

@@ -16,17 +16,22 @@ from zoneinfo import ZoneInfo
 from . import clocks
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
-from .compiler import TIMEOUT_EVENT, CompiledSpec, breach_event
-from .fields import initial_fields
-from .rules import rules_for
-from .spec import CASE_OPENED, Action, Stage, parse_duration
-from .state import (
-    ASSIGNEE_FIELD,
+from .compiler import CompiledSpec, breach_event
+from .events import (
     BREACHED_EVENT_PREFIX,
+    CASE_OPENED_TRIGGER,
     ESCALATED_EVENT_PREFIX,
     OPENED_EVENT,
     REASSIGNED_EVENT,
+    TIMEOUT_EVENT,
     WARNING_EVENT_PREFIX,
+)
+from .fields import initial_fields
+from .refusals import IllegalEvent, Refusal, RefusalKind
+from .rules import rules_for
+from .spec import Action, Stage, parse_duration
+from .state import (
+    ASSIGNEE_FIELD,
     CaseState,
     EventInput,
     OutboxMessage,
@@ -34,10 +39,6 @@ from .state import (
     ReassignInput,
     Step,
 )
-
-
-class IllegalEvent(ValueError):
-    """An event this case cannot take now; the message names the event and the stage."""
 
 
 class CaseEngine:
@@ -70,7 +71,7 @@ class CaseEngine:
             clocks={name: clocks.ClockState(name=name) for name in definition.deadlines},
         )
         engine = cls(spec, state)
-        notes = engine._board.moment("event", CASE_OPENED, at, state.fields)
+        notes = engine._board.moment("event", CASE_OPENED_TRIGGER, at, state.fields)
         messages = engine._enter(initial, at, notes)
         step = Step(
             seq=0, at=at, event=OPENED_EVENT, from_stage=None, to_stage=initial, actor=actor,
@@ -86,7 +87,7 @@ class CaseEngine:
             return []
         return list(self.definition.stages[self.state.stage].on)
 
-    def check_event(self, event: EventInput) -> str | None:
+    def check_event(self, event: EventInput) -> Refusal | None:
         """Why ``event`` cannot be applied now, or None. Changes nothing."""
         legal = self._rules.legal(self.state.stage)
         return event_problem(self.definition, self.state, event, legal, self._rules.guards)
@@ -109,17 +110,28 @@ class CaseEngine:
 
     # -- reassignment: an employee leaves, the company keeps the case --------------------------
 
-    def reassign_problem(self, request: ReassignInput) -> str | None:
+    def reassign_problem(self, request: ReassignInput) -> Refusal | None:
         where = f"reassigning case {self.state.case_id}"
+
+        def refuse(kind: RefusalKind, reason: str) -> Refusal:
+            return Refusal(
+                kind=kind, message=f"{where}: {reason}", event=REASSIGNED_EVENT,
+                stage=self.state.stage,
+            )  # fmt: skip
+
         if self.state.closed_at is not None:
-            return f"{where}: the case is closed"
+            return refuse(RefusalKind.CONFLICT, "the case is closed")
         if ASSIGNEE_FIELD not in self.definition.fields:
-            return f"{where}: process {self.definition.process!r} has no {ASSIGNEE_FIELD!r} field"
+            process = self.definition.process
+            return refuse(
+                RefusalKind.INVALID, f"process {process!r} has no {ASSIGNEE_FIELD!r} field"
+            )
         current = self.state.fields.get(ASSIGNEE_FIELD)
         if current != request.from_assignee:
-            return f"{where}: it is assigned to {current!r}, not {request.from_assignee!r}"
+            wanted = request.from_assignee
+            return refuse(RefusalKind.CONFLICT, f"it is assigned to {current!r}, not {wanted!r}")
         if not request.to_assignee.strip():
-            return f"{where}: the new assignee is blank"
+            return refuse(RefusalKind.INVALID, "the new assignee is blank")
         return None
 
     def reassign(self, request: ReassignInput, at: datetime) -> Outcome:

@@ -16,9 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from .calendars import known_zone
-
-RESERVED_EVENTS = frozenset({"timeout"})
-"""Event names kesu uses for its own moves; a definition may not declare them."""
+from .events import CASE_OPENED_TRIGGER
 
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -188,9 +186,6 @@ class Stage(Model):
     """Fields that must have a value before the case may enter this stage."""
 
 
-CASE_OPENED = "case_opened"
-
-
 class ClockTrigger(Model):
     """When a deadline clock starts or stops: exactly one of enter / leave / event."""
 
@@ -201,11 +196,13 @@ class ClockTrigger(Model):
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
-        if data == CASE_OPENED:
-            return {"event": CASE_OPENED}
+        if data == CASE_OPENED_TRIGGER:
+            return {"event": CASE_OPENED_TRIGGER}
         kinds = ("enter", "leave", "event")
         if isinstance(data, dict) and sum(data.get(key) is not None for key in kinds) != 1:
-            raise ValueError(f"write exactly one of enter, leave, event (or {CASE_OPENED!r})")
+            raise ValueError(
+                f"write exactly one of enter, leave, event (or {CASE_OPENED_TRIGGER!r})"
+            )
         return data
 
 
@@ -225,7 +222,7 @@ class Escalation(Model):
 
 class Deadline(Model):
     title: str | None = None
-    start: Triggers = Field(default_factory=lambda: [ClockTrigger(event=CASE_OPENED)])
+    start: Triggers = Field(default_factory=lambda: [ClockTrigger(event=CASE_OPENED_TRIGGER)])
     stop: Triggers
     pause: Triggers = Field(default_factory=list)
     resume: Triggers = Field(default_factory=list)

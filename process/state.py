@@ -13,13 +13,8 @@ from pydantic import BaseModel, Field
 
 from .clocks import ClockState
 
-OPENED_EVENT = "case.opened"
-REASSIGNED_EVENT = "case.reassigned"
 ASSIGNEE_FIELD = "assignee"
 """The field naming a case's responsible person (责任人), the one ``reassign`` moves."""
-WARNING_EVENT_PREFIX = "deadline.warning:"
-BREACHED_EVENT_PREFIX = "deadline.breached:"
-ESCALATED_EVENT_PREFIX = "deadline.escalated:"
 
 
 class OutboxMessage(BaseModel):

@@ -30,14 +30,23 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value
+from process.refusals import RefusalKind, refusal_kind_of
 from process.state import EventInput, EventResult, ReassignInput
 from workflows import search
 from workflows.case import EVENT_UPDATE, REASSIGN_UPDATE, CaseInput, CaseView, CaseWorkflow
 
-from .listing import CaseListing, CasePage, list_query, listing, open_token, seal_token
-from .refusals import KesuError, Refusal, refusal_kind
+from .listing import (
+    CaseFilter,
+    CaseListing,
+    CasePage,
+    list_query,
+    listing,
+    open_token,
+    seal_token,
+)
+from .refusals import KesuError
 
-__all__ = ["CaseListing", "CasePage", "Kesu", "KesuError", "Refusal", "Started"]
+__all__ = ["CaseFilter", "CaseListing", "CasePage", "Kesu", "KesuError", "RefusalKind", "Started"]
 
 MAX_KEY_LENGTH = 200
 
@@ -75,7 +84,7 @@ class Kesu:
         else:
             reason = "not serving"
         if not serving:
-            raise KesuError(f"Temporal does not answer: {reason}", Refusal.UNAVAILABLE)
+            raise KesuError(f"Temporal does not answer: {reason}", RefusalKind.UNAVAILABLE)
 
     async def start_case(
         self,
@@ -160,8 +169,9 @@ class Kesu:
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise KesuError(reason, refusal_kind(reason)) from None
+            if isinstance(cause, ApplicationError):
+                raise KesuError(cause.message, refusal_kind_of(cause.type)) from None
+            raise KesuError(str(cause), RefusalKind.CONFLICT) from None
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
         return result
@@ -173,62 +183,45 @@ class Kesu:
             raise self._rpc_problem(case_id, error) from None
         except WorkflowQueryFailedError as error:  # not a case, or no worker could answer
             problem = f"case {case_id} cannot be read: {error.message}"
-            raise KesuError(problem, Refusal.UNAVAILABLE) from None
+            raise KesuError(problem, RefusalKind.UNAVAILABLE) from None
 
     async def list_cases(
-        self,
-        *,
-        process: str | None = None,
-        stage: str | None = None,
-        priority: str | None = None,
-        overdue: bool = False,
-        include_finished: bool = False,
-        limit: int = 100,
+        self, where: CaseFilter | None = None, *, limit: int = 100
     ) -> list[CaseListing]:
-        query = self._list_query(process, stage, priority, overdue, include_finished)
+        query = self._list_query(where or CaseFilter())
         try:
             return [listing(e) async for e in self._client.list_workflows(query, limit=limit)]
         except RPCError as error:
-            raise KesuError(f"cannot list cases: {error.message}", Refusal.UNAVAILABLE) from None
+            raise _cannot_list(error) from None
 
     async def list_page(
         self,
+        where: CaseFilter | None = None,
         *,
-        process: str | None = None,
-        stage: str | None = None,
-        priority: str | None = None,
-        overdue: bool = False,
-        include_finished: bool = False,
         page_size: int = 50,
         page_token: bytes | None = None,
     ) -> CasePage:
         """One page of cases; pass its ``next_page_token`` (with the same filters) for the next."""
-        query = self._list_query(process, stage, priority, overdue, include_finished)
-        filters = repr((process, stage, priority, overdue, include_finished))
+        where = where or CaseFilter()
+        filters = repr(where)
         pages = self._client.list_workflows(
-            query,
+            self._list_query(where),
             page_size=page_size,
             next_page_token=open_token(filters, page_token) if page_token else None,
         )
         try:
             await pages.fetch_next_page()
         except RPCError as error:
-            raise KesuError(f"cannot list cases: {error.message}", Refusal.UNAVAILABLE) from None
+            raise _cannot_list(error) from None
         return CasePage(
             cases=[listing(execution) for execution in pages.current_page or []],
             next_page_token=seal_token(filters, pages.next_page_token),
         )
 
-    def _list_query(
-        self,
-        process: str | None,
-        stage: str | None,
-        priority: str | None,
-        overdue: bool,
-        include_finished: bool,
-    ) -> str:
+    def _list_query(self, where: CaseFilter) -> str:
+        process = where.process
         specs = [self.spec(process)] if process is not None else list(self._specs.values())
-        return list_query(specs, process, stage, priority, overdue, include_finished)
+        return list_query(specs, where)
 
     def _handle(self, case_id: str) -> WorkflowHandle[CaseWorkflow, Any]:
         return self._client.get_workflow_handle_for(CaseWorkflow.run, case_id)
@@ -247,11 +240,15 @@ class Kesu:
         if error.status == RPCStatusCode.NOT_FOUND:
             if "completed" in error.message or "closed" in error.message:
                 closed = f"case {case_id} is closed: it takes no more events"
-                return KesuError(closed, Refusal.CONFLICT)
-            return KesuError(f"no case {case_id!r}", Refusal.NOT_FOUND)
+                return KesuError(closed, RefusalKind.CONFLICT)
+            return KesuError(f"no case {case_id!r}", RefusalKind.NOT_FOUND)
         if error.status == RPCStatusCode.INVALID_ARGUMENT:
-            return KesuError(f"case {case_id!r}: {error.message}", Refusal.INVALID)
-        return KesuError(f"case {case_id}: {error.message}", Refusal.UNAVAILABLE)
+            return KesuError(f"case {case_id!r}: {error.message}", RefusalKind.INVALID)
+        return KesuError(f"case {case_id}: {error.message}", RefusalKind.UNAVAILABLE)
+
+
+def _cannot_list(error: RPCError) -> KesuError:
+    return KesuError(f"cannot list cases: {error.message}", RefusalKind.UNAVAILABLE)
 
 
 def _check_key(key: str) -> str:

@@ -33,33 +33,39 @@ class CaseListing:
 
 
 @dataclass(frozen=True)
+class CaseFilter:
+    """Which cases a listing shows: the one set of filters the CLI, the client and the API use."""
+
+    process: str | None = None
+    stage: str | None = None
+    priority: str | None = None
+    overdue: bool = False
+    """Breached, or a deadline already past."""
+    include_finished: bool = False
+
+
+@dataclass(frozen=True)
 class CasePage:
     cases: list[CaseListing]
     next_page_token: bytes | None
     """None on the last page."""
 
 
-def list_query(
-    specs: list[CompiledSpec],
-    process: str | None,
-    stage: str | None,
-    priority: str | None,
-    overdue: bool,
-    include_finished: bool,
-) -> str:
-    """A visibility query over cases of ``specs`` (all of them, or the one ``process``)."""
+def list_query(specs: list[CompiledSpec], where: CaseFilter) -> str:
+    """A visibility query over cases of ``specs`` (all of them, or the one ``where.process``)."""
     clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
-    if process is not None:
-        clauses.append(f"{search.PROCESS.name} = {_quoted(process)}")
-    if stage is not None:
-        _check_known("stage", stage, {name for spec in specs for name in spec.definition.stages})
-        clauses.append(f"{search.STAGE.name} = {_quoted(stage)}")
-    if priority is not None:
-        _check_known("priority", priority, _priorities(specs))
-        clauses.append(f"{search.PRIORITY.name} = {_quoted(priority)}")
-    if not include_finished:
+    if where.process is not None:
+        clauses.append(f"{search.PROCESS.name} = {_quoted(where.process)}")
+    if where.stage is not None:
+        stages = {name for spec in specs for name in spec.definition.stages}
+        _check_known("stage", where.stage, stages)
+        clauses.append(f"{search.STAGE.name} = {_quoted(where.stage)}")
+    if where.priority is not None:
+        _check_known("priority", where.priority, _priorities(specs))
+        clauses.append(f"{search.PRIORITY.name} = {_quoted(where.priority)}")
+    if not where.include_finished:
         clauses.append("ExecutionStatus = 'Running'")
-    if overdue:
+    if where.overdue:
         now = datetime.now(UTC).isoformat()
         clauses.append(
             f"({search.BREACHED.name} = true OR {search.NEXT_DEADLINE.name} < {_quoted(now)})"

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import get_case, list_events, list_outbox
 from process.compiler import CompiledSpec
-from service.cases import KesuError
+from service.cases import CaseFilter, KesuError
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import CaseSummary, CaseWorkflow
 
@@ -195,7 +195,7 @@ async def test_a_breached_deadline_fires_its_actions(
     assert view.state.steps[-1].event == "deadline.breached:plan"
 
     async def listed_as_overdue() -> bool:
-        overdue = await h.kesu.list_cases(overdue=True, process="complaint")
+        overdue = await h.kesu.list_cases(CaseFilter(overdue=True, process="complaint"))
         return case in [item.case_id for item in overdue]
 
     await wait_for(listed_as_overdue, "the breached case to be listed as overdue")
@@ -207,11 +207,11 @@ async def test_cases_are_listed_by_stage(harness: Harness) -> None:
     await send(h, case, "answer", AGENT, assignee="陈静")
 
     async def listed() -> bool:
-        found = await h.kesu.list_cases(process="service_request", stage="handling")
+        found = await h.kesu.list_cases(CaseFilter(process="service_request", stage="handling"))
         return case in [item.case_id for item in found]
 
     await wait_for(listed, "the case to be listed in stage handling")
-    found = await h.kesu.list_cases(process="service_request", stage="handling")
+    found = await h.kesu.list_cases(CaseFilter(process="service_request", stage="handling"))
     item = next(item for item in found if item.case_id == case)
     assert item.priority == "normal" and item.next_deadline is not None and item.running
 

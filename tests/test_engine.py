@@ -9,8 +9,9 @@ import pytest
 
 from process.clocks import ClockStatus
 from process.compiler import CompiledSpec, compile_definition
-from process.engine import CaseEngine, IllegalEvent
+from process.engine import CaseEngine
 from process.loader import load_definition, load_definition_text
+from process.refusals import IllegalEvent
 from process.state import EventInput
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
@@ -48,7 +49,7 @@ def refusal(engine: CaseEngine, event: str, who: Who, **data: object) -> str:
     assert problem is not None
     with pytest.raises(IllegalEvent, match=r"^event"):
         engine.apply_event(event_of(event, who, **data), T0)
-    return problem
+    return problem.message
 
 
 def test_opening_routes_and_acknowledges(complaint: CompiledSpec) -> None:

@@ -1,7 +1,7 @@
-"""Every refusal the engine gives is sorted into the kind the API answers with (403/409/422).
+"""Every refusal the engine gives carries the kind the API answers with (403/409/422).
 
-The messages are produced by ``workflows/admission.py`` and ``CaseEngine.reassign_problem``;
-these tests drive each branch there, so a reworded message cannot silently change its status.
+The refusals are decided in ``process/admission.py`` and ``CaseEngine.reassign_problem``;
+these tests drive each branch there and check the kind each one is given.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from process.compiler import CompiledSpec
 from process.engine import CaseEngine
+from process.refusals import Refusal, RefusalKind, refusal_kind_of
 from process.state import EventInput, ReassignInput
-from service.refusals import Refusal, refusal_kind
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def opened(specs: dict[str, CompiledSpec], process: str = "complaint") -> CaseEn
     return engine
 
 
-def problem(engine: CaseEngine, event: str, roles: list[str], **data: object) -> str:
+def problem(engine: CaseEngine, event: str, roles: list[str], **data: object) -> Refusal:
     found = engine.check_event(EventInput(event=event, actor="王敏", roles=roles, data=data))
     assert found is not None
     return found
@@ -32,16 +32,16 @@ def problem(engine: CaseEngine, event: str, roles: list[str], **data: object) ->
 @pytest.mark.parametrize(
     ("stage", "event", "roles", "data", "kind"),
     [
-        ("intake", "close", ["supervisor"], {}, Refusal.CONFLICT),  # not allowed here
-        ("intake", "no_such_event", ["agent"], {}, Refusal.CONFLICT),
-        ("intake", "accept", ["handler"], {}, Refusal.FORBIDDEN),  # needs role
-        ("intake", "accept", [], {}, Refusal.FORBIDDEN),
-        ("intake", "accept", ["agent"], {"severity": 3}, Refusal.INVALID),  # wrong type
-        ("intake", "accept", ["agent"], {"colour": "red"}, Refusal.INVALID),  # unknown field
-        ("triage", "assign", ["agent"], {}, Refusal.INVALID),  # requires input
-        ("triage", "escalate", ["agent"], {}, Refusal.CONFLICT),  # condition not met
-        ("closure", "close", ["handler"], {}, Refusal.INVALID),  # requires input
-        ("review", "uphold", ["reviewer"], {}, Refusal.INVALID),  # 'closed' requires a field
+        ("intake", "close", ["supervisor"], {}, RefusalKind.CONFLICT),  # not allowed here
+        ("intake", "no_such_event", ["agent"], {}, RefusalKind.CONFLICT),
+        ("intake", "accept", ["handler"], {}, RefusalKind.FORBIDDEN),  # needs role
+        ("intake", "accept", [], {}, RefusalKind.FORBIDDEN),
+        ("intake", "accept", ["agent"], {"severity": 3}, RefusalKind.INVALID),  # wrong type
+        ("intake", "accept", ["agent"], {"colour": "red"}, RefusalKind.INVALID),  # unknown field
+        ("triage", "assign", ["agent"], {}, RefusalKind.INVALID),  # requires input
+        ("triage", "escalate", ["agent"], {}, RefusalKind.CONFLICT),  # condition not met
+        ("closure", "close", ["handler"], {}, RefusalKind.INVALID),  # requires input
+        ("review", "uphold", ["reviewer"], {}, RefusalKind.INVALID),  # 'closed' requires a field
     ],
 )
 def test_event_refusals(
@@ -50,40 +50,46 @@ def test_event_refusals(
     event: str,
     roles: list[str],
     data: dict[str, object],
-    kind: Refusal,
+    kind: RefusalKind,
 ) -> None:
     engine = opened(specs)
     engine.state.stage = stage
-    message = problem(engine, event, roles, **data)
-    assert message.startswith(f"event {event!r} in stage {stage!r}: ")
-    assert refusal_kind(message) is kind, message
+    refusal = problem(engine, event, roles, **data)
+    assert refusal.message.startswith(f"event {event!r} in stage {stage!r}: ")
+    assert (refusal.event, refusal.stage) == (event, stage)
+    assert refusal.kind is kind, refusal.message
 
 
 def test_a_closed_case_refuses_with_a_conflict(specs: dict[str, CompiledSpec]) -> None:
     engine = opened(specs)
     engine.state.closed_at = AT
-    message = problem(engine, "accept", ["agent"])
-    assert "is closed" in message and refusal_kind(message) is Refusal.CONFLICT
+    refusal = problem(engine, "accept", ["agent"])
+    assert "is closed" in refusal.message and refusal.kind is RefusalKind.CONFLICT
 
 
 @pytest.mark.parametrize(
     ("assignee", "request_", "kind"),
     [
-        (None, ReassignInput(from_assignee="陈静", to_assignee="赵磊"), Refusal.CONFLICT),
-        ("陈静", ReassignInput(from_assignee="陈静", to_assignee=" "), Refusal.INVALID),
+        (None, ReassignInput(from_assignee="陈静", to_assignee="赵磊"), RefusalKind.CONFLICT),
+        ("陈静", ReassignInput(from_assignee="陈静", to_assignee=" "), RefusalKind.INVALID),
     ],
 )
 def test_reassign_refusals(
-    specs: dict[str, CompiledSpec], assignee: str | None, request_: ReassignInput, kind: Refusal
+    specs: dict[str, CompiledSpec],
+    assignee: str | None,
+    request_: ReassignInput,
+    kind: RefusalKind,
 ) -> None:
     engine = opened(specs)
     engine.state.fields["assignee"] = assignee
-    message = engine.reassign_problem(request_)
-    assert message is not None and refusal_kind(message) is kind, message
+    refusal = engine.reassign_problem(request_)
+    assert refusal is not None and refusal.kind is kind, refusal
     engine.state.closed_at = AT
     closed = engine.reassign_problem(request_)
-    assert closed is not None and refusal_kind(closed) is Refusal.CONFLICT
+    assert closed is not None and closed.kind is RefusalKind.CONFLICT
 
 
-def test_an_unknown_message_is_a_conflict() -> None:
-    assert refusal_kind("something new the engine says") is Refusal.CONFLICT
+def test_an_unknown_failure_type_is_a_conflict() -> None:
+    assert refusal_kind_of("SomethingNew") is RefusalKind.CONFLICT
+    assert refusal_kind_of(None) is RefusalKind.CONFLICT
+    assert refusal_kind_of("forbidden") is RefusalKind.FORBIDDEN

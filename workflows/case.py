@@ -22,7 +22,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import DeliverInput, DeliverResult, StepRecord, StepRecorded
     from process.compiler import CompiledSpec
-    from process.engine import CaseEngine, IllegalEvent
+    from process.engine import CaseEngine
+    from process.refusals import IllegalEvent, Refusal
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
 
     from . import search
@@ -62,10 +63,20 @@ class CaseSummary(BaseModel):
     steps: int
 
 
-def _refuse(problem: str | None) -> None:
+def _refused(refusal: Refusal) -> ApplicationError:
+    """The refusal as a failure whose type is its kind: callers need not read the sentence."""
+    return ApplicationError(
+        refusal.message,
+        refusal.model_dump(mode="json"),
+        type=refusal.kind.value,
+        non_retryable=True,
+    )
+
+
+def _refuse(refusal: Refusal | None) -> None:
     """Raising in a validator rejects the update before it reaches history."""
-    if problem is not None:
-        raise ValueError(problem)
+    if refusal is not None:
+        raise _refused(refusal)
 
 
 def _result(outcome: Outcome) -> EventResult:
@@ -151,9 +162,7 @@ class CaseWorkflow:
             try:
                 outcome = change(workflow.now())
             except IllegalEvent as error:
-                raise ApplicationError(
-                    str(error), type="IllegalEvent", non_retryable=True
-                ) from None
+                raise _refused(error.refusal) from None
             self._unsaved.append(outcome)
             await self._save()
         return _result(outcome)

@@ -1,0 +1,35 @@
+"""Every name kesu gives to a step or an event of its own, defined once.
+
+A case's timeline, the audit trail, the domain events other systems receive and the triggers
+a definition may name all use these strings; keeping them here means a rename reaches all.
+"""
+
+from __future__ import annotations
+
+OPENED_EVENT = "case.opened"
+"""A case's first step (seq 0), and the domain event that reports it."""
+CASE_OPENED_TRIGGER = "case_opened"
+"""How a definition names the opening moment: ``start: case_opened``."""
+REASSIGNED_EVENT = "case.reassigned"
+TIMEOUT_EVENT = "timeout"
+"""A stage's timeout moving the case on."""
+RESERVED_EVENTS = frozenset({TIMEOUT_EVENT})
+"""Event names kesu uses for its own moves; a definition may not declare them."""
+
+WARNING_EVENT_PREFIX = "deadline.warning:"
+BREACHED_EVENT_PREFIX = "deadline.breached:"
+ESCALATED_EVENT_PREFIX = "deadline.escalated:"
+"""Timeline steps of a deadline, followed by the deadline's name."""
+
+# Domain events published to other systems (``activities.events``).
+CASE_STAGE_CHANGED = "case.stage_changed"
+CASE_CLOSED = "case.closed"
+DEADLINE_WARNING = "deadline.warning"
+DEADLINE_BREACHED = "deadline.breached"
+DOMAIN_EVENT_TYPES = (
+    OPENED_EVENT,
+    CASE_STAGE_CHANGED,
+    DEADLINE_WARNING,
+    DEADLINE_BREACHED,
+    CASE_CLOSED,
+)
