@@ -73,6 +73,6 @@ def _body(kind: str, deadline: str | None, step: StepRecord) -> dict[str, Any]:
     }
     if deadline is not None:
         body["deadline"] = deadline
-        clock = step.clocks.get(deadline, {})
-        body["due_at"] = clock.get("due_at")
+        clock = step.clocks.get(deadline)
+        body["due_at"] = clock.model_dump(mode="json")["due_at"] if clock is not None else None
     return body

@@ -196,8 +196,7 @@ def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any
         for row in session.scalars(select(ClockRow).where(ClockRow.case_id == step.case_id))
     }
     touched: dict[str, dict[str, Any]] = {}
-    for name, raw in step.clocks.items():
-        clock = ClockState.model_validate(raw)
+    for name, clock in step.clocks.items():
         summary = _summary(clock)
         row = rows.get(name)
         if row is not None and _row_summary(row) == summary:

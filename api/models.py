@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from process.state import Step
+
 MAX_NAME = 100
 KEY_PATTERN = r"^[^\s/]{1,200}$"
 """A caller's id for a case or an event: no spaces or '/', at most 200 characters."""
@@ -85,16 +87,8 @@ class Clock(BaseModel):
     explain: list[str]
 
 
-class TimelineStep(BaseModel):
-    seq: int
-    at: datetime
-    event: str
-    from_stage: str | None
-    to_stage: str
-    actor: str
-    role: str | None
-    data: dict[str, Any]
-    notes: list[str]
+class TimelineStep(Step):
+    """A step of the case's timeline; inputs of pii fields masked as in ``fields``."""
 
 
 class Case(BaseModel):

@@ -60,18 +60,7 @@ def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> model
             for deadline in [definition.deadlines.get(name)]
         ],
         timeline=[
-            models.TimelineStep(
-                seq=step.seq,
-                at=step.at,
-                event=step.event,
-                from_stage=step.from_stage,
-                to_stage=step.to_stage,
-                actor=step.actor,
-                role=step.role,
-                data=shown(step.data),
-                notes=step.notes,
-            )
-            for step in state.steps
+            models.TimelineStep(**{**dict(step), "data": shown(step.data)}) for step in state.steps
         ],
     )
 

@@ -54,7 +54,7 @@ def test_which_steps_cause_which_events() -> None:
 
 
 def test_an_event_carries_the_facts_but_no_customer_data() -> None:
-    clocks = {"plan": {"status": "running", "due_at": "2026-11-25T09:00:00Z"}}
+    clocks = {"plan": {"name": "plan", "status": "running", "due_at": "2026-11-25T09:00:00Z"}}
     [event] = domain_events(
         step(3, "deadline.breached:plan", "handling", "handling", clocks=clocks)
     )

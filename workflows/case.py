@@ -194,24 +194,17 @@ class CaseWorkflow:
     def _record(self, outcome: Outcome) -> StepRecord:
         step, state = outcome.step, self._engine.state
         return StepRecord(
+            **dict(step),
             case_id=state.case_id,
-            seq=step.seq,
             process=self._spec.process,
             version=self._spec.version,
             content_hash=self._spec.content_hash,
-            event=step.event,
-            from_stage=step.from_stage,
-            to_stage=step.to_stage,
-            actor=step.actor,
-            role=step.role,
-            data=step.data,
             fields=state.fields,
-            clocks={name: clock.model_dump(mode="json") for name, clock in state.clocks.items()},
+            # A snapshot: the engine keeps changing its clocks after this step.
+            clocks={name: clock.model_copy(deep=True) for name, clock in state.clocks.items()},
             pii_fields=self._spec.definition.pii_fields,
-            at=step.at,
             final=outcome.final,
             messages=outcome.messages,
-            notes=step.notes,
             case_number_prefix=self._spec.definition.number_prefix,
             time_zone=self._spec.time_zone,
             reporting=self._spec.definition.reporting,
