@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.channels.setup import TEMPLATES_FOLDER
-from activities.database import make_engine, make_session_factory
+from activities.storage import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
 from process.loader import DefinitionError

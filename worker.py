@@ -25,11 +25,10 @@ from temporalio.worker import Worker
 
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
 from activities.channels.setup import load_channel_setup
-from activities.database import make_engine, make_session_factory
 from activities.events import domain_events
 from activities.messaging import MessagingActivities
-from activities.migrations import SchemaError, migrate
-from activities.storage import StorageActivities
+from activities.storage import StorageActivities, make_engine, make_session_factory
+from activities.storage.migrations import SchemaError, migrate
 from activities.templates import TemplateProblems
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, temporal_client

@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
+from process.problems import Problems
 from process.spec import ProcessDefinition
 
 LANGUAGES = ("zh-CN", "en")
@@ -39,14 +40,10 @@ VARIABLES = {
 DEADLINE_ATTRIBUTES = frozenset({"name", "title"})
 
 
-class TemplateProblems(Exception):
+class TemplateProblems(Problems):
     """Templates that cannot be used, with every problem found."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        count = len(problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in message templates"
-        super().__init__("\n".join([heading, *problems]))
+    subject = "message templates"
 
 
 class RenderError(Exception):

@@ -22,8 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from activities.database import make_engine, make_session_factory
-from activities.storage import CaseEventRow, CaseRow
+from activities.storage import CaseEventRow, CaseRow, make_engine, make_session_factory
 from bench.common import (
     Ratio,
     Report,

@@ -22,8 +22,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
 )
 
-from activities.database import make_engine
-from activities.storage import OutboxRow, OutboxStatus
+from activities.storage import OutboxRow, OutboxStatus, make_engine
 from bench.common import Phase, WorkerProcess, measured, run_bounded, stuck_guard
 from bench.raw_complaint import RawCaseInput, RawComplaint
 from process.state import EventInput, EventResult

@@ -6,7 +6,7 @@ This is the only module that reads definition files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from .calendars import CalendarSpec
 from .checks import check_definition
+from .problems import Problems
 from .spec import ProcessDefinition
 from .yamlsource import Document, Problem, YamlSyntaxError, format_path, parse_yaml
 
@@ -23,14 +24,10 @@ CALENDARS_FOLDER = "calendars"
 M = TypeVar("M", bound=BaseModel)
 
 
-class DefinitionError(Exception):
+class DefinitionError(Problems):
     """A definition (or several) that cannot be used, with every problem found."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in process definitions"
-        super().__init__("\n".join([heading, *self.problems]))
+    subject = "process definitions"
 
 
 def _read(path: Path) -> str:
@@ -48,7 +45,7 @@ def load_definition(
     return load_definition_text(_read(path), path.name, calendars)
 
 
-def _validated(
+def validate_yaml(
     text: str, source: str, model: type[M], what: str, example: str
 ) -> tuple[M, Document]:
     """Parse and shape-check one YAML file; every problem raised at once as DefinitionError."""
@@ -75,7 +72,7 @@ def _validated(
 def load_definition_text(
     text: str, source: str, calendars: Mapping[str, CalendarSpec] | None = None
 ) -> ProcessDefinition:
-    definition, document = _validated(
+    definition, document = validate_yaml(
         text, source, ProcessDefinition, "process definition", "process:, stages:"
     )
     problems = [
@@ -89,7 +86,7 @@ def load_definition_text(
 
 
 def load_calendar(path: Path) -> CalendarSpec:
-    calendar, _ = _validated(
+    calendar, _ = validate_yaml(
         _read(path), path.name, CalendarSpec, "calendar", "calendar:, timezone:, hours:"
     )
     if calendar.calendar != path.stem:

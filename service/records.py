@@ -14,8 +14,7 @@ from itertools import groupby
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from activities.audit import AuditLink, ChainProblem, first_problem
-from activities.storage import CaseEventRow, CaseRow
+from activities.storage import AuditLink, CaseEventRow, CaseRow, ChainProblem, first_problem
 
 from .cases import Kesu, KesuError
 

@@ -17,9 +17,8 @@ from sqlalchemy import make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from activities.database import make_engine, make_session_factory
-from activities.migrations import SchemaError, head_revision, migrate, require_current
-from activities.storage import CaseRow
+from activities.storage import CaseRow, make_engine, make_session_factory
+from activities.storage.migrations import SchemaError, head_revision, migrate, require_current
 from process.spec import Reporting
 
 from .cases import Kesu, KesuError

@@ -27,8 +27,7 @@ from enum import StrEnum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from activities.projections import ClockRow, SatisfactionRow
-from activities.storage import CaseEventRow, CaseRow
+from activities.storage import CaseEventRow, CaseRow, ClockRow, SatisfactionRow
 from process.spec import Reporting
 
 

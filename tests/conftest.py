@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from activities.database import make_engine, make_session_factory
-from activities.migrations import migrate
+from activities.storage import make_engine, make_session_factory
+from activities.storage.migrations import migrate
 from tests.receivers import smtp_server, webhook_receiver
 from tests.services import require_service
 from tests.temporal_support import harness, specs, temporal_env, time_env, unique_key

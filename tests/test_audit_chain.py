@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.audit import GENESIS, AuditLink, chain_hash, first_problem
-from activities.storage import list_events
+from activities.storage import GENESIS, AuditLink, chain_hash, first_problem, list_events
 from service.cases import KesuError
 from service.records import Verdict, verify_cases
 from tests.records_support import Script, store

@@ -13,8 +13,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import make_engine, make_session_factory
-from activities.storage import list_events, list_outbox
+from activities.storage import list_events, list_outbox, make_engine, make_session_factory
 from process.compiler import CompiledSpec
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import CaseWorkflow

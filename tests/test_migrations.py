@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from activities.database import load_models, make_engine
-from activities.migrations import (
+from activities.storage import load_models, make_engine
+from activities.storage.migrations import (
     VERSION_TABLE,
     SchemaError,
     current_revision,

@@ -12,10 +12,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.database import Base
 from activities.inputs import OutboxMessage
-from activities.projections import AssignmentRow, ClockRow, ResponsibilityRow, SatisfactionRow
-from activities.storage import CaseRow, StorageActivities, get_case, list_events
+from activities.storage import (
+    AssignmentRow,
+    Base,
+    CaseRow,
+    ClockRow,
+    ResponsibilityRow,
+    SatisfactionRow,
+    StorageActivities,
+    get_case,
+    list_events,
+)
 from tests.records_support import Script, store
 
 

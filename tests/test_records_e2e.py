@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 
-from activities.projections import AssignmentRow
-from activities.storage import get_case, list_events
+from activities.storage import AssignmentRow, get_case, list_events
 from process.compiler import CompiledSpec
 from service import records_cli
 from service.cases import Kesu, KesuError

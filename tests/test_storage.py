@@ -12,7 +12,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities import storage as storage_module
 from activities.inputs import OutboxMessage, StepRecord, StepRecorded
 from activities.storage import (
     CaseEventRow,
@@ -23,6 +22,7 @@ from activities.storage import (
     list_events,
     list_outbox,
 )
+from activities.storage import steps as storage_module
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CASE = "complaint-42"

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import make_engine, make_session_factory
-from activities.storage import list_events, list_outbox
+from activities.storage import list_events, list_outbox, make_engine, make_session_factory
 from process.compiler import CompiledSpec
 from service.cases import Kesu, KesuError
 from tests.temporal_support import sqlite_url

@@ -30,7 +30,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from activities.events import EVENTS_RECIPIENT
 from activities.messaging import Backoff, Channel, ConsoleChannel
 from activities.templates import Renderer
-from process.loader import DefinitionError, _validated
+from process.loader import DefinitionError, validate_yaml
+from process.problems import Problems
 from process.spec import Duration, Model, parse_duration
 
 from .amqp import AmqpChannel
@@ -38,14 +39,10 @@ from .email import AddressRule, Security, SmtpChannel, SmtpSettings
 from .webhook import WebhookChannel
 
 
-class ChannelConfigError(Exception):
+class ChannelConfigError(Problems):
     """A channel file that cannot be used, with every problem found."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        count = len(problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the channel configuration"
-        super().__init__("\n".join([heading, *problems]))
+    subject = "the channel configuration"
 
 
 class ConsoleConfig(Model):
@@ -163,7 +160,7 @@ def console_setup() -> ChannelSetup:
 
 def parse_channels(text: str, source: str) -> ChannelsFile:
     try:
-        config, _ = _validated(text, source, ChannelsFile, "channel file", "channels:, routes:")
+        config, _ = validate_yaml(text, source, ChannelsFile, "channel file", "channels:, routes:")
     except DefinitionError as error:
         raise ChannelConfigError(error.problems) from None
     return config

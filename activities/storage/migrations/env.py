@@ -8,8 +8,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from activities.database import load_models
-from activities.migrations import VERSION_TABLE
+from activities.storage import load_models
+from activities.storage.migrations import VERSION_TABLE
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -17,10 +17,11 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from activities.database import Base, BigId, UTCDateTime
 from activities.inputs import StepRecord
 from process.clocks import ClockState
 from process.state import ASSIGNEE_FIELD
+
+from .database import Base, BigId, UTCDateTime
 
 NUMBER_DIGITS = 6
 

@@ -29,11 +29,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from temporalio import activity
 
-from activities.audit import GENESIS, HASHED_COLUMNS, chain_hash
-from activities.database import Base, BigId, JSONType, UTCDateTime
 from activities.inputs import OutboxMessage, StepRecord, StepRecorded
-from activities.projections import allocate_case_number, project_step, update_clocks
 from process.state import ASSIGNEE_FIELD
+
+from .audit import GENESIS, HASHED_COLUMNS, chain_hash
+from .database import Base, BigId, JSONType, UTCDateTime
+from .projections import allocate_case_number, project_step, update_clocks
 
 # Activity details (workflow id, attempt) are added when running inside an activity; outside
 # one (tests, the CLI) this is a plain logger. Never log fields, event data or message params:

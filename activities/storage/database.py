@@ -28,8 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import DateTime, TypeDecorator
 
-# Stable constraint names, so that the Alembic migrations (``activities/migrations``) can refer
-# to (and drop) constraints by name on both databases.
+# Stable constraint names, so that the Alembic migrations (``migrations``) can refer to (and
+# drop) constraints by name on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -115,13 +115,6 @@ def make_engine(url: str) -> Engine:
         return engine
     # pool_pre_ping: a worker outlives database restarts and idle-connection reaping.
     return create_engine(parsed, json_serializer=_dump_json, pool_pre_ping=True)
-
-
-def load_models() -> MetaData:
-    """Every kesu table, registered on ``Base.metadata`` by importing its module."""
-    from activities import projections, storage  # noqa: F401
-
-    return Base.metadata
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
