@@ -106,7 +106,7 @@ def _outbox_action(args: argparse.Namespace, sessions: sessionmaker[Session]) ->
     return 0
 
 
-def _messages_text(settings: Settings, case_id: str) -> str:
+def messages_text(settings: Settings, case_id: str) -> str:
     try:
         with _outbox_sessions(settings) as sessions:
             return outbox.render_messages(outbox.case_messages(sessions, case_id))
@@ -131,7 +131,7 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
         number = records_cli.case_number(settings.database_url, args.case)
         spec = kesu.spec(view.state.process)
         print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
-        print(_messages_text(settings, args.case))
+        print(messages_text(settings, args.case))
     elif args.command == "list":
         where = CaseFilter(
             process=args.process,
@@ -145,7 +145,7 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starter.py", description="kesu (客诉) cases")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -223,7 +223,7 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return asyncio.run(_main(args))
     except (KesuError, DefinitionError, TemplateProblems) as error:

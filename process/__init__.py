@@ -1,6 +1,56 @@
 """The process language and the pure case engine: no Temporal, no SQL, no I/O.
 
-Definitions are read from YAML into typed models (``spec``), checked, compiled (``compiler``) and
-run step by step by ``engine.CaseEngine``. Everything above this package (activities, workflows,
-service, the entry points) imports it; it imports none of them.
+Definitions are read from YAML into typed models (``spec``) by the ``loader``, checked, compiled
+(``compiler``) and run step by step by ``CaseEngine``. Everything above this package
+(activities, workflows, service, the entry points) imports it; it imports none of them.
 """
+
+from .calendars import BusinessCalendar, CalendarCoverageError, CalendarSpec
+from .clocks import ClockState, ClockStatus
+from .compiler import CompiledSpec, compile_definition
+from .engine import CaseEngine
+from .loader import Catalog, DefinitionError, load_catalog, load_definition, load_definition_text
+from .problems import Problems
+from .refusals import IllegalEvent, Refusal, RefusalKind
+from .spec import Deadline, FieldSpec, FieldType, ProcessDefinition, Reporting
+from .state import (
+    CaseState,
+    EventInput,
+    EventResult,
+    OutboxMessage,
+    Outcome,
+    ReassignInput,
+    Step,
+)
+
+__all__ = [
+    "BusinessCalendar",
+    "CalendarCoverageError",
+    "CalendarSpec",
+    "CaseEngine",
+    "CaseState",
+    "Catalog",
+    "ClockState",
+    "ClockStatus",
+    "CompiledSpec",
+    "Deadline",
+    "DefinitionError",
+    "EventInput",
+    "EventResult",
+    "FieldSpec",
+    "FieldType",
+    "IllegalEvent",
+    "OutboxMessage",
+    "Outcome",
+    "Problems",
+    "ProcessDefinition",
+    "ReassignInput",
+    "Refusal",
+    "RefusalKind",
+    "Reporting",
+    "Step",
+    "compile_definition",
+    "load_catalog",
+    "load_definition",
+    "load_definition_text",
+]

@@ -116,7 +116,7 @@ def test_the_cli_lists_and_redelivers_dead_messages(
     assert capsys.readouterr().err == "kesu: no dead messages for case complaint-1\n"
     assert starter.main(["list", "--dead"]) == 0
     assert "(none)" in capsys.readouterr().out
-    shown = starter._messages_text(Settings.from_env(), "complaint-1")  # `show`'s last part
+    shown = starter.messages_text(Settings.from_env(), "complaint-1")  # `show`'s last part
     assert (
         shown.splitlines()[1] == "     1  customer     result                 pending   0 attempts"
     )

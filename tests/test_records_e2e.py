@@ -17,7 +17,7 @@ from activities.storage import AssignmentRow, get_case, list_events
 from process.compiler import CompiledSpec
 from service import records_cli
 from service.cases import Kesu, KesuError
-from starter import _parser
+from starter import build_parser
 from tests.temporal_support import Harness, running_harness
 
 pytestmark = pytest.mark.temporal
@@ -34,7 +34,7 @@ async def run(h: Harness, database_url: str, specs: dict[str, CompiledSpec], *ar
     out = io.StringIO()
     reporting = {name: spec.definition.reporting for name, spec in specs.items()}
     code = await records_cli.run(
-        _parser().parse_args(argv), database_url, reporting, open_kesu, out
+        build_parser().parse_args(argv), database_url, reporting, open_kesu, out
     )
     return code, out.getvalue()
 
@@ -121,7 +121,7 @@ async def test_reassign_verify_and_report(
 async def test_records_commands_explain_a_missing_database(
     database_url: str, specs: dict[str, CompiledSpec]
 ) -> None:
-    args = _parser().parse_args(["verify"])
+    args = build_parser().parse_args(["verify"])
 
     @contextlib.asynccontextmanager
     async def no_temporal() -> AsyncIterator[Kesu]:
@@ -132,7 +132,9 @@ async def test_records_commands_explain_a_missing_database(
         await records_cli.run(args, database_url, {}, no_temporal)
     out = io.StringIO()
     assert (
-        await records_cli.run(_parser().parse_args(["migrate"]), database_url, {}, no_temporal, out)
+        await records_cli.run(
+            build_parser().parse_args(["migrate"]), database_url, {}, no_temporal, out
+        )
         == 0
     )
     assert await records_cli.run(args, database_url, {}, no_temporal, out) == 0
