@@ -28,9 +28,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.keys import Keyring, PayloadKeyError, parse_key, parse_keys
 from process.compiler import CompiledSpec, compile_definition
 from process.loader import load_catalog
-from service.crypto import EncryptionCodec, PayloadKeyError, key_from_file, parse_key
+from service.crypto import EncryptionCodec, KesuPayloadConverter
 from workflows import search
 
 log = logging.getLogger("kesu")
@@ -51,8 +52,16 @@ class Settings:
     data_dir: Path
     database_url: str
     definitions_dir: Path
-    payload_key: bytes | None = None
-    """Encrypts what kesu sends through Temporal; None sends it readable (with a warning)."""
+    keyring: Keyring | None = None
+    """Encrypts what kesu sends through Temporal and wraps each case's data key; None sends
+    payloads readable and stores customer data unencrypted (with a warning)."""
+    allow_plaintext: bool = False
+    """Accept unencrypted payloads despite a keyring (while migrating to encryption)."""
+
+    @property
+    def payload_key(self) -> bytes | None:
+        """The key new payloads are encrypted with."""
+        return None if self.keyring is None else self.keyring.primary
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -60,7 +69,8 @@ class Settings:
         address = environ.get("TEMPORAL_ADDRESS") or None
         return cls(
             temporal_address=address,
-            payload_key=_payload_key(environ.get("KESU_PAYLOAD_KEY"), address, data_dir),
+            keyring=_keyring(environ, address, data_dir),
+            allow_plaintext=environ.get("KESU_ALLOW_PLAINTEXT_PAYLOADS", "") in ("1", "true"),
             namespace=environ.get("TEMPORAL_NAMESPACE", "default"),
             task_queue=environ.get("KESU_TASK_QUEUE", "kesu"),
             data_dir=data_dir,
@@ -69,15 +79,25 @@ class Settings:
         )
 
 
-def _payload_key(text: str | None, address: str | None, data_dir: Path) -> bytes | None:
-    """The configured key; on embedded defaults one kept in the data folder, made on first use."""
+def _keyring(environ: Mapping[str, str], address: str | None, data_dir: Path) -> Keyring | None:
+    """The configured keyring: ``KESU_PAYLOAD_KEYS`` (oldest first), a ``KESU_KEYRING`` file,
+    the single ``KESU_PAYLOAD_KEY``, or on embedded defaults the file ``data/payload.key``
+    (made on first use). ``KESU_PRIMARY_KEY_ID`` pins the key new data is encrypted with."""
+    primary = environ.get("KESU_PRIMARY_KEY_ID") or None
     try:
-        if text:
-            return parse_key(text)
+        if environ.get("KESU_PAYLOAD_KEYS"):
+            keys = parse_keys(environ["KESU_PAYLOAD_KEYS"], "KESU_PAYLOAD_KEYS")
+            return Keyring(keys, primary)
+        if environ.get("KESU_KEYRING"):
+            return Keyring.from_file(Path(environ["KESU_KEYRING"]), primary)
+        if environ.get("KESU_PAYLOAD_KEY"):
+            return Keyring([parse_key(environ["KESU_PAYLOAD_KEY"])], primary)
         if address is None:
-            return key_from_file(data_dir / "payload.key")
+            return Keyring.from_file(data_dir / "payload.key", primary)
     except PayloadKeyError as error:
         raise SetupError(str(error)) from None
+    except OSError as error:
+        raise SetupError(f"cannot read the keyring: {error}") from None
     return None
 
 
@@ -160,17 +180,28 @@ async def embedded_temporal(data_dir: Path, address: str = EMBEDDED_ADDRESS) -> 
         log_file.close()
 
 
-def data_converter(payload_key: bytes | None) -> DataConverter:
+def data_converter(
+    payload_key: bytes | Keyring | None, allow_plaintext: bool = False
+) -> DataConverter:
     if payload_key is None:
         return pydantic_data_converter
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(payload_key))
+    codec = EncryptionCodec(payload_key, allow_plaintext=allow_plaintext)
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_converter_class=KesuPayloadConverter,
+        payload_codec=codec,
+    )
 
 
 async def connect(
-    address: str, namespace: str, attempts: int = 20, payload_key: bytes | None = None
+    address: str,
+    namespace: str,
+    attempts: int = 20,
+    payload_key: bytes | Keyring | None = None,
+    allow_plaintext: bool = False,
 ) -> Client:
     """Connect, waiting out a server that is still starting ("Frontend is not healthy yet")."""
-    converter = data_converter(payload_key)
+    converter = data_converter(payload_key, allow_plaintext)
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(address, namespace=namespace, data_converter=converter)
@@ -204,8 +235,13 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
         address = settings.temporal_address
         if address is None:
             address = await stack.enter_async_context(embedded_temporal(settings.data_dir))
-        if settings.payload_key is None:
-            log.warning("KESU_PAYLOAD_KEY is not set: case data goes to Temporal unencrypted")
-        client = await connect(address, settings.namespace, payload_key=settings.payload_key)
+        if settings.keyring is None:
+            log.warning("no payload key is set: case data goes to Temporal unencrypted")
+        client = await connect(
+            address,
+            settings.namespace,
+            payload_key=settings.keyring,
+            allow_plaintext=settings.allow_plaintext,
+        )
         await ensure_search_attributes(client, settings.namespace)
         yield client
