@@ -215,17 +215,17 @@ async def connect(
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
     """Register kesu's search attributes (a no-op where they exist, as on the embedded server)."""
-    request = AddSearchAttributesRequest(
-        namespace=namespace,
-        search_attributes={
-            key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in search.ALL
-        },
-    )
-    try:
-        await client.operator_service.add_search_attributes(request)
-    except RPCError as error:
-        if error.status != RPCStatusCode.ALREADY_EXISTS:
-            raise SetupError(f"cannot register search attributes: {error.message}") from None
+    # One at a time: a server that has some of them (an older kesu) still gets the new ones.
+    for key in search.ALL:
+        request = AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type)},
+        )
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except RPCError as error:
+            if error.status != RPCStatusCode.ALREADY_EXISTS:
+                raise SetupError(f"cannot register search attributes: {error.message}") from None
 
 
 @contextlib.asynccontextmanager

@@ -16,6 +16,7 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import make_url
@@ -26,6 +27,7 @@ from activities.channels.setup import TEMPLATES_FOLDER
 from activities.storage import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
+from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
 from process.spec import FieldSpec, FieldType
 from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
@@ -198,6 +200,9 @@ async def _main(args: argparse.Namespace) -> int:
         specs = load_specs(settings.definitions_dir)
         for spec in specs.values():
             print(f"ok  {spec.label}: {len(spec.definition.stages)} stages")
+        today = datetime.now(UTC).date()
+        for warning in ending_soon(calendars_in_use(specs.values()).values(), today):
+            print(f"WARNING  {warning}")
         definitions = {name: spec.definition for name, spec in specs.items()}
         catalog = load_checked_templates(settings.definitions_dir / TEMPLATES_FOLDER, definitions)
         print(f"ok  templates: {len(catalog.templates)} (every message in every language)")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,8 +31,9 @@ from activities.messaging import MessagingActivities
 from activities.storage import StorageActivities, make_engine, make_session_factory
 from activities.storage.migrations import SchemaError, migrate
 from activities.templates import TemplateProblems
+from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
-from runtime import PROJECT_DIR, Settings, SetupError, exit_after, temporal_client
+from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs, temporal_client
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger("kesu.worker")
@@ -127,6 +129,17 @@ async def running_worker(settings: Settings) -> AsyncIterator[Client]:
                 sweeper.cancel()
 
 
+def _warn_about_calendars(settings: Settings) -> None:
+    """Calendars ending soon make due times provisional: say so where operators look."""
+    try:
+        specs = load_specs(settings.definitions_dir)
+    except DefinitionError as error:
+        log.warning("definitions not checked for calendar coverage: %s", error)
+        return
+    for warning in ending_soon(calendars_in_use(specs.values()).values(), datetime.now(UTC).date()):
+        log.warning("%s", warning)
+
+
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -135,6 +148,7 @@ async def serve(settings: Settings) -> None:
     async with running_worker(settings):
         where = settings.temporal_address or "the embedded Temporal server"
         log.info("kesu worker on task queue %r at %s; Ctrl-C stops it", settings.task_queue, where)
+        _warn_about_calendars(settings)
         await stop.wait()
         log.info("stopping: finishing the tasks in hand")
 

@@ -75,4 +75,6 @@ def _body(kind: str, deadline: str | None, step: StepRecord) -> dict[str, Any]:
         body["deadline"] = deadline
         clock = step.clocks.get(deadline)
         body["due_at"] = clock.model_dump(mode="json")["due_at"] if clock is not None else None
+        if clock is not None and clock.provisional:
+            body["provisional"] = clock.provisional  # why due_at is only provisional
     return body

@@ -35,9 +35,10 @@ VARIABLES = {
     "stage": "the stage the case is in",
     "stage_title": "that stage's title (its name if it has none)",
     "fields": "the case fields, as fields.<name>; unset fields are empty",
-    "deadline": "deadline.name and deadline.title, for messages a deadline sends",
+    "deadline": "deadline.name, deadline.title, deadline.due_at and deadline.provisional (why "
+    "the due time is provisional, empty when it is not), for messages a deadline sends",
 }
-DEADLINE_ATTRIBUTES = frozenset({"name", "title"})
+DEADLINE_ATTRIBUTES = frozenset({"name", "title", "due_at", "provisional"})
 
 
 class TemplateProblems(Problems):
@@ -246,8 +247,14 @@ class Renderer:
             "deadline": {
                 "name": deadline_name,
                 "title": (deadline_spec.title if deadline_spec else None) or deadline_name,
+                **_due_params(params.get("deadline")),
             },
         }
+
+
+def _due_params(given: Any) -> dict[str, Any]:
+    known = given if isinstance(given, Mapping) else {}
+    return {"due_at": known.get("due_at"), "provisional": known.get("provisional")}
 
 
 def _deadline_of(trigger: str) -> str:

@@ -11,12 +11,14 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from process.coverage import calendars_in_use, ending_soon
 from service.cases import CaseFilter, Kesu, KesuError
 
 from . import models, views
@@ -195,7 +197,9 @@ def create_app(
     async def healthz(kesu: Service) -> models.Health:
         """200 when Temporal answers; no token needed."""
         await kesu.check_temporal()
-        return models.Health(status="ok", processes=len(kesu.processes))
+        in_use = calendars_in_use(kesu.processes.values())
+        warnings = ending_soon(in_use.values(), datetime.now(UTC).date())
+        return models.Health(status="ok", processes=len(kesu.processes), warnings=warnings)
 
     return app
 

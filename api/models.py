@@ -84,6 +84,8 @@ class Clock(BaseModel):
     breached_at: datetime | None
     met: bool | None
     problem: str | None
+    provisional: str | None = None
+    """Why ``due_at`` is provisional (it runs past the dates its calendar knows), or null."""
     explain: list[str]
 
 
@@ -119,6 +121,8 @@ class CaseRow(BaseModel):
     breached: bool
     running: bool
     opened_at: datetime
+    provisional: bool = False
+    """A due time of the case is provisional (past the end of its calendar)."""
 
 
 class CaseList(BaseModel):
@@ -164,3 +168,5 @@ class Definition(BaseModel):
 class Health(BaseModel):
     status: str
     processes: int
+    warnings: list[str] = []
+    """Not failures: e.g. a calendar in use whose known dates end within 60 days."""

@@ -54,6 +54,7 @@ def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> model
                 breached_at=clock.breached_at,
                 met=clock.met,
                 problem=clock.problem,
+                provisional=clock.provisional,
                 explain=clock.explain,
             )
             for name, clock in state.clocks.items()
@@ -75,6 +76,7 @@ def case_row(item: CaseListing) -> models.CaseRow:
         breached=item.breached,
         running=item.running,
         opened_at=item.opened_at,
+        provisional=item.provisional,
     )
 
 

@@ -95,9 +95,14 @@ class CalendarSpec(BaseModel):
 
 
 class BusinessCalendar:
-    """Working time on a calendar: add it, measure it, count working days."""
+    """Working time on a calendar: add it, measure it, count working days.
 
-    def __init__(self, spec: CalendarSpec) -> None:
+    ``provisional=True`` counts the dates past ``covers`` with the weekly hours alone (no
+    holidays, no make-up days are known there yet) instead of refusing them: a deadline then
+    still gets a due time, which ``guessed`` says is provisional and why.
+    """
+
+    def __init__(self, spec: CalendarSpec, provisional: bool = False) -> None:
         self.spec = spec
         self.name = spec.calendar
         self.zone: tzinfo = ZoneInfo(spec.timezone)
@@ -105,9 +110,28 @@ class BusinessCalendar:
         self._weekly = [[parse_span(s) for s in spec.hours.get(day, [])] for day in WEEKDAYS]
         extra = spec.workday_hours
         self._makeup = [parse_span(s) for s in extra] if extra is not None else self._weekly[0]
+        # Without any weekly hours nothing past 'covers' could ever be reached: refuse instead.
+        self.provisional = provisional and any(self._weekly)
+
+    def covered(self, day: date) -> bool:
+        return self.spec.covers.first <= day <= self.spec.covers.last
+
+    def guessed(self, start: datetime, end: datetime) -> str | None:
+        """Why a span counted with weekly hours alone is provisional, or None if covered."""
+        first, last = (moment.astimezone(self._zone).date() for moment in sorted((start, end)))
+        if self.covered(first) and self.covered(last):
+            return None
+        covers = self.spec.covers
+        return (
+            f"calendar {self.name!r} covers {covers.first} to {covers.last}; later dates are "
+            "counted with the weekly working hours alone, without holidays or make-up days, "
+            "until the calendar is extended"
+        )
 
     def _day_spans(self, day: date) -> list[tuple[time, time]]:
-        if not self.spec.covers.first <= day <= self.spec.covers.last:
+        if not self.covered(day):
+            if self.provisional:
+                return self._weekly[day.weekday()]
             raise CalendarCoverageError(
                 f"calendar {self.name!r} covers {self.spec.covers.first} to "
                 f"{self.spec.covers.last}; {day} is outside it (add the next year's holidays)"

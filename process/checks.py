@@ -265,15 +265,27 @@ def _check_clock(
         for where, text in targets:
             if parse_amount(text).working_days:
                 found.append((where, f"{text!r}: working days (wd) need clock: business"))
+            if parse_amount(text).months:
+                found.append((where, f"{text!r}: months (mo) need clock: legal"))
         return
     calendar = deadline.calendar or definition.calendar
     if calendar is None:
-        message = "a business clock needs a calendar: set 'calendar' here or for the process"
+        message = (
+            f"a {deadline.clock} clock needs a calendar: set 'calendar' here or for the process"
+        )
         found.append(((*path, "clock"), message))
     elif calendar not in calendars:
         where = (*path, "calendar") if deadline.calendar else ("calendar",)
         found.append((where, _unknown("calendar", calendar, calendars)))
+    if deadline.clock == "legal":
+        for where, text in targets:
+            if parse_amount(text).units - {"d", "mo"}:
+                message = f"{text!r}: a legal clock counts days (d) and months (mo), e.g. 15d, 1mo"
+                found.append((where, message))
+        return
     for where, text in targets:
+        if parse_amount(text).months:
+            found.append((where, f"{text!r}: months (mo) need clock: legal"))
         if parse_amount(text).units & {"d", "w"}:
             message = (
                 f"{text!r}: on a business clock write working days as 'wd' and working time in "

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from . import clocks
 from .calendars import BusinessCalendar, CalendarSpec
 from .clocks import ClockState
+from .legal import LegalMeasure
 from .measures import BusinessMeasure, CalendarMeasure, Measure
 from .spec import ClockTrigger, Deadline, ProcessDefinition
 
@@ -40,16 +41,29 @@ class ClockBoard:
         calendars: Mapping[str, CalendarSpec],
         state_clocks: dict[str, ClockState],
         zone: tzinfo,
+        provisional: bool = True,
     ) -> None:
+        """``provisional``: past a calendar's end, count weekly hours (a provisional due time)
+        rather than give no due time; False only replays cases recorded before that."""
         self._definition = definition
         self._clocks = state_clocks
+        self._zone = zone
+        self._provisional = provisional
         self._measures: dict[str, Measure] = {}
+        self.use_calendars(calendars)
+
+    def use_calendars(self, calendars: Mapping[str, CalendarSpec]) -> None:
+        definition = self._definition
         for name, deadline in definition.deadlines.items():
-            if deadline.clock == "business":
-                calendar = calendars[deadline.calendar or definition.calendar or ""]
-                self._measures[name] = BusinessMeasure(BusinessCalendar(calendar))
+            if deadline.clock == "calendar":
+                self._measures[name] = CalendarMeasure(self._zone)
+                continue
+            spec = calendars[deadline.calendar or definition.calendar or ""]
+            calendar = BusinessCalendar(spec, provisional=self._provisional)
+            if deadline.clock == "legal":
+                self._measures[name] = LegalMeasure(calendar, deadline.ends)
             else:
-                self._measures[name] = CalendarMeasure(zone)
+                self._measures[name] = BusinessMeasure(calendar)
 
     def deadline(self, name: str) -> Deadline:
         return self._definition.deadlines[name]
@@ -127,6 +141,9 @@ class ClockBoard:
 
     def stamp(self, name: str, moment: datetime | None) -> str:
         return clocks.stamp(moment, self._measures[name].zone)
+
+    def due_text(self, name: str) -> str:
+        return clocks.due_text(self._clocks[name], self._measures[name].zone)
 
     def describe(self, name: str) -> str:
         """The measure and calendar a clock counts in, for people."""

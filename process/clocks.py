@@ -46,7 +46,10 @@ class ClockState(BaseModel):
     warnings_sent: list[int] = Field(default_factory=list)
     escalations_sent: list[int] = Field(default_factory=list)
     problem: str | None = None
-    """Why no due time can be computed (a calendar that ends too soon); shown, never guessed."""
+    """Why no due time can be computed (a calendar that ends too soon, in cases opened before
+    provisional due times existed); shown, never guessed."""
+    provisional: str | None = None
+    """Why the due time is provisional (it runs past a calendar's known dates), or None."""
     explain: list[str] = Field(default_factory=list)
 
     @property
@@ -86,19 +89,28 @@ def _say(clock: ClockState, line: str) -> str:
 
 
 def _recompute(clock: ClockState, measure: Measure) -> None:
-    clock.due_at, clock.problem = None, None
+    clock.due_at, clock.problem, clock.provisional = None, None, None
     if clock.status is not ClockStatus.RUNNING or clock.started_at is None or not clock.target:
         return
     try:
         clock.due_at = measure.due(clock.started_at, parse_amount(clock.target), clock.paused_for)
     except CalendarCoverageError as error:
         clock.problem = str(error)
+    else:
+        clock.provisional = measure.guessed(clock.started_at, clock.due_at)
+
+
+def due_text(clock: ClockState, zone: tzinfo) -> str:
+    """``due 2027-01-12 18:00 CST`` and, when the calendar ends before it, why it is provisional."""
+    if clock.problem is not None:
+        return f"NO DUE TIME: {clock.problem}"
+    if clock.provisional is not None:
+        return f"due {stamp(clock.due_at, zone)} PROVISIONAL ({clock.provisional})"
+    return f"due {stamp(clock.due_at, zone)}"
 
 
 def _due_text(clock: ClockState, measure: Measure) -> str:
-    if clock.problem is not None:
-        return f"NO DUE TIME: {clock.problem}"
-    return f"due {stamp(clock.due_at, measure.zone)}"
+    return due_text(clock, measure.zone)
 
 
 def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str | None:
@@ -134,6 +146,7 @@ def pause(clock: ClockState, at: datetime) -> str | None:
     if clock.status is not ClockStatus.RUNNING:
         return None
     clock.status, clock.paused_at, clock.due_at = ClockStatus.PAUSED, at, None
+    clock.provisional = None
     return _say(clock, f"{clock.name} paused")
 
 
@@ -160,6 +173,7 @@ def stop(clock: ClockState, at: datetime, measure: Measure) -> str | None:
     if clock.paused_at is not None:
         resume(clock, at, measure)
     clock.status, clock.stopped_at, clock.due_at = ClockStatus.STOPPED, at, None
+    clock.provisional = None
     verdict = "in time" if clock.breached_at is None else "late"
     return _say(clock, f"{clock.name} stopped {verdict}")
 
@@ -175,7 +189,7 @@ def retarget(clock: ClockState, target: str, measure: Measure, why: str) -> str 
     _recompute(clock, measure)
     if clock.status is ClockStatus.PAUSED:
         return _say(clock, f"{clock.name} target {old} → {target} ({why}), paused")
-    moved = f"due {stamp(before, measure.zone)} → {stamp(clock.due_at, measure.zone)}"
+    moved = f"due {stamp(before, measure.zone)} → {_due_text(clock, measure).removeprefix('due ')}"
     return _say(clock, f"{clock.name} target {old} → {target} ({why}): {moved}")
 
 

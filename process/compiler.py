@@ -125,7 +125,7 @@ def used_calendars(definition: ProcessDefinition) -> set[str]:
     return {
         deadline.calendar or definition.calendar or ""
         for deadline in definition.deadlines.values()
-        if deadline.clock == "business"
+        if deadline.clock != "calendar"
     }
 
 

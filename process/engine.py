@@ -42,20 +42,26 @@ from .state import (
 
 
 class CaseEngine:
-    def __init__(self, spec: CompiledSpec, state: CaseState) -> None:
+    def __init__(self, spec: CompiledSpec, state: CaseState, provisional: bool = True) -> None:
         self.spec = spec
         self.definition = spec.definition
         self.state = state
         self._rules = rules_for(spec)
         self._actions = self._rules.actions
         zone = ZoneInfo(spec.time_zone)
-        self._board = ClockBoard(self.definition, spec.calendars, state.clocks, zone)
+        self._board = ClockBoard(self.definition, spec.calendars, state.clocks, zone, provisional)
 
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
     def open(
-        cls, spec: CompiledSpec, case_id: str, given: Mapping[str, Any], actor: str, at: datetime
+        cls,
+        spec: CompiledSpec,
+        case_id: str,
+        given: Mapping[str, Any],
+        actor: str,
+        at: datetime,
+        provisional: bool = True,
     ) -> tuple[CaseEngine, Outcome]:
         definition = spec.definition
         initial = definition.initial_stage
@@ -70,7 +76,7 @@ class CaseEngine:
             stage_entered_at=at,
             clocks={name: clocks.ClockState(name=name) for name in definition.deadlines},
         )
-        engine = cls(spec, state)
+        engine = cls(spec, state, provisional)
         notes = engine._board.moment("event", CASE_OPENED_TRIGGER, at, state.fields)
         messages = engine._enter(initial, at, notes)
         step = Step(
@@ -186,19 +192,30 @@ class CaseEngine:
         )
 
     def _fire_alarm(self, alarm: Alarm, now: datetime) -> Outcome:
+        outcome = self._alarm_step(alarm, now)
+        # Messages a deadline sends say when it is due, and whether that is provisional.
+        clock = self._board.clock(alarm.clock)
+        due = clock.breached_at or clock.due_at
+        for message in outcome.messages:
+            message.params["deadline"] = {
+                "due_at": due.isoformat() if due else None,
+                "provisional": clock.provisional,
+            }
+        return outcome
+
+    def _alarm_step(self, alarm: Alarm, now: datetime) -> Outcome:
         name = alarm.clock
         clock, deadline = self._board.clock(name), self._board.deadline(name)
         if alarm.kind == "warning":
             clock.warnings_sent.append(alarm.index)
-            due, warning = self._board.stamp(name, clock.due_at), deadline.warn[alarm.index]
-            notes = [f"{name} due {due} ({warning})"]
+            notes = [f"{name} {self._board.due_text(name)} ({deadline.warn[alarm.index]})"]
             messages = self._actions.run(deadline.on_warn, self.state, notes)
             return self._stay(f"{WARNING_EVENT_PREFIX}{name}", now, notes, messages)
         if alarm.kind == "breach":
             # The breach happened at the due time, even if a worker outage delays the news:
             # escalation rungs count from then.
             clock.breached_at = clock.due_at
-            notes = [f"{name} breached (was due {self._board.stamp(name, clock.due_at)})"]
+            notes = [f"{name} breached (was {self._board.due_text(name)})"]
             event = f"{BREACHED_EVENT_PREFIX}{name}"
             return self._act(deadline.on_breach, event, now, notes, breach_event(name))
         clock.escalations_sent.append(alarm.index)

@@ -32,6 +32,10 @@ class Measure(Protocol):
         """The target as counted time (what a '75%' warning is a share of)."""
         ...
 
+    def guessed(self, start: datetime, end: datetime) -> str | None:
+        """Why times from ``start`` to ``end`` are provisional (a calendar ends), or None."""
+        ...
+
 
 class CalendarMeasure:
     label = "calendar time"
@@ -54,9 +58,13 @@ class CalendarMeasure:
     def budget(self, start: datetime, target: Amount) -> timedelta:
         return target.span
 
+    def guessed(self, start: datetime, end: datetime) -> str | None:
+        return None
+
 
 class BusinessMeasure:
-    """Working time on a business calendar; may raise CalendarCoverageError."""
+    """Working time on a business calendar; may raise CalendarCoverageError (unless the
+    calendar counts past its end provisionally)."""
 
     def __init__(self, calendar: BusinessCalendar) -> None:
         self.calendar = calendar
@@ -85,3 +93,6 @@ class BusinessMeasure:
         if not target.working_days:
             return target.span
         return self.calendar.between(start, self._unpaused_due(start, target))
+
+    def guessed(self, start: datetime, end: datetime) -> str | None:
+        return self.calendar.guessed(start, end)

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .calendars import known_zone
 from .events import CASE_OPENED_TRIGGER
 
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|w|d|h|m|s)")
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|mo|w|d|h|m|s)")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 _UNITS_HELP = "a number and a unit s, m, h, d, w or wd (working days), e.g. 15m, 24h, 7d, 15wd"
 
@@ -29,6 +29,8 @@ class Amount:
 
     span: timedelta
     working_days: int = 0
+    months: int = 0
+    """Calendar months (``mo``): only a legal clock counts them (to the corresponding day)."""
     units: frozenset[str] = frozenset()
     """The units written: a business clock refuses calendar days (d, w) as ambiguous."""
 
@@ -36,24 +38,27 @@ class Amount:
 def parse_amount(text: str) -> Amount:
     """``15m``, ``24h``, ``7d``, ``1d 12h``, ``15wd`` -> Amount; ValueError otherwise."""
     compact = text.strip().lower()
-    position, span, working_days, units = 0, timedelta(), 0, set()
+    position, span, working_days, months, units = 0, timedelta(), 0, 0, set()
     for match in _DURATION_PART.finditer(compact):
         if match.start() != position:
             break
         number, unit = match.group(1), match.group(2)
         units.add(unit)
-        if unit == "wd":
+        if unit in ("wd", "mo"):
             if "." in number:
-                raise ValueError(f"bad duration {text!r}: working days are whole days")
-            working_days += int(number)
+                raise ValueError(f"bad duration {text!r}: {unit} counts whole days or months")
+            if unit == "wd":
+                working_days += int(number)
+            else:
+                months += int(number)
         else:
             span += timedelta(**{_DURATION_UNITS[unit]: float(number)})
         position = match.end()
     if not compact or position != len(compact):
         raise ValueError(f"bad duration {text!r}: write {_UNITS_HELP}")
-    if span <= timedelta() and not working_days:
+    if span <= timedelta() and not working_days and not months:
         raise ValueError(f"bad duration {text!r}: must be longer than zero")
-    return Amount(span=span, working_days=working_days, units=frozenset(units))
+    return Amount(span=span, working_days=working_days, months=months, units=frozenset(units))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -61,6 +66,8 @@ def parse_duration(text: str) -> timedelta:
     amount = parse_amount(text)
     if amount.working_days:
         raise ValueError(f"{text!r}: working days (wd) count only on a business clock")
+    if amount.months:
+        raise ValueError(f"{text!r}: months (mo) count only on a legal clock")
     return amount.span
 
 
@@ -231,8 +238,11 @@ class Deadline(Model):
     within: TimeAmount | dict[str, TimeAmount]
     """One duration, or one per value of the ``by`` field."""
     by: str | None = None
-    clock: Literal["calendar", "business"] = "calendar"
-    """``calendar``: every hour counts; ``business``: only working time on ``calendar``."""
+    clock: Literal["calendar", "business", "legal"] = "calendar"
+    """``calendar``: every hour counts; ``business``: only working time on ``calendar``;
+    ``legal``: days and months as the Civil Code counts periods (arts. 200-204), on ``calendar``."""
+    ends: Literal["midnight", "close"] = "midnight"
+    """Legal clock: the last day ends at 24:00, or at the close of business on ``calendar``."""
     calendar: str | None = None
     """The business calendar (default: the process's ``calendar``)."""
     warn: list[str] = Field(default_factory=list)

@@ -95,6 +95,11 @@ class CaseState(BaseModel):
     def breached(self) -> bool:
         return any(clock.breached_at is not None for clock in self.clocks.values())
 
+    @property
+    def provisional(self) -> bool:
+        """A due time is provisional: a running clock counts past its calendar's end."""
+        return any(clock.provisional is not None for clock in self.clocks.values())
+
 
 class Outcome(BaseModel):
     """A step just taken, the messages it causes, and whether it closed the case."""

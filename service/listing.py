@@ -30,6 +30,8 @@ class CaseListing:
     breached: bool
     running: bool
     opened_at: datetime
+    provisional: bool = False
+    """A due time of the case is provisional (past the end of a calendar)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def listing(execution: WorkflowExecution) -> CaseListing:
         next_deadline=attributes.get(search.NEXT_DEADLINE),
         breached=bool(attributes.get(search.BREACHED)),
         running=execution.status == WorkflowExecutionStatus.RUNNING,
+        provisional=bool(attributes.get(search.PROVISIONAL)),
         opened_at=execution.start_time,
     )
 

@@ -90,6 +90,8 @@ def _clock_lines(
         state += f", BREACHED {when(clock.breached_at)}"
     if clock.problem is not None:
         state += f", NO DUE TIME: {clock.problem}"
+    if clock.provisional is not None:
+        state += f", PROVISIONAL: {clock.provisional}"
     measure = "calendar time" if deadline.clock == "calendar" else "working time"
     if deadline.clock == "business":
         measure += f" on {deadline.calendar or calendar}"
@@ -115,7 +117,8 @@ def render_listing(listings: Iterable[CaseListing]) -> str:
         f"{'case':<36} {'process':<16} {'stage':<18} {'priority':<9} {'next deadline':<20} flags"
     ]
     for item in listings:
-        flags = ("BREACHED " if item.breached else "") + ("" if item.running else "finished")
+        flags = "BREACHED " if item.breached else ""
+        flags += ("PROVISIONAL " if item.provisional else "") + ("" if item.running else "finished")
         rows.append(
             f"{item.case_id:<36} {item.process or '-':<16} {item.stage or '-':<18} "
             f"{item.priority or '-':<9} {_when(item.next_deadline):<20} {flags}".rstrip()

@@ -193,7 +193,9 @@ async def test_callers_need_a_known_token(http: httpx.AsyncClient) -> None:
     assert missing.headers["www-authenticate"] == "Bearer"
     refused(await http.get("/definitions", headers={"Authorization": "Bearer guess"}), 401)
     refused(await http.get("/definitions", headers={"Authorization": "Basic eDp5"}), 401)
-    assert (await http.get("/healthz")).json()["status"] == "ok"
+    health = (await http.get("/healthz")).json()
+    assert health["status"] == "ok"
+    assert all("calendar 'cn-workdays'" in warning for warning in health["warnings"])
 
 
 async def test_definitions_and_the_openapi_document_are_served(http: httpx.AsyncClient) -> None:

@@ -163,3 +163,12 @@ def test_render_errors_name_the_template_not_the_values(
         sandboxed.render("x", params(language="en"))
     assert str(refused.value).startswith("x.en.j2: ")
     assert "13800138000" not in str(refused.value)
+
+
+def test_a_provisional_due_time_is_said_in_the_message(renderer: Renderer) -> None:
+    why = "calendar 'cn-workdays' covers 2004-01-01 to 2026-12-31"
+    given = {**params(assignee="陈静"), "deadline": {"due_at": None, "provisional": why}}
+    rendered = renderer.render("deadline_breached", given, trigger="deadline.breached:plan")
+    assert f"注意：该时限为暂定（日历尚未覆盖）：{why}" in rendered.body
+    plain = renderer.render("deadline_breached", params(), trigger="deadline.breached:plan")
+    assert "暂定" not in plain.body

@@ -32,6 +32,7 @@ WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"
 REASSIGN_UPDATE = "reassign"
 CASE_QUERY = "case"
+PROVISIONAL_PATCH = "provisional-due-times"
 
 _STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
@@ -95,11 +96,14 @@ class CaseWorkflow:
         self._unsaved: list[Outcome] = []
         self._changes = 0
         self._deliver = False
+        # Cases recorded before provisional due times replay without them (no due time past
+        # a calendar's end); every case started or continued since counts weekly hours there.
+        provisional = workflow.patched(PROVISIONAL_PATCH)
         if case.state is not None:
-            self._engine = CaseEngine(case.spec, case.state)
+            self._engine = CaseEngine(case.spec, case.state, provisional)
         else:
             self._engine, opened = CaseEngine.open(
-                case.spec, case.case_id, case.fields, case.actor, workflow.now()
+                case.spec, case.case_id, case.fields, case.actor, workflow.now(), provisional
             )
             self._unsaved.append(opened)
 
@@ -240,5 +244,6 @@ class CaseWorkflow:
                 if deadline is not None
                 else search.NEXT_DEADLINE.value_unset(),
                 search.BREACHED.value_set(state.breached),
+                search.PROVISIONAL.value_set(state.provisional),
             ]
         )

@@ -13,5 +13,7 @@ PROCESS = SearchAttributeKey.for_keyword("KesuProcess")
 PRIORITY = SearchAttributeKey.for_keyword("KesuPriority")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("KesuNextDeadline")
 BREACHED = SearchAttributeKey.for_bool("KesuBreached")
+PROVISIONAL = SearchAttributeKey.for_bool("KesuProvisional")
+"""A running clock's due time is provisional: its calendar ends before it."""
 
-ALL = (STAGE, PROCESS, PRIORITY, NEXT_DEADLINE, BREACHED)
+ALL = (STAGE, PROCESS, PRIORITY, NEXT_DEADLINE, BREACHED, PROVISIONAL)
