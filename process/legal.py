@@ -17,10 +17,11 @@ the weekly hours decide what a rest day is, and the due time is provisional.
 from __future__ import annotations
 
 import calendar as gregorian
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from .calendars import BusinessCalendar
+from .measures import CalendarMeasure
 from .spec import Amount
 
 Ends = Literal["midnight", "close"]
@@ -54,28 +55,19 @@ def legal_due(calendar: BusinessCalendar, start: datetime, amount: Amount, ends:
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
 
 
-class LegalMeasure:
+class LegalMeasure(CalendarMeasure):
     """A legal period on a calendar: due times by the Civil Code, everything else in plain
     calendar time (a warning ``3d`` before the due time is 72 hours before it)."""
 
     def __init__(self, calendar: BusinessCalendar, ends: Ends = "midnight") -> None:
+        super().__init__(calendar.zone)
         self.calendar = calendar
         self.ends: Ends = ends
         self.label = f"a legal period on {calendar.name} (Civil Code arts. 200-204)"
-        self.zone: tzinfo = calendar.zone
 
     def due(self, start: datetime, target: Amount, paused: timedelta) -> datetime:
         # Paused time moves the start: the period runs as if it began that much later.
         return legal_due(self.calendar, start + paused, target, self.ends)
-
-    def elapsed(self, start: datetime, end: datetime) -> timedelta:
-        return max(end - start, timedelta())
-
-    def add(self, moment: datetime, amount: timedelta) -> datetime:
-        return moment + amount
-
-    def subtract(self, moment: datetime, amount: timedelta) -> datetime:
-        return moment - amount
 
     def budget(self, start: datetime, target: Amount) -> timedelta:
         return legal_due(self.calendar, start, target, self.ends) - start
