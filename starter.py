@@ -31,7 +31,7 @@ from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
 from process.spec import FieldSpec, FieldType
 from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
-from service import outbox, records_cli
+from service import designer_cli, outbox, records_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
 
@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     records_cli.add_commands(commands)  # verify, report, reassign, migrate
+    designer_cli.add_commands(commands)  # schema, diagram, simulate, test
     commands.add_parser("check", help="validate the process definitions and stop")
     commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     return parser
@@ -207,6 +208,10 @@ async def _main(args: argparse.Namespace) -> int:
         catalog = load_checked_templates(settings.definitions_dir / TEMPLATES_FOLDER, definitions)
         print(f"ok  templates: {len(catalog.templates)} (every message in every language)")
         return 0
+    if args.command in designer_cli.COMMANDS:
+        needs_specs = args.command != "schema"
+        specs = load_specs(settings.definitions_dir) if needs_specs else {}
+        return designer_cli.run(args, settings.definitions_dir, specs)
     if args.command == "redeliver" or (args.command == "list" and args.dead):
         return _outbox_command(args, settings)
     if args.command in records_cli.COMMANDS:

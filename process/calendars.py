@@ -46,20 +46,27 @@ def parse_span(text: str) -> tuple[time, time]:
 
 
 class Covers(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     first: date = Field(alias="from")
+    """The first date the calendar knows, e.g. 2020-01-01."""
     last: date = Field(alias="to")
+    """The last date the calendar knows, e.g. 2026-12-31."""
 
 
 class CalendarSpec(BaseModel):
     """A calendar as designers write it in ``definitions/calendars/<name>.yaml``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     calendar: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    """The calendar's name: the same as its file name, e.g. ``cn-workdays``."""
     title: str | None = None
+    """The calendar's name for people."""
     timezone: str
+    """The IANA time zone the working hours are in, e.g. ``Asia/Shanghai``."""
     hours: dict[str, list[str]]
     """Working hours per weekday (mon...sun); a day left out or empty is not worked."""
     workday_hours: list[str] | None = None
@@ -67,6 +74,7 @@ class CalendarSpec(BaseModel):
     covers: Covers
     """The dates this calendar knows; a deadline beyond them is an error, not a guess."""
     holidays: dict[date, str] = Field(default_factory=dict)
+    """Days off by date, with their names (``2026-10-01: 国庆节 National Day``)."""
     workdays: dict[date, str] = Field(default_factory=dict)
     """Make-up working days: weekend days that are worked."""
 

@@ -199,3 +199,9 @@ def _describe(
         if isinstance(given, str | int | float | bool):
             message = f"{message}, got {given!r}"
     return path, message
+
+
+def read_validated(path: Path, model: type[M], what: str, example: str) -> tuple[M, Document]:
+    """Another kesu YAML file (a scenario) read and shape-checked like a definition: every
+    problem at once, each with its file and line."""
+    return _validated(_read(path), path.name, model, what, example)

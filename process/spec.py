@@ -13,7 +13,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .calendars import known_zone
 from .events import CASE_OPENED_TRIGGER
@@ -84,15 +92,22 @@ def _amount_text(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[str, BeforeValidator(_duration_text)]
-TimeAmount = Annotated[str, BeforeValidator(_amount_text)]
+# The same grammar as _DURATION_PART, for editors (JSON Schema patterns have no flags).
+_DURATION_SCHEMA = {"pattern": r"^\s*(\d+(\.\d+)?\s*([wW][dD]|[wWdDhHmMsS])\s*)+$"}
+Duration = Annotated[
+    str, BeforeValidator(_duration_text), WithJsonSchema({"type": "string", **_DURATION_SCHEMA})
+]
+TimeAmount = Annotated[
+    str, BeforeValidator(_amount_text), WithJsonSchema({"type": "string", **_DURATION_SCHEMA})
+]
 """A duration that may count working days; which clock measures it is checked in checks.py."""
 
 
 class Model(BaseModel):
     """Strict about keys: a misspelt key is an error, not a silently ignored setting."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become the JSON Schema's descriptions: editors show them on hover.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class FieldType(StrEnum):
@@ -107,14 +122,20 @@ class FieldType(StrEnum):
 
 
 class FieldSpec(Model):
+    """A case field: its type, its title for people, whether it is customer data."""
+
     type: FieldType = FieldType.STRING
+    """string, text, number, integer, boolean, enum (with ``values``), date or datetime."""
     title: str | None = None
+    """The field's name for people, e.g. ``客户姓名 Customer name``."""
     required: bool = False
+    """A case cannot be opened without a value for it."""
     pii: bool = False
     """Customer data: encrypted at rest, never in search attributes or logs."""
     values: list[str] | None = None
     """The allowed values of an ``enum`` field."""
     default: Any = None
+    """The value a new case starts with when none is given."""
 
 
 ACTION_KEYS = ("notify", "set", "decide", "to")
@@ -126,7 +147,9 @@ class Action(Model):
     notify: str | None = None
     """Recipient role of a message (``customer``, ``supervisor``, ``assignee``...)."""
     template: str | None = None
+    """The message template a ``notify`` sends (``definitions/templates/<name>.<lang>.j2``)."""
     set: dict[str, Any] | None = None
+    """Field values to set, e.g. ``{priority: high}``."""
     decide: str | None = None
     """Name of a decision table whose first matching rule sets fields."""
     to: str | None = None
@@ -160,8 +183,12 @@ def _stage_name_shorthand(value: Any) -> Any:
 
 
 class Transition(Model):
+    """An event the stage accepts; ``withdraw: closed`` is short for ``withdraw: {to: closed}``."""
+
     to: str
+    """The stage the event moves the case to (the same stage records work done in it)."""
     title: str | None = None
+    """The event's name for people, e.g. ``受理 Accept``."""
     roles: list[str] = Field(default_factory=list)
     """Roles allowed to send the event; empty means anyone."""
     requires: list[str] = Field(default_factory=list)
@@ -173,20 +200,37 @@ class Transition(Model):
 
 
 class Timeout(Model):
+    """Leave the stage by itself when no event came within ``after``."""
+
     after: Duration
+    """Calendar time in the stage, e.g. ``7d``."""
     to: str
+    """The stage the case moves to."""
     actions: list[Action] = Field(default_factory=list)
+    """Run before the move."""
 
 
 class Stage(Model):
+    """A stage of a case: what happens on entering it and which events it accepts."""
+
     title: str | None = None
+    """The stage's name for people, e.g. ``受理 Intake``."""
     initial: bool = False
+    """Cases open in this stage (exactly one stage is initial)."""
     final: bool = False
+    """Entering it closes the case and stops every clock."""
     on_enter: list[Action] = Field(default_factory=list)
-    on: dict[str, Annotated[Transition, BeforeValidator(_stage_name_shorthand)]] = Field(
-        default_factory=dict
-    )
+    """Actions run each time the case enters the stage."""
+    on: dict[
+        str,
+        Annotated[
+            Transition,
+            BeforeValidator(_stage_name_shorthand, json_schema_input_type=Transition | str),
+        ],
+    ] = Field(default_factory=dict)
+    """The events the stage accepts, by name: a target stage or ``{to: ..., roles: ...}``."""
     timeout: Timeout | None = None
+    """Leave the stage by itself after a while."""
     pauses: list[str] = Field(default_factory=list)
     """Deadlines whose clocks stop while the case is in this stage."""
     requires: list[str] = Field(default_factory=list)
@@ -197,8 +241,11 @@ class ClockTrigger(Model):
     """When a deadline clock starts or stops: exactly one of enter / leave / event."""
 
     enter: str | None = None
+    """On entering this stage."""
     leave: str | None = None
+    """On leaving this stage."""
     event: str | None = None
+    """When this event is applied (``case_opened``: when the case opens)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -217,27 +264,41 @@ def _one_or_many(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
-Triggers = Annotated[list[ClockTrigger], BeforeValidator(_one_or_many)]
+_TriggerInput = ClockTrigger | Literal["case_opened"]
+Triggers = Annotated[
+    list[ClockTrigger],
+    BeforeValidator(_one_or_many, json_schema_input_type=_TriggerInput | list[_TriggerInput]),
+]
 
 
 class Escalation(Model):
     """One rung of an escalation chain: ``after`` the breach, if the clock still runs."""
 
     after: TimeAmount
+    """Time after the breach, on the deadline's clock, e.g. ``4h``."""
     actions: list[Action]
+    """What the rung does: notify someone, set fields, move the case (``to``)."""
 
 
 class Deadline(Model):
+    """A clock with its own start, stop, pause, resume and restart moments and a target."""
+
     title: str | None = None
+    """The deadline's name for people, e.g. ``24小时内响应 Respond within 24 hours``."""
     start: Triggers = Field(default_factory=lambda: [ClockTrigger(event=CASE_OPENED_TRIGGER)])
+    """When the clock starts (default: when the case opens); it starts once."""
     stop: Triggers
+    """When the clock stops: met if before its due time."""
     pause: Triggers = Field(default_factory=list)
+    """When the clock pauses (paused time does not count)."""
     resume: Triggers = Field(default_factory=list)
+    """When a paused clock runs again."""
     restart: Triggers = Field(default_factory=list)
     """Start afresh (new facts from the customer): elapsed and paused time are forgotten."""
     within: TimeAmount | dict[str, TimeAmount]
     """One duration, or one per value of the ``by`` field."""
     by: str | None = None
+    """The field whose value picks the target when ``within`` is a mapping."""
     clock: Literal["calendar", "business", "legal"] = "calendar"
     """``calendar``: every hour counts; ``business``: only working time on ``calendar``;
     ``legal``: days and months as the Civil Code counts periods (arts. 200-204), on ``calendar``."""
@@ -248,13 +309,20 @@ class Deadline(Model):
     warn: list[str] = Field(default_factory=list)
     """Warn before the breach: a share of the target (``75%``) or a time before it (``15m``)."""
     on_warn: list[Action] = Field(default_factory=list)
+    """Actions run at each warning."""
     on_breach: list[Action] = Field(default_factory=list)
+    """Actions run when the clock passes its due time while still running."""
     escalate: list[Escalation] = Field(default_factory=list)
+    """An escalation chain: rungs run ``after`` the breach while the clock still runs."""
 
 
 class Rule(Model):
+    """A row of a decision table: the first rule whose condition holds sets its fields."""
+
     when: str
+    """A condition over the case fields, e.g. ``amount > 50000``."""
     set: dict[str, Any]
+    """Field values set when it holds."""
 
 
 class Reporting(Model):
@@ -287,12 +355,18 @@ def _zone_or_none(value: str | None) -> str | None:
 
 
 class ProcessDefinition(Model):
+    """A kesu process definition: fields, stages, deadlines and decision tables."""
+
     process: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    """The process name (lower case, digits, ``_``), e.g. ``complaint``."""
     version: int = Field(ge=1)
+    """Raise it with each change: running cases keep the version they were opened with."""
     title: str | None = None
+    """The process's name for people, e.g. ``客户投诉 Customer complaint``."""
     case_number_prefix: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9]{0,15}$")
     """Case numbers read ``CP-2026-000123``; default: the process name in capitals."""
     calendar: str | None = None
+    """The business calendar (``definitions/calendars/<name>.yaml``) of business clocks."""
     timezone: Annotated[str | None, AfterValidator(_zone_or_none)] = None
     """Where the process's people read times (default: its calendar's zone, else UTC)."""
     priority_field: str | None = None
@@ -302,10 +376,15 @@ class ProcessDefinition(Model):
     pii_roles: list[str] = Field(default_factory=list)
     """Roles that see ``pii`` fields unmasked when reading a case (HTTP API); empty: none."""
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    """The case's fields by name."""
     stages: dict[str, Stage]
+    """The stages by name; one is ``initial``, at least one ``final``."""
     deadlines: dict[str, Deadline] = Field(default_factory=dict)
+    """Deadline clocks by name."""
     decisions: dict[str, list[Rule]] = Field(default_factory=dict)
+    """Decision tables by name, used by ``decide`` actions: the first matching rule applies."""
     reporting: Reporting = Field(default_factory=Reporting)
+    """Which fields, clocks, stages and events ``starter.py report`` reads."""
 
     @property
     def number_prefix(self) -> str:
