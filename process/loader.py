@@ -204,4 +204,4 @@ def _describe(
 def read_validated(path: Path, model: type[M], what: str, example: str) -> tuple[M, Document]:
     """Another kesu YAML file (a scenario) read and shape-checked like a definition: every
     problem at once, each with its file and line."""
-    return _validated(_read(path), path.name, model, what, example)
+    return validate_yaml(_read(path), path.name, model, what, example)

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from .clocks import ClockState, format_duration, stamp
 from .compiler import CompiledSpec
-from .engine import CaseEngine, IllegalEvent
+from .engine import CaseEngine
+from .refusals import IllegalEvent
 from .scenario import (
     Expect,
     Place,

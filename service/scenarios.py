@@ -24,11 +24,7 @@ from .render import render_case
 class ScenarioError(DefinitionError):
     """A scenario that cannot run, with every problem found (file:line each)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(problems)
-        count = len(self.problems)
-        heading = f"{count} problem{'s' if count != 1 else ''} in the scenario"
-        self.args = ("\n".join([heading, *self.problems]),)
+    subject = "the scenario"
 
 
 @dataclass(frozen=True)
