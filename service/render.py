@@ -92,8 +92,9 @@ def _clock_lines(
         state += f", NO DUE TIME: {clock.problem}"
     if clock.provisional is not None:
         state += f", PROVISIONAL: {clock.provisional}"
-    measure = "calendar time" if deadline.clock == "calendar" else "working time"
-    if deadline.clock == "business":
+    kinds = {"calendar": "calendar time", "business": "working time", "legal": "a legal period"}
+    measure = kinds[deadline.clock]
+    if deadline.clock != "calendar":
         measure += f" on {deadline.calendar or calendar}"
     target = clock.target or target_for_display(deadline)
     lines = [f"  {clock.name:<12} {state}", f"      target {target} of {measure}"]

@@ -146,6 +146,10 @@ def test_a_review_has_its_own_deadline(bank: CompiledSpec) -> None:
     engine = accepted(bank)
     send(engine, "decide", HANDLER, T0 + DAY, decision="d", decision_result="rejected")
     send(engine, "request_review", CUSTOMER, T0 + 2 * DAY, review_reason="不服")
-    assert engine.state.clocks["review"].due_at == T0 + 32 * DAY
-    breach = engine.fire_due(T0 + 33 * DAY)
+    # A legal period (Civil Code): 30 days from 3 September end on 3 October, in the National
+    # Day holiday, so on 8 October at 24:00.
+    due = datetime(2026, 10, 9, tzinfo=SHANGHAI)
+    assert engine.state.clocks["review"].due_at == due
+    assert engine.fire_due(due - timedelta(minutes=1)) == []
+    breach = engine.fire_due(due)
     assert [o.step.event for o in breach] == ["deadline.breached:review"]
