@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -31,7 +34,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.keys import Keyring, PayloadKeyError, parse_key, parse_keys
 from process.compiler import CompiledSpec, compile_definition
 from process.loader import load_catalog
+from service.connection import ConnectionConfigError, TemporalConnection, load_temporal_target
 from service.crypto import EncryptionCodec, KesuPayloadConverter
+from service.tls_diagnosis import credentials_problem, diagnose
 from workflows import search
 
 log = logging.getLogger("kesu")
@@ -63,15 +68,23 @@ class Settings:
         """The key new payloads are encrypted with."""
         return None if self.keyring is None else self.keyring.primary
 
+    temporal: TemporalConnection = dataclasses.field(default_factory=TemporalConnection)
+    """TLS, API key and gRPC metadata of a cluster connection (``service.connection``)."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         data_dir = Path(environ.get("KESU_DATA_DIR", PROJECT_DIR / "data"))
-        address = environ.get("TEMPORAL_ADDRESS") or None
+        try:
+            target = load_temporal_target(environ)
+        except ConnectionConfigError as error:
+            raise SetupError(str(error)) from None
+        address = target.address
         return cls(
             temporal_address=address,
             keyring=_keyring(environ, address, data_dir),
             allow_plaintext=environ.get("KESU_ALLOW_PLAINTEXT_PAYLOADS", "") in ("1", "true"),
-            namespace=environ.get("TEMPORAL_NAMESPACE", "default"),
+            namespace=target.namespace,
+            temporal=target.connection,
             task_queue=environ.get("KESU_TASK_QUEUE", "kesu"),
             data_dir=data_dir,
             database_url=environ.get("KESU_DATABASE_URL") or f"sqlite:///{data_dir / 'kesu.db'}",
@@ -199,13 +212,30 @@ async def connect(
     attempts: int = 20,
     payload_key: bytes | Keyring | None = None,
     allow_plaintext: bool = False,
+    connection: TemporalConnection | None = None,
 ) -> Client:
-    """Connect, waiting out a server that is still starting ("Frontend is not healthy yet")."""
+    """Connect, waiting out a server that is still starting ("Frontend is not healthy yet").
+
+    ``connection`` (a configured cluster) adds TLS and credentials; a TLS or credentials
+    problem stops at once with what to fix instead of being retried.
+    """
     converter = data_converter(payload_key, allow_plaintext)
+    options = connection.connect_options() if connection else {}
     for attempt in range(1, attempts + 1):
         try:
-            return await Client.connect(address, namespace=namespace, data_converter=converter)
+            return await Client.connect(
+                address,
+                namespace=namespace,
+                data_converter=converter,
+                **options,  # type: ignore[arg-type]
+            )
         except RuntimeError as error:
+            if connection is not None:
+                problem = credentials_problem(address, str(error)) or await diagnose(
+                    address, connection
+                )
+                if problem:
+                    raise SetupError(problem) from None
             if attempt == attempts:
                 raise SetupError(f"cannot reach Temporal at {address}: {error}") from None
             log.info("Temporal at %s not ready (%s); retrying", address, error)
@@ -224,8 +254,28 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         try:
             await client.operator_service.add_search_attributes(request)
         except RPCError as error:
-            if error.status != RPCStatusCode.ALREADY_EXISTS:
-                raise SetupError(f"cannot register search attributes: {error.message}") from None
+            if error.status == RPCStatusCode.ALREADY_EXISTS:
+                continue
+            # Temporal Cloud refuses the operator call: fine if they were created beforehand.
+            if await _all_registered(client, namespace):
+                return
+            needed = ", ".join(
+                f"{key.name} ({key.indexed_value_type.name.title()})" for key in search.ALL
+            )
+            raise SetupError(
+                f"cannot register search attributes: {error.message}; create them in "
+                f"namespace '{namespace}' (on Temporal Cloud with tcld or the web UI): {needed}"
+            ) from None
+
+
+async def _all_registered(client: Client, namespace: str) -> bool:
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError:
+        return False
+    return all(key.name in listed.custom_attributes for key in search.ALL)
 
 
 @contextlib.asynccontextmanager
@@ -242,6 +292,7 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
             settings.namespace,
             payload_key=settings.keyring,
             allow_plaintext=settings.allow_plaintext,
+            connection=settings.temporal if settings.temporal_address else None,
         )
         await ensure_search_attributes(client, settings.namespace)
         yield client
