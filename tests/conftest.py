@@ -23,9 +23,12 @@ from activities.storage.migrations import migrate
 from tests.receivers import smtp_server, webhook_receiver
 from tests.services import require_service
 from tests.temporal_support import harness, specs, temporal_env, time_env, unique_key
+from tests.tls_support import ca, client_pair
 
 # fixtures shared by the suite
 __all__ = [
+    "ca",
+    "client_pair",
     "harness",
     "smtp_server",
     "specs",

@@ -12,16 +12,6 @@ from service.connection import ConnectionConfigError, load_temporal_target
 from tests.tls_support import Pair, TestAuthority
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> TestAuthority:
-    return TestAuthority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def pair(ca: TestAuthority) -> Pair:
-    return ca.issue("kesu-worker", server=False)
-
-
 def home(tmp_path: Path, **env: str) -> dict[str, str]:
     """An environment whose profile file, if any, is under ``tmp_path``."""
     return {"HOME": str(tmp_path), **env}
@@ -41,24 +31,24 @@ def test_nothing_configured_is_the_embedded_server(tmp_path: Path) -> None:
 
 
 def test_mtls_variables_resolve_to_checked_certificates(
-    tmp_path: Path, ca: TestAuthority, pair: Pair
+    tmp_path: Path, ca: TestAuthority, client_pair: Pair
 ) -> None:
     env = home(
         tmp_path,
         TEMPORAL_ADDRESS="temporal.bank.example:7233",
         TEMPORAL_NAMESPACE="complaints",
         TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(ca.ca_cert),
-        TEMPORAL_TLS_CLIENT_CERT_PATH=str(pair.cert),
-        TEMPORAL_TLS_CLIENT_KEY_PATH=str(pair.key),
+        TEMPORAL_TLS_CLIENT_CERT_PATH=str(client_pair.cert),
+        TEMPORAL_TLS_CLIENT_KEY_PATH=str(client_pair.key),
         TEMPORAL_TLS_SERVER_NAME="temporal-frontend",
     )
     target = load_temporal_target(env)
     assert (target.address, target.namespace) == ("temporal.bank.example:7233", "complaints")
     tls = target.connection.tls
     assert tls is not None and tls.server_name == "temporal-frontend"
-    assert tls.client_cert is not None and tls.client_cert.path == pair.cert
+    assert tls.client_cert is not None and tls.client_cert.path == client_pair.cert
     config = tls.config()
-    assert config.client_private_key == pair.key.read_bytes()
+    assert config.client_private_key == client_pair.key.read_bytes()
     assert config.server_root_ca_cert == ca.ca_cert.read_bytes()
 
 
@@ -97,7 +87,7 @@ def test_a_cli_profile_file_is_read_and_the_environment_overrides_it(tmp_path: P
 
 
 def test_unreadable_or_mismatched_certificates_are_all_named(
-    tmp_path: Path, ca: TestAuthority, pair: Pair
+    tmp_path: Path, ca: TestAuthority, client_pair: Pair
 ) -> None:
     other = ca.issue("someone-else", server=False)
     not_pem = tmp_path / "ca.txt"
@@ -107,14 +97,14 @@ def test_unreadable_or_mismatched_certificates_are_all_named(
             tmp_path,
             TEMPORAL_ADDRESS="temporal:7233",
             TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(not_pem),
-            TEMPORAL_TLS_CLIENT_CERT_PATH=str(pair.cert),
+            TEMPORAL_TLS_CLIENT_CERT_PATH=str(client_pair.cert),
             TEMPORAL_TLS_CLIENT_KEY_PATH=str(other.key),
         )
     )
     assert found == [
         f"TEMPORAL_TLS_SERVER_CA_CERT_PATH={not_pem}: not a PEM certificate (the server's CA)",
         f"TEMPORAL_TLS_CLIENT_KEY_PATH={other.key}: this key does not belong to the client "
-        f"certificate TEMPORAL_TLS_CLIENT_CERT_PATH={pair.cert}",
+        f"certificate TEMPORAL_TLS_CLIENT_CERT_PATH={client_pair.cert}",
     ]
     missing = tmp_path / "nowhere.pem"
     found = problems(

@@ -25,16 +25,6 @@ from worker import running_worker
 KEY = base64.b64encode(bytes(range(32))).decode()
 
 
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> TestAuthority:
-    return TestAuthority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def client_pair(ca: TestAuthority) -> Pair:
-    return ca.issue("kesu-worker", server=False)
-
-
 @pytest_asyncio.fixture(scope="module")
 async def mtls_address(temporal_env: WorkflowEnvironment, ca: TestAuthority) -> AsyncIterator[str]:
     """The dev server behind TLS that requires a client certificate of ``ca``."""

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -114,6 +115,18 @@ class TestAuthority:
         if alpn:
             context.set_alpn_protocols(alpn)
         return context
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TestAuthority:
+    """A certificate authority made for the test module."""
+    return TestAuthority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def client_pair(ca: TestAuthority) -> Pair:
+    """A client certificate of ``ca`` and its key."""
+    return ca.issue("kesu-worker", server=False)
 
 
 def _builder(
