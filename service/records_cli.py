@@ -11,7 +11,9 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
+from datetime import date, datetime, time, timedelta
 from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +26,7 @@ from process.spec import Reporting
 from .cases import Kesu, KesuError
 from .records import Reassigned, open_cases_of, reassign_cases, verify_cases
 from .report_render import render_report, write_csv
-from .reports import GroupBy, build_report
+from .reports import DatedBy, GroupBy, Period, build_report
 
 COMMANDS = frozenset({"verify", "report", "reassign", "migrate"})
 
@@ -41,6 +43,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     report.add_argument("--process", help="only this process")
     report.add_argument("--by", choices=[g.value for g in GroupBy], default=GroupBy.PROCESS.value)
     report.add_argument("--csv", action="store_true", help="CSV for spreadsheets")
+    report.add_argument("--since", metavar="DATE", help="cases opened (or closed) on or after it")
+    report.add_argument("--until", metavar="DATE", help="... and before it (a date: through it)")
+    report.add_argument(
+        "--dated-by", choices=[d.value for d in DatedBy], default=DatedBy.OPENED.value,
+        help="which date --since/--until look at (default: opened)",
+    )  # fmt: skip
+    report.add_argument("--tz", default="UTC", help="zone of dates without one, e.g. Asia/Shanghai")
 
     reassign = commands.add_parser("reassign", help="move someone's open cases to someone else")
     reassign.add_argument("--from", dest="from_", required=True, metavar="PERSON")
@@ -49,6 +58,34 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     reassign.add_argument("--actor", default="starter", help="who orders the move")
 
     commands.add_parser("migrate", help="create or upgrade the database schema and stop")
+
+
+def _moment(text: str, zone: ZoneInfo, option: str, end: bool) -> datetime:
+    """``2026-01-31`` or ``2026-01-31T08:00[+08:00]``; a plain date as ``--until`` counts whole."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time(), zone)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise KesuError(f"{option}: {text!r} is not a date (2026-01-31) or a time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+def report_period(since: str | None, until: str | None, by: DatedBy, tz: str) -> Period:
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise KesuError(f"--tz: unknown time zone {tz!r}") from None
+    period = Period(
+        since=_moment(since, zone, "--since", end=False) if since else None,
+        until=_moment(until, zone, "--until", end=True) if until else None,
+        by=by,
+    )
+    if period.since and period.until and period.since >= period.until:
+        raise KesuError("--since must come before --until")
+    return period
 
 
 def _where(database_url: str) -> str:
@@ -142,7 +179,8 @@ async def run(
             if args.command == "verify":
                 return _verify(session, args.case, out)
             by = GroupBy(args.by)
-            reports = build_report(session, reporting, by=by, process=args.process)
+            period = report_period(args.since, args.until, DatedBy(args.dated_by), args.tz)
+            reports = build_report(session, reporting, by=by, process=args.process, period=period)
             if args.csv:
                 write_csv(reports, by, out)
             else:

@@ -37,6 +37,11 @@ def _compliance(report: GroupReport) -> str:
     return ", ".join(parts) or "-"
 
 
+def _parties(report: GroupReport) -> str:
+    ranked = sorted(report.responsibility.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{party} {count}" for party, count in ranked) or "-"
+
+
 def render_report(reports: Iterable[GroupReport], by: GroupBy) -> str:
     lines: list[str] = []
     for report in reports:
@@ -56,6 +61,7 @@ def render_report(reports: Iterable[GroupReport], by: GroupBy) -> str:
             f"  NPS              {nps}",
             f"  review rate 复核率 {_pct(report.review_rate)}, "
             f"reopen rate {_pct(report.reopen_rate)}",
+            f"  责任认定 responsibility {_parties(report)}",
         ]
     return "\n".join(lines) if lines else "(no cases)"
 
@@ -71,6 +77,7 @@ def _number(value: float | None, digits: int = 2) -> str:
 def write_csv(reports: list[GroupReport], by: GroupBy, out: IO[str]) -> None:
     """One row per group; durations in hours, rates in percent, empty where nothing counted."""
     clocks = sorted({name for report in reports for name in report.compliance})
+    parties = sorted({party for report in reports for party in report.responsibility})
     header = ["process"] + ([] if by is GroupBy.PROCESS else [by.value])
     header += ["opened", "closed"]
     for measure in ("first_response", "resolution"):
@@ -79,6 +86,7 @@ def write_csv(reports: list[GroupReport], by: GroupBy, out: IO[str]) -> None:
     header += ["review_rate_pct", "reopen_rate_pct"]
     for name in clocks:
         header += [f"{name}_met", f"{name}_missed", f"{name}_compliance_pct"]
+    header += [f"responsibility_{party}" for party in parties]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for report in reports:
@@ -100,4 +108,5 @@ def write_csv(reports: list[GroupReport], by: GroupBy, out: IO[str]) -> None:
             met, missed = report.compliance.get(name, [0, 0])
             share = 100 * met / (met + missed) if met + missed else None
             row += [str(met), str(missed), _number(share, 1)]
+        row += [str(report.responsibility.get(party, 0)) for party in parties]
         writer.writerow(row)

@@ -12,6 +12,10 @@ process's ``reporting:`` section says (``process.spec.Reporting``, defaults ther
   minus % of 0-6 among each case's latest 0-10 answer.
 - review rate (复核率) and reopen rate: shares of the group's cases that entered a review stage
   or took a reopen event at least once.
+- responsibility (责任认定): how many of the group's cases each party was found responsible
+  for (each case's latest attribution).
+
+``Period`` limits the cases to those opened (or closed) in ``[since, until)``.
 """
 
 from __future__ import annotations
@@ -21,14 +25,34 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from activities.storage import CaseEventRow, CaseRow, ClockRow, SatisfactionRow
+from activities.storage import (
+    CaseEventRow,
+    CaseRow,
+    ClockRow,
+    ResponsibilityRow,
+    SatisfactionRow,
+)
 from process.spec import Reporting
+
+
+class DatedBy(StrEnum):
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Cases opened (or closed) at or after ``since`` and before ``until``; None: unbounded."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    by: DatedBy = DatedBy.OPENED
 
 
 class GroupBy(StrEnum):
@@ -52,6 +76,8 @@ class GroupReport:
     nps: list[int] = field(default_factory=list)
     reviewed: int = 0
     reopened: int = 0
+    responsibility: dict[str, int] = field(default_factory=dict)
+    """责任认定: party -> cases attributed to it (each case's latest attribution)."""
 
     @property
     def review_rate(self) -> float | None:
@@ -107,6 +133,16 @@ def _latest_answers(
     return latest
 
 
+def _responsibilities(session: Session, case_ids: set[str]) -> dict[str, str]:
+    """Each case's latest attribution (a reopened case may be attributed again)."""
+    query = select(ResponsibilityRow.case_id, ResponsibilityRow.responsibility).order_by(
+        ResponsibilityRow.case_id, ResponsibilityRow.seq
+    )
+    return {
+        row.case_id: row.responsibility for row in session.execute(query) if row.case_id in case_ids
+    }
+
+
 def _marks(
     session: Session, reporting_of: Mapping[str, Reporting]
 ) -> dict[str, set[tuple[str, str]]]:
@@ -128,11 +164,17 @@ def build_report(
     *,
     by: GroupBy = GroupBy.PROCESS,
     process: str | None = None,
+    period: Period = Period(),
 ) -> list[GroupReport]:
     """``settings``: each process's ``reporting:`` section (a missing one uses the defaults)."""
     query = select(CaseRow).order_by(CaseRow.process, CaseRow.opened_at)
     if process is not None:
         query = query.where(CaseRow.process == process)
+    dated = CaseRow.opened_at if period.by is DatedBy.OPENED else CaseRow.closed_at
+    if period.since is not None:
+        query = query.where(dated >= period.since)
+    if period.until is not None:
+        query = query.where(dated < period.until)
     cases = list(session.scalars(query))
     ids = {case.case_id for case in cases}
     clocks: dict[str, dict[str, ClockRow]] = defaultdict(dict)
@@ -140,6 +182,7 @@ def build_report(
         if clock.case_id in ids:
             clocks[clock.case_id][clock.name] = clock
     answers = _latest_answers(session, ids)
+    attributed = _responsibilities(session, ids)
     reporting_of = {case.process: settings.get(case.process, Reporting()) for case in cases}
     marks = _marks(session, reporting_of)
 
@@ -172,6 +215,8 @@ def build_report(
             report.csat.append(csat)
         if nps is not None:
             report.nps.append(nps)
+        if (party := attributed.get(case.case_id)) is not None:
+            report.responsibility[party] = report.responsibility.get(party, 0) + 1
         steps = marks.get(case.case_id, set())
         report.reviewed += any(stage in reporting.review_stages for _, stage in steps)
         report.reopened += any(event in reporting.reopen_events for event, _ in steps)
