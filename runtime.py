@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
+import json
 import logging
 import os
 import shutil
@@ -19,7 +21,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -43,6 +45,8 @@ log = logging.getLogger("kesu")
 
 PROJECT_DIR = Path(__file__).resolve().parent
 EMBEDDED_ADDRESS = "127.0.0.1:7233"
+SERVER_RECORD = "temporal-server.json"
+"""In the data folder: which server serves it (address, Web UI, pid, database file)."""
 
 
 class SetupError(Exception):
@@ -117,9 +121,19 @@ def _keyring(environ: Mapping[str, str], address: str | None, data_dir: Path) ->
 def exit_after(code: int) -> NoReturn:
     """Leave without the interpreter's teardown: the SDK runtime may crash there
     (sdk-python#300) after a clean shutdown, which would turn a good run into a failure."""
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `starter.py show ... | head`: the reader left, nothing to say
+        code = code or 1
     sys.stderr.flush()
     os._exit(code)
+
+
+def reader_left() -> int:
+    """After a BrokenPipeError on stdout: stop writing there quietly (no traceback)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 def load_specs(folder: Path) -> dict[str, CompiledSpec]:
@@ -146,51 +160,183 @@ def _accepts_connections(address: str) -> bool:
     return False
 
 
-@contextlib.asynccontextmanager
-async def embedded_temporal(data_dir: Path, address: str = EMBEDDED_ADDRESS) -> AsyncIterator[str]:
-    """Run a Temporal dev server on a file database under ``data_dir`` for the block's duration.
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
 
-    If one already answers at ``address`` (another kesu process started it) it is used as is.
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    """This data folder's Temporal dev server, as recorded in ``temporal-server.json``."""
+
+    address: str
+    ui_url: str | None
+    pid: int
+    db_file: str
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def recorded(cls, data_dir: Path) -> EmbeddedServer | None:
+        try:
+            return cls(**json.loads((data_dir / SERVER_RECORD).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def is_running(self) -> bool:
+        """The recorded process is alive, is a server on this data folder's file, and answers."""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # alive, another user's: the command line check below decides
+        command_line = Path(f"/proc/{self.pid}/cmdline")
+        # Where /proc exists, a reused pid is told apart by the database file it serves.
+        if command_line.exists():
+            with contextlib.suppress(OSError):
+                if self.db_file not in command_line.read_bytes().decode(errors="replace"):
+                    return False
+        return _accepts_connections(self.address)
+
+
+@contextlib.asynccontextmanager
+async def _start_lock(data_dir: Path) -> AsyncIterator[None]:
+    """One process at a time decides whether to start the data folder's server."""
+    with (data_dir / "temporal.lock").open("a") as handle:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _server_address(data_dir: Path, requested: str | None) -> str:
+    """``requested``, else 127.0.0.1:7233, else the port this folder used before, else a free one.
+
+    The port is never shared with another installation: a server that answers there and is not
+    this folder's is named, and this folder's server starts elsewhere.
     """
-    if _accepts_connections(address):
-        log.info("using the Temporal server already running at %s", address)
-        yield address
-        return
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if requested is not None:
+        if _accepts_connections(requested):
+            raise SetupError(
+                f"{requested} is taken by something that is not the embedded Temporal server of "
+                f"{data_dir}: stop it, or choose another address"
+            )
+        return requested
+    previous = EmbeddedServer.recorded(data_dir)
+    for candidate in (EMBEDDED_ADDRESS, previous.address if previous else None):
+        if candidate and not _accepts_connections(candidate):
+            return candidate
+    address = f"127.0.0.1:{_free_port('127.0.0.1')}"
+    log.warning(
+        "%s is taken by another program (not the Temporal server of %s, which is "
+        "recorded in %s): starting this installation's server at %s instead",
+        EMBEDDED_ADDRESS, data_dir, SERVER_RECORD, address,
+    )  # fmt: skip
+    return address
+
+
+@dataclass
+class _Launched:
+    server: EmbeddedServer
+    process: subprocess.Popen[bytes]
+    log_file: IO[bytes]
+
+    def stop(self, data_dir: Path) -> None:
+        if EmbeddedServer.recorded(data_dir) == self.server:
+            (data_dir / SERVER_RECORD).unlink(missing_ok=True)
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log_file.close()
+
+
+async def _launch(
+    data_dir: Path, address: str, db_file: str, ui: bool, codec_endpoint: str | None
+) -> _Launched:
     host, _, port = address.rpartition(":")
+    ui_port = int(port) + 1000  # the dev server's own default, 8233 beside 7233
+    if _accepts_connections(f"{host}:{ui_port}"):
+        ui_port = _free_port(host)
+    interface = (
+        ["--ui-ip", host, "--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+        if ui else ["--headless"]
+    )  # fmt: skip
+    if ui and codec_endpoint:
+        interface += ["--ui-codec-endpoint", codec_endpoint]
     command = [
         str(temporal_binary()), "server", "start-dev",
-        "--db-filename", str(data_dir / "temporal.db"),
+        "--db-filename", db_file,
         # WAL with normal sync: measured 2.4x faster here, still durable across crashes.
         "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-        "--ip", host, "--port", port, "--headless", "--log-level", "error",
+        "--ip", host, "--port", port, *interface, "--log-level", "error",
         *(f"--search-attribute={key.name}={key.indexed_value_type.name.title()}"
           for key in search.ALL),
     ]  # fmt: skip
     log_file = (data_dir / "temporal.log").open("ab")
-    server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    ui_url = f"http://{host}:{ui_port}/namespaces/default/workflows" if ui else None
+    launched = _Launched(EmbeddedServer(address, ui_url, process.pid, db_file), process, log_file)
     try:
         for _ in range(300):
-            if server.poll() is not None:
+            if process.poll() is not None:
                 raise SetupError(
-                    f"the embedded Temporal server exited (code {server.returncode}); "
+                    f"the embedded Temporal server exited (code {process.returncode}); "
                     f"see {data_dir / 'temporal.log'}"
                 )
-            if _accepts_connections(address):
+            ui_up = not ui or _accepts_connections(f"{host}:{ui_port}")
+            if _accepts_connections(address) and ui_up:
                 break
             await asyncio.sleep(0.1)
         else:
             raise SetupError(f"the embedded Temporal server did not start within 30 s at {address}")
-        log.info("embedded Temporal server at %s, state in %s", address, data_dir)
-        yield address
+    except BaseException:
+        launched.stop(data_dir)
+        raise
+    (data_dir / SERVER_RECORD).write_text(launched.server.to_json(), encoding="utf-8")
+    log.info("embedded Temporal server at %s, state in %s", address, data_dir)
+    return launched
+
+
+@contextlib.asynccontextmanager
+async def embedded_temporal(
+    data_dir: Path,
+    address: str | None = None,
+    *,
+    ui: bool = True,
+    codec_endpoint: str | None = None,
+) -> AsyncIterator[EmbeddedServer]:
+    """This data folder's Temporal dev server (file database under ``data_dir``) for the block.
+
+    Another kesu process of the same folder may have started it: its record
+    (``temporal-server.json``) is then used. A server of any other folder is never used, even on
+    the default port. ``ui`` runs the Web UI beside it; ``codec_endpoint`` lets the UI decode
+    kesu's encrypted payloads.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_file = str((data_dir / "temporal.db").resolve())
+    launched = None
+    async with _start_lock(data_dir):
+        server = EmbeddedServer.recorded(data_dir)
+        if server is None or server.db_file != db_file or not server.is_running():
+            chosen = _server_address(data_dir, address)
+            launched = await _launch(data_dir, chosen, db_file, ui, codec_endpoint)
+            server = launched.server
+    if launched is None:
+        log.info("using this installation's Temporal server at %s", server.address)
+        yield server
+        return
+    try:
+        yield server
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log_file.close()
+        launched.stop(data_dir)
 
 
 def data_converter(
@@ -284,7 +430,8 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
     async with contextlib.AsyncExitStack() as stack:
         address = settings.temporal_address
         if address is None:
-            address = await stack.enter_async_context(embedded_temporal(settings.data_dir))
+            server = await stack.enter_async_context(embedded_temporal(settings.data_dir))
+            address = server.address
         if settings.keyring is None:
             log.warning("no payload key is set: case data goes to Temporal unencrypted")
         client = await connect(
