@@ -171,6 +171,21 @@ class CaseEngine:
         present = [when for when in candidates if when is not None]
         return min(present) if present else None
 
+    def next_alarm_summary(self) -> str | None:
+        """Which deadline the next alarm is, for people: Temporal's Web UI names its timer so."""
+        if self.next_alarm() is None:
+            return None
+        timeout, timeout_at = self._stage.timeout, self._timeout_at()
+        alarm = self._board.next_alarm()
+        if timeout is not None and (alarm is None or (timeout_at or alarm.when) <= alarm.when):
+            return f"stage {self.state.stage}: timeout after {timeout.after}"
+        if alarm is None:
+            return None
+        title = self._board.deadline(alarm.clock).title
+        name = f"{alarm.clock} ({title})" if title else alarm.clock
+        rung = f" {alarm.index + 1}" if alarm.kind != "breach" else ""
+        return f"deadline {name}: {alarm.kind}{rung}"
+
     def fire_due(self, now: datetime) -> list[Outcome]:
         """Every alarm due at or before ``now``, in time order, each as its own step."""
         outcomes: list[Outcome] = []

@@ -133,14 +133,16 @@ class CaseWorkflow:
     async def _sleep_until_something_happens(self) -> None:
         seen = self._changes
         alarm = self._engine.next_alarm()
-        delay = None
+        delay = summary = None
         if alarm is not None:
             delay = max((alarm - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+            # Metadata only (not replayed against history): the Web UI says which deadline.
+            summary = self._engine.next_alarm_summary()
         with contextlib.suppress(TimeoutError):  # on a timeout an alarm is due: the loop fires it
             await workflow.wait_condition(
                 lambda: self._changes != seen or self._deliver,
                 timeout=delay,
-                timeout_summary="next deadline or stage timeout" if delay else None,
+                timeout_summary=summary,
             )
 
     @workflow.update(name=EVENT_UPDATE)
