@@ -91,8 +91,8 @@ def _new_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="api_server.py", description="kesu (客诉) HTTP API")
+def _parser(prog: str = "api_server.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="kesu (客诉) HTTP API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--body-limit", type=int, default=64 * 1024, help="bytes per request")
@@ -109,8 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "api_server.py") -> int:
+    args = _parser(prog).parse_args(argv)
     if args.command == "new-token":
         return _new_token(args)
     logging.basicConfig(

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,15 @@ from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
 from process.spec import FieldSpec, FieldType
-from runtime import Settings, SetupError, exit_after, load_specs, temporal_client
+from runtime import (
+    EmbeddedServer,
+    Settings,
+    SetupError,
+    exit_after,
+    load_specs,
+    reader_left,
+    temporal_client,
+)
 from service import designer_cli, outbox, records_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.render import render_case, render_listing
@@ -147,8 +156,8 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="starter.py", description="kesu (客诉) cases")
+def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="kesu (客诉) cases")
     commands = parser.add_subparsers(dest="command", required=True)
 
     start = commands.add_parser("start", help="open a case")
@@ -191,8 +200,27 @@ def build_parser() -> argparse.ArgumentParser:
     records_cli.add_commands(commands)  # verify, report, reassign, migrate
     designer_cli.add_commands(commands)  # schema, diagram, simulate, test
     commands.add_parser("check", help="validate the process definitions and stop")
-    commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
+    demo = commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
+    demo.add_argument(
+        "--wait", action=argparse.BooleanOptionalAction, default=None,
+        help="keep the Temporal Web UI up until Ctrl-C (default: when run from a terminal)",
+    )  # fmt: skip
     return parser
+
+
+async def _offer_web_ui(settings: Settings, wait: bool | None) -> None:
+    """Name the embedded server's Web UI; on a terminal keep it up until Ctrl-C."""
+    server = EmbeddedServer.recorded(settings.data_dir) if not settings.temporal_address else None
+    if server is None or server.ui_url is None:
+        return
+    print(f"\nTemporal Web UI (these cases, their timers and histories): {server.ui_url}")
+    if wait if wait is not None else sys.stdin.isatty() and sys.stdout.isatty():
+        print("Ctrl-C stops the server and the worker.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -227,13 +255,14 @@ async def _main(args: argparse.Namespace) -> int:
         specs = load_specs(settings.definitions_dir)
         async with running_worker(settings) as client:
             ok = await run_demo(Kesu(client, specs, settings.task_queue))
+            await _offer_web_ui(settings, wait=args.wait)
         return 0 if ok else 1
     async with open_kesu(settings) as kesu:
         return await _command(args, kesu, settings)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "starter.py") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         return asyncio.run(_main(args))
     except (KesuError, DefinitionError, TemplateProblems) as error:
@@ -245,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except json.JSONDecodeError as error:
         print(f"kesu: --json is not valid JSON: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return reader_left()
 
 
 if __name__ == "__main__":
