@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import logging
 import os
 import secrets
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import uvicorn
 import yaml
 
+import telemetry
 from api import TokenTable, create_app
 from api.auth import TokenConfigError, hash_token
 from process.loader import DefinitionError
@@ -75,7 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     with_worker = args.worker if args.worker is not None else settings.temporal_address is None
     factory = functools.partial(serving_kesu, settings, with_worker)
     app = create_app(factory, tokens, body_limit=args.body_limit)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="info")
+    # log_config=None: uvicorn's lines go through kesu's handler (plain or JSON).
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None)
     asyncio.run(uvicorn.Server(config).serve())
     return 0
 
@@ -113,12 +114,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "api_server.py") -> int:
     args = _parser(prog).parse_args(argv)
     if args.command == "new-token":
         return _new_token(args)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        telemetry.setup()
         return _serve(args)
-    except (SetupError, DefinitionError) as error:
+    except (SetupError, DefinitionError, telemetry.SettingError) as error:
         print(f"kesu api: {error}", file=sys.stderr)
         return 2
 

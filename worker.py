@@ -8,32 +8,41 @@ to a SQLite file beside it.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+import telemetry
+from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
 from activities.channels.setup import load_channel_setup
 from activities.events import domain_events
 from activities.messaging import MessagingActivities
+from activities.metrics import OutboxCollector
 from activities.storage import StorageActivities, make_engine, make_session_factory
 from activities.storage.migrations import SchemaError, migrate
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs, temporal_client
+from telemetry import Check, HealthServer, TimedActivities
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger("kesu.worker")
@@ -60,7 +69,9 @@ def build_activities(database_url: str, channels: ChannelSetup | None = None) ->
     sessions = make_session_factory(engine)
     channels = channels or console_setup()
     return Activities(
-        storage=StorageActivities(sessions, domain_events if channels.events else None),
+        storage=StorageActivities(
+            sessions, domain_events if channels.events else None, stored=metrics.count_step
+        ),
         messaging=MessagingActivities(
             sessions,
             channels.routes,
@@ -93,6 +104,7 @@ def build_worker(
         workflows=[CaseWorkflow],
         activities=[activities.storage.record_step, activities.messaging.deliver_outbox],
         activity_executor=executor,
+        interceptors=[TimedActivities()],
     )
 
 
@@ -109,13 +121,46 @@ async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
             log.info("outbox sweep: %d delivered, %d failed", result.delivered, result.failed)
 
 
+def database_check(sessions: sessionmaker[Session]) -> Check:
+    def check() -> str | None:
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            return f"the database does not answer ({type(error).__name__})"
+        return None
+
+    return check
+
+
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings) -> AsyncIterator[Client]:
-    """A worker (and, with no cluster configured, the embedded server) for the block's duration."""
+async def running_worker(
+    settings: Settings, health: tuple[str, int] | None = None
+) -> AsyncIterator[Client]:
+    """A worker (and, with no cluster configured, the embedded server) for the block's duration.
+
+    ``health``: serve ``/metrics``, ``/healthz`` and ``/readyz`` there (``telemetry.HealthServer``).
+    """
     channels = channel_setup(settings)
     activities = build_activities(settings.database_url, channels)
+    polling = threading.Event()
     async with contextlib.AsyncExitStack() as cleanup:
         cleanup.callback(channels.close)
+        if health is not None:
+            REGISTRY.register(collector := OutboxCollector(activities.sessions))
+            cleanup.callback(REGISTRY.unregister, collector)
+            not_polling = "the worker is not polling its task queue yet"
+            server = HealthServer(
+                health,
+                live=[database_check(activities.sessions)],
+                ready=[lambda: None if polling.is_set() else not_polling],
+            )
+            cleanup.enter_context(server)
+            log.info(
+                "metrics and health at http://%s:%d/metrics, /healthz, /readyz",
+                health[0],
+                server.port,
+            )
         client = await cleanup.enter_async_context(temporal_client(settings))
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="kesu-activity") as executor:
             worker = build_worker(client, settings.task_queue, activities, executor)
@@ -124,6 +169,7 @@ async def running_worker(settings: Settings) -> AsyncIterator[Client]:
             )
             try:
                 async with worker:
+                    polling.set()
                     yield client
             finally:
                 sweeper.cancel()
@@ -140,12 +186,12 @@ def _warn_about_calendars(settings: Settings) -> None:
         log.warning("%s", warning)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, health: tuple[str, int] | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_worker(settings):
+    async with running_worker(settings, health):
         where = settings.temporal_address or "the embedded Temporal server"
         log.info("kesu worker on task queue %r at %s; Ctrl-C stops it", settings.task_queue, where)
         _warn_about_calendars(settings)
@@ -153,13 +199,21 @@ async def serve(settings: Settings) -> None:
         log.info("stopping: finishing the tasks in hand")
 
 
-def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def _parser(prog: str = "worker.py") -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog=prog,
+        description="Run a kesu worker: case workflows and their activities, until Ctrl-C. "
+        "Without TEMPORAL_ADDRESS it starts (or joins) the embedded Temporal server of "
+        "KESU_DATA_DIR; settings come from the environment (see the README).",
     )
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "worker.py") -> int:
+    _parser(prog).parse_args(argv)
     try:
-        asyncio.run(serve(Settings.from_env()))
-    except SetupError as error:
+        ops = telemetry.setup()
+        asyncio.run(serve(Settings.from_env(), ops.metrics_address))
+    except (SetupError, telemetry.SettingError) as error:
         print(f"kesu worker: {error}", file=sys.stderr)
         return 2
     return 0

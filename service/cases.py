@@ -28,6 +28,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.metrics import EVENTS_REFUSED
 from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value
 from process.refusals import RefusalKind, refusal_kind_of
@@ -170,8 +171,11 @@ class Kesu:
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError):
-                raise KesuError(cause.message, refusal_kind_of(cause.type)) from None
-            raise KesuError(str(cause), RefusalKind.CONFLICT) from None
+                message, kind = cause.message, refusal_kind_of(cause.type)
+            else:
+                message, kind = str(cause), RefusalKind.CONFLICT
+            EVENTS_REFUSED.labels(kind.value).inc()
+            raise KesuError(message, kind) from None
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
         return result

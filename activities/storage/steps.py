@@ -250,16 +250,19 @@ class StorageActivities:
     """The storage activities, bound to a session factory the worker provides.
 
     ``events`` derives extra messages from each step (``activities.events.domain_events``);
-    they are queued after the step's own, in its transaction.
+    they are queued after the step's own, in its transaction. ``stored`` hears of each step
+    once, when it is first stored (metrics), never of a retry.
     """
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
         events: Callable[[StepRecord], list[OutboxMessage]] | None = None,
+        stored: Callable[[StepRecord], None] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._events = events
+        self._stored = stored
 
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
@@ -288,7 +291,15 @@ class StorageActivities:
                 step.from_stage,
                 step.to_stage,
                 result.messages_queued,
+                extra={
+                    "case_id": step.case_id,
+                    "case_process": step.process,
+                    "case_event": step.event,
+                    "case_stage": step.to_stage,
+                },
             )
+            if self._stored is not None:
+                self._stored(step)
         else:
             log.info("case %s step %d already stored; nothing to do", step.case_id, step.seq)
         return result
