@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from process.compiler import CompiledSpec
+from process.diagram_page import FORMATS
 from process.schema import SCHEMA_FOLDER, SCHEMAS, schema_file, schema_text
 
 from .cases import KesuError
+from .diagrams import process_diagram
 from .scenarios import load_scenario, render_simulation, run_scenario, run_suite
 
-COMMANDS = ("schema", "simulate", "test")
+COMMANDS = ("schema", "diagram", "simulate", "test")
 
 
 def add_commands(commands: Any) -> None:
@@ -28,6 +30,16 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help=f"write every schema into the definitions folder's {SCHEMA_FOLDER}/",
     )
+
+    diagram = commands.add_parser(
+        "diagram", help="draw a process: stages, events, timeouts, deadlines, decision tables"
+    )
+    diagram.add_argument("process", help="process name, e.g. complaint")
+    diagram.add_argument("--format", choices=FORMATS, default="mermaid")
+    diagram.add_argument(
+        "--version", type=int, help="a definition version (only the current one for now)"
+    )
+    diagram.add_argument("--output", type=Path, help="write to this file instead of printing")
 
     simulate = commands.add_parser(
         "simulate", help="run a scenario of a process on virtual time (no Temporal, no database)"
@@ -57,6 +69,16 @@ def run(args: argparse.Namespace, definitions_dir: Path, specs: dict[str, Compil
                 print(f"wrote {path}")
         else:
             print(schema_text(args.name or "process"), end="")
+        return 0
+    if args.command == "diagram":
+        if args.process not in specs:
+            raise KesuError(f"unknown process {args.process!r} (known: {', '.join(specs)})")
+        text = process_diagram(specs[args.process], args.format, args.version)
+        if args.output is None:
+            print(text, end="" if text.endswith("\n") else "\n")
+        else:
+            args.output.write_text(text, encoding="utf-8")
+            print(f"wrote {args.output}")
         return 0
     if args.command == "simulate":
         if args.process not in specs:
