@@ -12,13 +12,15 @@ import binascii
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from process.coverage import calendars_in_use, ending_soon
+from process.diagram_page import MEDIA_TYPES
+from service import diagrams
 from service.cases import CaseFilter, Kesu, KesuError
 
 from . import models, views
@@ -83,6 +85,20 @@ IdempotencyKey = Annotated[
         description="Your id for this request: sent again, it changes nothing.",
     ),
 ]
+
+
+ProcessName = Annotated[
+    str, Path(min_length=1, max_length=models.MAX_NAME, pattern=r"^\S+$", examples=["complaint"])
+]
+DiagramFormat = Annotated[
+    Literal["mermaid", "svg", "html"], Query(description="mermaid text, SVG, or an HTML page")
+]
+_DIAGRAM_CONTENT: dict[str, Any] = {
+    "description": "the diagram",
+    "content": {
+        media.split(";")[0]: {"schema": {"type": "string"}} for media in MEDIA_TYPES.values()
+    },
+}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -192,6 +208,33 @@ def create_app(
     async def definitions(kesu: Service, who: Caller) -> list[models.Definition]:
         """The processes this service runs: fields, stages, events and the roles they need."""
         return [views.definition_body(spec) for spec in kesu.processes.values()]
+
+    @app.get(
+        "/processes/{process}/diagram",
+        response_class=Response,
+        responses={200: _DIAGRAM_CONTENT, **_errors(404)},
+        tags=["definitions"],
+    )
+    async def process_diagram(
+        process: ProcessName, kesu: Service, who: Caller, format: DiagramFormat = "html"
+    ) -> Response:
+        """The process drawn: stages, events with roles and conditions, timeouts, deadlines."""
+        text = diagrams.process_diagram(kesu.spec(process), format)
+        return Response(text, media_type=MEDIA_TYPES[format])
+
+    @app.get(
+        "/cases/{case_id}/diagram",
+        response_class=Response,
+        responses={200: _DIAGRAM_CONTENT, **_errors(404)},
+        tags=["cases"],
+    )
+    async def case_diagram(
+        case_id: CaseId, kesu: Service, who: Caller, format: DiagramFormat = "html"
+    ) -> Response:
+        """The case's process with its current stage and the moves it took highlighted."""
+        view = await kesu.get_case(case_id)
+        text = diagrams.case_diagram(kesu.spec(view.state.process), view.state, format)
+        return Response(text, media_type=MEDIA_TYPES[format])
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:

@@ -206,8 +206,9 @@ def render_svg(diagram: Diagram, highlight: Highlight | None = None) -> str:
 
 def _defs() -> str:
     markers = "".join(
-        f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
-        f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="10" '
+        f'markerHeight="10" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
+        f'<path d="M0,0 L10,5 L0,10 z" '
         f'fill="{colour}"/></marker>'
         for name, colour in COLOURS.items()
     )

@@ -1,0 +1,105 @@
+"""The diagram pages in a real headless Chromium (Debian's package, driven by Playwright).
+
+Every request other than the page itself is refused and recorded: the page must show the
+whole diagram offline. Screenshots are kept in ``test-artifacts/diagrams/`` (not committed)
+for a person to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Route, async_playwright
+
+from runtime import load_specs
+from service.diagrams import case_diagram, process_diagram
+from service.scenarios import load_scenario, run_scenario
+from tests.services import require_service
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFINITIONS = ROOT / "definitions"
+ARTIFACTS = ROOT / "test-artifacts" / "diagrams"
+SPECS = load_specs(DEFINITIONS)
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        require_service(
+            "chromium",
+            "Debian's chromium is not installed (make test installs it: apt-get install chromium)",
+        )
+    return found
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = _chromium()
+    async with async_playwright() as playwright:
+        # Debian's browser, never one Playwright downloads; no sandbox when tests run as root.
+        launched = await playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox"]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def _open_offline(browser: Browser, html: str, name: str) -> tuple[Page, list[str]]:
+    path = ARTIFACTS / f"{name}.html"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+    fetched: list[str] = []
+
+    async def only_the_page(route: Route) -> None:
+        if route.request.url == path.as_uri():
+            await route.continue_()
+        else:
+            fetched.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_the_page)
+    await page.goto(path.as_uri())
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    # and the whole diagram, unscrolled, for a person to look at
+    whole = await page.add_style_tag(content=".diagram { overflow: visible; width: max-content; }")
+    await page.screenshot(path=str(ARTIFACTS / f"{name}-whole.png"), full_page=True)
+    await whole.evaluate("element => element.remove()")
+    return page, fetched
+
+
+@pytest.mark.parametrize("process", sorted(SPECS))
+async def test_the_process_page_renders_offline(browser: Browser, process: str) -> None:
+    definition = SPECS[process].definition
+    page, fetched = await _open_offline(browser, process_diagram(SPECS[process], "html"), process)
+    assert fetched == []
+    stages = page.locator("[data-stage]")
+    assert await stages.count() == len(definition.stages)
+    for name, stage in definition.stages.items():
+        box = await page.locator(f'[data-stage="{name}"]').bounding_box()
+        assert box is not None and box["width"] > 100 and box["height"] > 30, name
+        assert stage.title is not None
+        assert await page.get_by_text(stage.title.split()[0], exact=False).count() >= 1
+    svg = await page.locator("svg").bounding_box()
+    assert svg is not None and svg["width"] > 800
+    await page.close()
+
+
+async def test_the_case_page_highlights_the_current_stage(browser: Browser) -> None:
+    loaded = load_scenario(DEFINITIONS / "tests" / "complaint_dissatisfied.yaml", SPECS)
+    state = run_scenario(loaded).engine.state
+    html = case_diagram(SPECS["complaint"], state, "html")
+    page, fetched = await _open_offline(browser, html, "complaint-case")
+    assert fetched == []
+    current = page.locator(".stage.current")
+    assert await current.get_attribute("data-stage") == "escalation"
+    fill = await current.locator("rect").first.get_attribute("fill")
+    assert fill == "#fde68a"
+    assert await page.get_by_text("current stage escalation").is_visible()
+    await page.close()

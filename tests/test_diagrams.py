@@ -1,0 +1,99 @@
+"""Diagrams of the shipped processes: what they show, in Mermaid, SVG and the offline page."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+import starter
+from process.diagram import Highlight, build_diagram, to_mermaid
+from process.diagram_page import render_page
+from process.diagram_svg import render_svg
+from runtime import load_specs
+from service.diagrams import case_diagram, process_diagram
+from service.refusals import KesuError
+from service.scenarios import load_scenario, run_scenario
+
+DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
+SPECS = load_specs(DEFINITIONS)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_mermaid_shows_stages_events_roles_guards_timeouts_and_clocks() -> None:
+    text = to_mermaid(build_diagram(SPECS["complaint"].definition))
+    assert text.splitlines()[3] == "stateDiagram-v2"
+    assert 'state "intake<br>受理 Intake" as intake' in text
+    assert "    [*] --> intake" in text and "    archived --> [*]" in text
+    assert (
+        "    intake --> triage: accept 受理 Accept · agent, supervisor"
+        "<br>start response (24h), plan (48h), resolution (15d)"
+    ) in text
+    assert "[severity == 'urgent' or amount #gt; 50000]" in text  # guards, escaped for Mermaid
+    assert "    waiting_customer --> closure: timeout 7d" in text
+    assert "    triage --> escalation: plan breached" in text  # a breach that moves the case
+    assert "restart plan (48h), resolution (15d)" in text  # the reopen fix, visible
+    assert "        pauses resolution while here" in text
+    assert "        routing: category == 'wealth' → team=财富管理 wealth" in text  # decision table
+    assert "        deadline response: 24h of calendar time, warn 75% before" in text
+
+
+def test_business_clocks_and_escalation_rungs_are_named() -> None:
+    text = to_mermaid(build_diagram(SPECS["bank_complaint"].definition))
+    assert "deadline acknowledge: 1wd of business on cn-workdays time" in text
+    assert "escalate after 4h, 1d" in text
+    assert "        enter: pause decision" in text and "        leave: resume decision" in text
+    assert "new_facts 客户补充新事实 New facts · customer, agent<br>restart decision" in text
+
+
+@pytest.mark.parametrize("process", sorted(SPECS))
+def test_the_svg_is_well_formed_and_has_every_stage(process: str) -> None:
+    definition = SPECS[process].definition
+    root = ElementTree.fromstring(render_svg(build_diagram(definition)))
+    stages = [group.get("data-stage") for group in root.iter(f"{SVG}g") if group.get("data-stage")]
+    assert stages == list(definition.stages)
+    texts = "".join(text.text or "" for text in root.iter(f"{SVG}text"))
+    for stage in definition.stages.values():
+        assert stage.title is not None and stage.title.split()[0] in texts
+
+
+def test_the_page_is_self_contained() -> None:
+    page = render_page(build_diagram(SPECS["complaint"].definition))
+    assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    # the only URL is the SVG namespace, which is a name, not something fetched
+    assert set(re.findall(r"https?://[^\s\"']+", page)) == {"http://www.w3.org/2000/svg"}
+
+
+def test_a_case_shows_where_it_is_and_the_path_it_took() -> None:
+    loaded = load_scenario(DEFINITIONS / "tests" / "complaint_dissatisfied.yaml", SPECS)
+    state = run_scenario(loaded).engine.state
+    highlight = Highlight.of_case(state)
+    assert highlight.current == "escalation"
+    assert {("feedback", "handling"), ("handling", "escalation")} <= highlight.taken
+    svg = case_diagram(SPECS["complaint"], state, "svg")
+    assert '<g class="stage current" data-stage="escalation">' in svg
+    assert svg.count('stroke="#1d4ed8" stroke-width="3"') >= len(highlight.taken) - 1
+    mermaid = case_diagram(SPECS["complaint"], state, "mermaid")
+    assert "    class escalation current" in mermaid
+    assert "class feedback,handling,intake,triage visited" in mermaid
+
+
+def test_only_the_current_version_can_be_drawn_for_now() -> None:
+    assert process_diagram(SPECS["complaint"], "mermaid", version=2).startswith("---")
+    with pytest.raises(KesuError, match=r"version 1: only the current version \(v2\)"):
+        process_diagram(SPECS["complaint"], "mermaid", version=1)
+    with pytest.raises(KesuError, match="unknown diagram format 'png'"):
+        process_diagram(SPECS["complaint"], "png")
+
+
+def test_the_diagram_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert starter.main(["diagram", "service_request"]) == 0
+    assert "intake --> handling: answer 应答 Answer" in capsys.readouterr().out
+    target = tmp_path / "complaint.html"
+    assert starter.main(["diagram", "complaint", "--format", "html", "--output", str(target)]) == 0
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert starter.main(["diagram", "complaint", "--version", "7"]) == 1
+    assert "only the current version (v2) can be drawn" in capsys.readouterr().err
