@@ -101,6 +101,10 @@ _DIAGRAM_CONTENT: dict[str, Any] = {
 }
 
 
+def _diagram(text: str, form: str) -> Response:
+    return Response(text, media_type=MEDIA_TYPES[form])
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": models.Error} for code in (400, 401, 413, 422, 503, *codes)}
 
@@ -209,32 +213,25 @@ def create_app(
         """The processes this service runs: fields, stages, events and the roles they need."""
         return [views.definition_body(spec) for spec in kesu.processes.values()]
 
-    @app.get(
-        "/processes/{process}/diagram",
-        response_class=Response,
-        responses={200: _DIAGRAM_CONTENT, **_errors(404)},
-        tags=["definitions"],
-    )
+    diagram_route: dict[str, Any] = {
+        "response_class": Response,
+        "responses": {200: _DIAGRAM_CONTENT, **_errors(404)},
+    }
+
+    @app.get("/processes/{process}/diagram", tags=["definitions"], **diagram_route)
     async def process_diagram(
         process: ProcessName, kesu: Service, who: Caller, format: DiagramFormat = "html"
     ) -> Response:
         """The process drawn: stages, events with roles and conditions, timeouts, deadlines."""
-        text = diagrams.process_diagram(kesu.spec(process), format)
-        return Response(text, media_type=MEDIA_TYPES[format])
+        return _diagram(diagrams.process_diagram(kesu.spec(process), format), format)
 
-    @app.get(
-        "/cases/{case_id}/diagram",
-        response_class=Response,
-        responses={200: _DIAGRAM_CONTENT, **_errors(404)},
-        tags=["cases"],
-    )
+    @app.get("/cases/{case_id}/diagram", tags=["cases"], **diagram_route)
     async def case_diagram(
         case_id: CaseId, kesu: Service, who: Caller, format: DiagramFormat = "html"
     ) -> Response:
         """The case's process with its current stage and the moves it took highlighted."""
-        view = await kesu.get_case(case_id)
-        text = diagrams.case_diagram(kesu.spec(view.state.process), view.state, format)
-        return Response(text, media_type=MEDIA_TYPES[format])
+        state = (await kesu.get_case(case_id)).state
+        return _diagram(diagrams.case_diagram(kesu.spec(state.process), state, format), format)
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:
