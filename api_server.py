@@ -24,6 +24,7 @@ import uvicorn
 import yaml
 
 import telemetry
+from activities.storage import make_engine, make_session_factory
 from api import TokenTable, create_app
 from api.auth import TokenConfigError, hash_token
 from process.loader import DefinitionError
@@ -74,7 +75,8 @@ def _serve(args: argparse.Namespace) -> int:
     load_specs(settings.definitions_dir)  # a broken definition stops us here, with its line
     with_worker = args.worker if args.worker is not None else settings.temporal_address is None
     factory = functools.partial(serving_kesu, settings, with_worker)
-    app = create_app(factory, tokens, body_limit=args.body_limit)
+    records = make_session_factory(make_engine(settings.database_url))
+    app = create_app(factory, tokens, body_limit=args.body_limit, records=records)
     # log_config=None: uvicorn's lines go through kesu's handler (plain or JSON).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None)
     asyncio.run(uvicorn.Server(config).serve())

@@ -30,7 +30,6 @@ from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
-from process.spec import FieldSpec, FieldType
 from runtime import (
     EmbeddedServer,
     Settings,
@@ -42,6 +41,7 @@ from runtime import (
 )
 from service import designer_cli, outbox, records_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
+from service.field_text import field_from_text
 from service.render import render_case, render_listing
 
 __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
@@ -56,22 +56,6 @@ async def open_kesu(settings: Settings | None = None) -> AsyncIterator[Kesu]:
         yield Kesu(client, specs, settings.task_queue)
 
 
-def _field_value(spec: FieldSpec | None, text: str) -> Any:
-    """``--field amount=50000`` -> 50000: command-line text becomes the field's type."""
-    if spec is None:
-        return text  # an unknown field: the case will refuse it by name
-    try:
-        if spec.type is FieldType.NUMBER:
-            return float(text) if any(ch in text for ch in ".eE") else int(text)
-        if spec.type is FieldType.INTEGER:
-            return int(text)
-    except ValueError:
-        return text  # refused with the field's expected type
-    if spec.type is FieldType.BOOLEAN and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
 def _fields(kesu: Kesu, process: str, pairs: Sequence[str], raw: str | None) -> dict[str, Any]:
     values: dict[str, Any] = json.loads(raw) if raw else {}
     declared = kesu.spec(process).definition.fields
@@ -79,7 +63,7 @@ def _fields(kesu: Kesu, process: str, pairs: Sequence[str], raw: str | None) -> 
         name, sep, text = pair.partition("=")
         if not sep:
             raise KesuError(f"--field takes name=value, got {pair!r}")
-        values[name] = _field_value(declared.get(name), text)
+        values[name] = field_from_text(declared.get(name), text)
     return values
 
 

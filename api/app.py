@@ -7,8 +7,6 @@ token: the actor and roles sent to a case are the token's, never the request's.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from process.coverage import calendars_in_use, ending_soon
@@ -25,6 +24,7 @@ from service.cases import CaseFilter, Kesu, KesuError
 
 from . import models, views
 from .auth import Principal, TokenTable
+from .console import console_router, new_secret
 from .errors import BodyLimit, install_error_handlers
 
 KesuFactory = Callable[[], AbstractAsyncContextManager[Kesu]]
@@ -110,8 +110,15 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def create_app(
-    kesu_factory: KesuFactory, tokens: TokenTable, *, body_limit: int = DEFAULT_BODY_LIMIT
+    kesu_factory: KesuFactory,
+    tokens: TokenTable,
+    *,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    records: sessionmaker[Session] | None = None,
 ) -> FastAPI:
+    """The API, with the web console at ``/console``; ``records`` (the case database) feeds
+    the console's reports, which say so when it is missing."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with kesu_factory() as kesu:
@@ -125,6 +132,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.tokens = tokens
+    app.state.records = records
+    app.state.console_secret = new_secret()
+    app.include_router(console_router())
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=body_limit)
 
@@ -196,11 +206,11 @@ def create_app(
     ) -> models.CaseList:
         """Cases by search attributes, newest first, a page at a time."""
         page = await kesu.list_page(
-            where, page_size=page_size, page_token=_decode_token(page_token)
+            where, page_size=page_size, page_token=views.decode_page_token(page_token)
         )
         return models.CaseList(
             cases=[views.case_row(item) for item in page.cases],
-            next_page_token=_encode_token(page.next_page_token),
+            next_page_token=views.encode_page_token(page.next_page_token),
         )
 
     @app.get(
@@ -248,17 +258,3 @@ def _one_key(name: str, in_body: str | None, in_header: str | None) -> str | Non
     if in_body is not None and in_header is not None and in_body != in_header:
         raise KesuError(f"{name} and the Idempotency-Key header differ: send one, or the same")
     return in_body if in_body is not None else in_header
-
-
-def _encode_token(token: bytes | None) -> str | None:
-    return base64.urlsafe_b64encode(token).decode("ascii").rstrip("=") if token else None
-
-
-def _decode_token(text: str | None) -> bytes | None:
-    if not text:
-        return None
-    try:
-        padded = text + "=" * (-len(text) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise KesuError("page_token is not a token this listing gave") from None

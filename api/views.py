@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterable
 
 from process.compiler import CompiledSpec
 from process.spec import ProcessDefinition
-from service.cases import CaseListing
+from service.cases import CaseListing, KesuError
 from service.pii import mask_pii, may_see_pii
 from workflows.case import CaseView
 
@@ -115,3 +117,18 @@ def definition_body(spec: CompiledSpec) -> models.Definition:
         },
         deadlines=list(definition.deadlines),
     )
+
+
+def encode_page_token(token: bytes | None) -> str | None:
+    """A listing's page token as URL-safe text (what callers pass back as ``page_token``)."""
+    return base64.urlsafe_b64encode(token).decode("ascii").rstrip("=") if token else None
+
+
+def decode_page_token(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raise KesuError("page_token is not a token this listing gave") from None

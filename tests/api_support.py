@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Generator
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from api import Principal, TokenTable, create_app
 from service.cases import Kesu
@@ -25,12 +26,15 @@ HANDLER = {"Authorization": "Bearer handler-token"}
 DASHBOARD = {"Authorization": "Bearer dashboard-token"}
 
 
-def api_app(kesu: Kesu, body_limit: int = 64 * 1024) -> FastAPI:
+def api_app(
+    kesu: Kesu, body_limit: int = 64 * 1024, records: sessionmaker[Session] | None = None
+) -> FastAPI:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Kesu]:
         yield kesu
 
-    return create_app(factory, TokenTable.of_tokens(TOKENS), body_limit=body_limit)
+    tokens = TokenTable.of_tokens(TOKENS)
+    return create_app(factory, tokens, body_limit=body_limit, records=records)
 
 
 class _Server(uvicorn.Server):
