@@ -110,3 +110,8 @@ async def test_pages_need_a_session_and_forms_need_its_token(
         )  # Chinese unless the browser or the cookie asks for English
         report = await http.get("/console/reports.csv")
         assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+        assert "complaint" in report.text
+        this_year = await http.get("/console/reports?since=2026-01-01&until=2099-12-31")
+        assert this_year.status_code == 200 and 'value="2026-01-01"' in this_year.text
+        long_ago = await http.get("/console/reports.csv?until=2000-01-01")
+        assert "complaint" not in long_ago.text  # no case opened before 2000

@@ -72,6 +72,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "since": ("起", "From"),
     "until": ("止", "Until"),
     "group_by": ("分组", "Group by"),
+    "dated_by": ("按", "Dated by"),
     "show": ("显示", "Show"),
     "download_csv": ("下载 CSV", "Download CSV"),
     "compliance": ("时限达成率", "Deadline compliance"),
@@ -87,6 +88,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "nps": ("NPS", "NPS"),
     "review_rate": ("复核率", "Review rate"),
     "reopen_rate": ("重开率", "Reopen rate"),
+    "responsibility": ("责任认定", "Responsibility"),
     "no_records": (
         "报表需要案件数据库（KESU_DATABASE_URL）。",
         "Reports need the case database (KESU_DATABASE_URL).",

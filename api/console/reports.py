@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.cases import Kesu
 from service.report_render import write_csv
-from service.reports import GroupBy, GroupReport, build_report, percentile
+from service.reports import DatedBy, GroupBy, GroupReport, Period, build_report, percentile
 
 from .charts import Bar
 
@@ -21,6 +22,20 @@ from .charts import Bar
 class Choice:
     process: str | None
     by: GroupBy
+    period: Period
+    since: str
+    until: str
+    """The dates as entered (YYYY-MM-DD), shown again in the form."""
+
+
+def _day(text: str | None, *, end: bool = False) -> datetime | None:
+    """A date from the form as a UTC moment; the end of a period includes its last day."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time(), tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment
 
 
 def _choice(request: Request) -> Choice:
@@ -30,8 +45,15 @@ def _choice(request: Request) -> Choice:
     kesu: Kesu = request.app.state.kesu
     if process not in kesu.processes:
         process = None
+    known = {group.value for group in GroupBy}
+    dated = DatedBy.CLOSED if params.get("dated") == DatedBy.CLOSED.value else DatedBy.OPENED
+    since, until = _day(params.get("since")), _day(params.get("until"), end=True)
     return Choice(
-        process=process, by=GroupBy(by) if by in GroupBy.__members__.values() else GroupBy.PROCESS
+        process=process,
+        by=GroupBy(by) if by in known else GroupBy.PROCESS,
+        period=Period(since=since, until=until, by=dated),
+        since=since.date().isoformat() if since else "",
+        until=params.get("until", "") if until else "",
     )
 
 
@@ -42,7 +64,9 @@ def _reports(request: Request, choice: Choice) -> list[GroupReport] | None:
     kesu: Kesu = request.app.state.kesu
     settings = {name: spec.definition.reporting for name, spec in kesu.processes.items()}
     with records() as session:
-        return build_report(session, settings, by=choice.by, process=choice.process)
+        return build_report(
+            session, settings, by=choice.by, process=choice.process, period=choice.period
+        )
 
 
 def _name(report: GroupReport) -> str:
