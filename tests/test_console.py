@@ -53,6 +53,7 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
 
     await agent.get_by_role("link", name=case_id).click()
     await expect(agent.locator('[data-field="customer_name"]')).to_have_text("***")
+    await expect(agent.locator(".diagram svg")).to_be_visible()
     await agent.screenshot(path=screenshot_path("case-masked"), full_page=True)
 
     await agent.get_by_text("受理 Accept", exact=True).click()  # opens the event's form

@@ -96,6 +96,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "no_data": ("此期间没有数据。", "No data in this period."),
     "version": ("版本", "Version"),
     "stages": ("阶段", "Stages"),
+    "diagram": ("流程图", "Diagram"),
     "events": ("事件", "Events"),
     "language": ("English", "中文"),
     "skip": ("跳到正文", "Skip to content"),

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from api import views
 from api.errors import STATUS
+from service import diagrams
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError
 
 from . import charts, reports
@@ -182,7 +184,11 @@ def console_router() -> APIRouter:
         if session.principal is None:
             return _to_login()
         kesu: Kesu = request.app.state.kesu
-        return _render(request, session, "definitions", specs=kesu.processes)
+        drawn = {
+            name: Markup(diagrams.process_diagram(spec, "svg"))
+            for name, spec in kesu.processes.items()
+        }
+        return _render(request, session, "definitions", specs=kesu.processes, diagrams=drawn)
 
     return router
 
@@ -207,4 +213,5 @@ async def _case_page(
         case=body, definition=spec.definition, forms=forms, refused=refused, zone=spec.time_zone,
         done=request.query_params.get("done"), event_id=uuid.uuid4().hex,
         path=[step.to_stage for step in view.state.steps],
+        diagram=Markup(diagrams.case_diagram(spec, view.state, "svg")),
     )  # fmt: skip
