@@ -78,12 +78,31 @@ def test_missing_secrets_are_all_named() -> None:
             "channels.yaml:2: delivery.max_atempts:",
         ),
         ("channels:\n  c: {type: carrier-pigeon}\n", "channels.yaml:2: channels.c:"),
+        (
+            "channels:\n  mail: {type: smtp, host: h, sender: s, password_env: P}\n",
+            "channels.yaml:2: channels.mail.smtp: security: none would send the "
+            "password in clear text",
+        ),
+        (
+            "channels:\n  mail: {type: smtp, host: h, sender: s, ca_file: ca.pem}\n",
+            "channels.yaml:2: channels.mail.smtp: ca_file needs security: starttls or tls",
+        ),
     ],
 )
 def test_mistakes_are_named_with_their_line(text: str, problem: str) -> None:
     with pytest.raises(ChannelConfigError) as raised:
         parse_channels(text, "channels.yaml")
     assert raised.value.problems[0].startswith(problem), raised.value.problems
+
+
+def test_a_missing_ca_file_is_named() -> None:
+    text = (
+        "channels:\n  mail: {type: smtp, host: h, sender: s, security: tls, "
+        "ca_file: /nonexistent/ca.pem}\ndefault: mail\n"
+    )
+    with pytest.raises(ChannelConfigError) as raised:
+        build_channels(parse_channels(text, "channels.yaml"), {}, shipped_renderer())
+    assert raised.value.problems == ["channels.mail.ca_file: no such file /nonexistent/ca.pem"]
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:

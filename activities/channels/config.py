@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -66,10 +67,23 @@ class SmtpConfig(Model):
     port: int = Field(default=25, ge=1, le=65535)
     sender: str
     security: Security = Security.NONE
+    ca_file: str | None = None
+    """PEM CA certificates of a relay with a private CA (starttls, tls)."""
     username_env: str | None = None
     password_env: str | None = None
     timeout: Duration = "30s"
     to: dict[str, AddressConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tls_where_needed(self) -> SmtpConfig:
+        if self.security is Security.NONE:
+            if self.ca_file is not None:
+                raise ValueError("ca_file needs security: starttls or tls")
+            if self.password_env is not None:
+                raise ValueError(
+                    "security: none would send the password in clear text; use starttls or tls"
+                )
+        return self
 
 
 class WebhookConfig(Model):
@@ -166,6 +180,12 @@ def parse_channels(text: str, source: str) -> ChannelsFile:
     return config
 
 
+def _smtp_tls_problems(name: str, spec: SmtpConfig) -> list[str]:
+    if spec.ca_file is not None and not Path(spec.ca_file).is_file():
+        return [f"channels.{name}.ca_file: no such file {spec.ca_file}"]
+    return []
+
+
 def build_channels(
     config: ChannelsFile, environ: Mapping[str, str], renderer: Renderer | None
 ) -> ChannelSetup:
@@ -189,6 +209,7 @@ def build_channels(
         if isinstance(spec, ConsoleConfig):
             built[name] = ConsoleChannel()
         elif isinstance(spec, SmtpConfig):
+            problems.extend(_smtp_tls_problems(name, spec))
             settings = SmtpSettings(
                 host=spec.host,
                 port=spec.port,
@@ -197,6 +218,7 @@ def build_channels(
                 username=secret(name, "username_env", spec.username_env),
                 password=secret(name, "password_env", spec.password_env),
                 timeout=parse_duration(spec.timeout).total_seconds(),
+                ca_file=spec.ca_file,
             )
             rules = {role: AddressRule(a.address, a.field) for role, a in spec.to.items()}
             if renderer is not None:
