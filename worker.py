@@ -24,7 +24,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -66,6 +66,9 @@ def build_activities(database_url: str, channels: ChannelSetup | None = None) ->
         migrate(engine)  # the schema at the newest revision before any activity runs
     except SchemaError as error:
         raise SetupError(str(error)) from None
+    except OperationalError as error:  # unreachable, refused login, TLS: libpq says which
+        where = engine.url.render_as_string(hide_password=True)
+        raise SetupError(f"cannot connect to the database {where}: {error.orig}") from None
     sessions = make_session_factory(engine)
     channels = channels or console_setup()
     return Activities(

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 POSTGRES_SSL_REQUEST = 80877103
+POSTGRES_GSSENC_REQUEST = 80877104
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,11 @@ async def tls_proxy(
         try:
             if postgres:
                 # The client asks for TLS in plain text first; "S" says yes, then the handshake.
+                # (A libpq built with GSSAPI asks for that first: "N" declines it.)
                 length, code = struct.unpack("!II", await reader.readexactly(8))
+                if (length, code) == (8, POSTGRES_GSSENC_REQUEST):
+                    writer.write(b"N")
+                    length, code = struct.unpack("!II", await reader.readexactly(8))
                 if (length, code) != (8, POSTGRES_SSL_REQUEST):
                     writer.close()
                     return
