@@ -32,7 +32,7 @@ from temporalio.worker import Worker
 import telemetry
 from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
-from activities.channels.setup import load_channel_setup
+from activities.channels.setup import load_channel_setup, read_channels
 from activities.events import domain_events
 from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
@@ -42,6 +42,7 @@ from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs, temporal_client
+from service import config_report
 from telemetry import Check, HealthServer, TimedActivities
 from workflows.case import CaseWorkflow
 
@@ -86,11 +87,17 @@ def build_activities(database_url: str, channels: ChannelSetup | None = None) ->
     )
 
 
-def channel_setup(settings: Settings) -> ChannelSetup:
-    """The channels of ``KESU_CHANNELS`` (default ``config/channels.yaml``, else the console)."""
+def channels_file() -> Path | None:
+    """``KESU_CHANNELS``, else ``config/channels.yaml`` if present; None: the console."""
     configured = os.environ.get(CHANNELS_ENV)
     path = Path(configured) if configured else DEFAULT_CHANNELS
-    if not configured and not path.exists():
+    return path if configured or path.exists() else None
+
+
+def channel_setup(settings: Settings) -> ChannelSetup:
+    """The channels of ``KESU_CHANNELS`` (default ``config/channels.yaml``, else the console)."""
+    path = channels_file()
+    if path is None:
         return console_setup()
     try:
         return load_channel_setup(path, settings.definitions_dir, os.environ)
@@ -203,17 +210,38 @@ async def serve(settings: Settings, health: tuple[str, int] | None = None) -> No
 
 
 def _parser(prog: str = "worker.py") -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog=prog,
         description="Run a kesu worker: case workflows and their activities, until Ctrl-C. "
         "Without TEMPORAL_ADDRESS it starts (or joins) the embedded Temporal server of "
         "KESU_DATA_DIR; settings come from the environment (see the README).",
     )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="print the resolved configuration (secrets masked) and exit, contacting nothing",
+    )
+    return parser
+
+
+def check_config() -> int:
+    """Print the resolved configuration with secrets masked; 1 if something is missing."""
+    settings = Settings.from_env()
+    path = channels_file()
+    try:
+        channels = None if path is None else (path, read_channels(path))
+    except ChannelConfigError as error:
+        raise SetupError(str(error)) from None
+    report = config_report.check_config(settings, os.environ, channels)
+    print(report.text())
+    return 1 if report.problems else 0
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "worker.py") -> int:
-    _parser(prog).parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
+        if args.check_config:
+            return check_config()
         ops = telemetry.setup()
         asyncio.run(serve(Settings.from_env(), ops.metrics_address))
     except (SetupError, telemetry.SettingError) as error:

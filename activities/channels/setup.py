@@ -13,10 +13,19 @@ from activities.template_checks import load_checked_templates
 from activities.templates import Renderer
 from process.loader import load_catalog
 
-from .config import ChannelConfigError, ChannelSetup, build_channels, parse_channels
+from .config import ChannelConfigError, ChannelSetup, ChannelsFile, build_channels, parse_channels
 
 TEMPLATES_FOLDER = "templates"
 """Beside the definitions: designers edit both."""
+
+
+def read_channels(path: Path) -> ChannelsFile:
+    """The channel file, validated; raises ChannelConfigError with every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ChannelConfigError([f"{path}: cannot read the channel file: {error}"]) from None
+    return parse_channels(text, path.name)
 
 
 def load_channel_setup(
@@ -24,11 +33,7 @@ def load_channel_setup(
 ) -> ChannelSetup:
     """Channels as ``path`` configures them; raises ChannelConfigError, TemplateProblems or
     DefinitionError with every problem found."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ChannelConfigError([f"{path}: cannot read the channel file: {error}"]) from None
-    config = parse_channels(text, path.name)
+    config = read_channels(path)
     renderer = None
     if config.needs_templates:
         definitions = load_catalog(definitions_dir).definitions
