@@ -28,9 +28,11 @@ DATABASE_URL = (
 )
 
 
+@pytest.fixture
 def production(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ca: TestAuthority, client_pair: Pair
-) -> None:
+) -> pytest.MonkeyPatch:
+    """A production-like environment (mTLS, API key, PostgreSQL, every channel), to change."""
     for name in ("TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE", "KESU_PAYLOAD_KEYS", "KESU_KEYRING"):
         monkeypatch.delenv(name, raising=False)
     env = {
@@ -48,16 +50,15 @@ def production(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    return monkeypatch
 
 
 def test_the_resolved_configuration_shows_no_secret(
-    monkeypatch: pytest.MonkeyPatch,
+    production: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
     ca: TestAuthority,
     client_pair: Pair,
 ) -> None:
-    production(monkeypatch, tmp_path, ca, client_pair)
 
     assert worker.main(["--check-config"]) == 0
 
@@ -78,15 +79,10 @@ def test_the_resolved_configuration_shows_no_secret(
 
 
 def test_missing_secrets_are_named_and_fail_the_check(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    ca: TestAuthority,
-    client_pair: Pair,
+    production: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    production(monkeypatch, tmp_path, ca, client_pair)
-    monkeypatch.delenv("KESU_SMTP_PASSWORD")
-    monkeypatch.delenv("KESU_PAYLOAD_KEY")
+    production.delenv("KESU_SMTP_PASSWORD")
+    production.delenv("KESU_PAYLOAD_KEY")
 
     assert worker.main(["--check-config"]) == 1
 
@@ -101,14 +97,9 @@ def test_missing_secrets_are_named_and_fail_the_check(
 
 
 def test_a_broken_temporal_setting_stops_the_check_with_its_name(
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    ca: TestAuthority,
-    client_pair: Pair,
+    production: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    production(monkeypatch, tmp_path, ca, client_pair)
-    monkeypatch.setenv("TEMPORAL_TLS_CLIENT_KEY_PATH", str(tmp_path / "gone.key"))
+    production.setenv("TEMPORAL_TLS_CLIENT_KEY_PATH", str(tmp_path / "gone.key"))
 
     assert worker.main(["--check-config"]) == 2
 
