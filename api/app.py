@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
@@ -64,10 +65,15 @@ def case_filter(
     priority: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
     overdue: bool = False,
     finished: Annotated[bool, Query(description="include finished cases")] = False,
+    opened_from: Annotated[
+        AwareDatetime | None, Query(description="opened at or after (RFC 3339)")
+    ] = None,
+    opened_until: Annotated[AwareDatetime | None, Query(description="opened before")] = None,
 ) -> CaseFilter:
     return CaseFilter(
-        process=process, stage=stage, priority=priority, overdue=overdue, include_finished=finished
-    )
+        process=process, stage=stage, priority=priority, overdue=overdue,
+        include_finished=finished, opened_from=opened_from, opened_until=opened_until,
+    )  # fmt: skip
 
 
 Service = Annotated[Kesu, Depends(_kesu)]

@@ -44,6 +44,10 @@ class CaseFilter:
     overdue: bool = False
     """Breached, or a deadline already past."""
     include_finished: bool = False
+    opened_from: datetime | None = None
+    """Cases opened at or after this moment."""
+    opened_until: datetime | None = None
+    """Cases opened before this moment."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ def list_query(specs: list[CompiledSpec], where: CaseFilter) -> str:
         clauses.append(f"{search.PRIORITY.name} = {_quoted(where.priority)}")
     if not where.include_finished:
         clauses.append("ExecutionStatus = 'Running'")
+    if where.opened_from is not None:
+        clauses.append(f"StartTime >= {_quoted(where.opened_from.isoformat())}")
+    if where.opened_until is not None:
+        clauses.append(f"StartTime < {_quoted(where.opened_until.isoformat())}")
     if where.overdue:
         now = datetime.now(UTC).isoformat()
         clauses.append(

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from tests.api_support import api_app, serving
+from tests.api_support import AGENT, api_app, serving
 from tests.browser_support import browser, screenshot_path
 from tests.temporal_support import Harness
 
@@ -105,6 +105,13 @@ async def test_pages_need_a_session_and_forms_need_its_token(
         assert forged.status_code == 303 and forged.headers["location"] == "/console/login"
         view = await harness.kesu.get_case(started.case_id)
         assert view.state.stage == "intake"
+        opened = (await harness.kesu.get_case(started.case_id)).state.opened_at
+        listed = await http.get(f"/console/cases?opened_from={opened:%Y-%m-%d}")
+        assert started.case_id in listed.text
+        before = await http.get(f"/console/cases?opened_until={opened.year - 1}-12-31")
+        assert started.case_id not in before.text
+        api = await http.get("/cases?opened_until=2000-01-01T00:00:00Z", headers=AGENT)
+        assert api.status_code == 200 and api.json()["cases"] == []
         chinese = await http.get(f"/console/cases/{started.case_id}")
         assert (
             "案件信息" in chinese.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from process.spec import FieldType, ProcessDefinition, Transition
@@ -89,3 +90,13 @@ def event_data(
         elif text:
             data[name] = field_from_text(field, text)
     return data
+
+
+def form_day(text: str | None, *, end: bool = False) -> datetime | None:
+    """A date from the form as a UTC moment; the end of a period includes its last day."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time(), tzinfo=UTC)
+    return moment + timedelta(days=1) if end else moment

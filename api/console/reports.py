@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -16,6 +15,7 @@ from service.report_render import write_csv
 from service.reports import DatedBy, GroupBy, GroupReport, Period, build_report, percentile
 
 from .charts import Bar
+from .forms import form_day
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,6 @@ class Choice:
     """The dates as entered (YYYY-MM-DD), shown again in the form."""
 
 
-def _day(text: str | None, *, end: bool = False) -> datetime | None:
-    """A date from the form as a UTC moment; the end of a period includes its last day."""
-    try:
-        day = date.fromisoformat(text or "")
-    except ValueError:
-        return None
-    moment = datetime.combine(day, time(), tzinfo=UTC)
-    return moment + timedelta(days=1) if end else moment
-
-
 def _choice(request: Request) -> Choice:
     params = request.query_params
     by = params.get("by", GroupBy.PROCESS.value)
@@ -47,7 +37,7 @@ def _choice(request: Request) -> Choice:
         process = None
     known = {group.value for group in GroupBy}
     dated = DatedBy.CLOSED if params.get("dated") == DatedBy.CLOSED.value else DatedBy.OPENED
-    since, until = _day(params.get("since")), _day(params.get("until"), end=True)
+    since, until = form_day(params.get("since")), form_day(params.get("until"), end=True)
     return Choice(
         process=process,
         by=GroupBy(by) if by in known else GroupBy.PROCESS,

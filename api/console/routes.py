@@ -25,7 +25,7 @@ from service import diagrams
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError
 
 from . import charts, reports
-from .forms import event_data, event_forms
+from .forms import event_data, event_forms, form_day
 from .i18n import words
 from .session import Session, choose_language, form_data, sign_in, sign_out
 
@@ -105,6 +105,8 @@ def console_router() -> APIRouter:
         priority: str = "",
         overdue: bool = False,
         finished: bool = False,
+        opened_from: str = "",
+        opened_until: str = "",
         page: str = "",
     ) -> Response:
         session = _session(request)
@@ -114,6 +116,7 @@ def console_router() -> APIRouter:
         where = CaseFilter(
             process=process or None, stage=stage or None, priority=priority or None,
             overdue=overdue, include_finished=finished,
+            opened_from=form_day(opened_from), opened_until=form_day(opened_until, end=True),
         )  # fmt: skip
         query = {k: v for k, v in request.query_params.items() if k != "page"}
         error: KesuError | None = None
@@ -135,6 +138,7 @@ def console_router() -> APIRouter:
             stages=sorted({name for s in kesu.processes.values() for name in s.definition.stages}),
             soon=SOON_SECONDS, first_page="?" + urlencode(query) if page else None,
             zones={name: spec.time_zone for name, spec in kesu.processes.items()},
+            opened=(opened_from, opened_until),
         )  # fmt: skip
 
     @router.get("/cases/{case_id}")
