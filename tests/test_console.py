@@ -39,6 +39,16 @@ async def signed_in(browser: Browser, base_url: str, token: str) -> Page:
     return page
 
 
+async def unlabelled_controls(page: Page) -> list[str]:
+    """Form controls a screen reader could not name (no label, no aria-label)."""
+    found: list[str] = await page.evaluate(
+        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+              .map(e => e.name || e.id)"""
+    )
+    return found
+
+
 async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     browser: Browser, console: str, harness: Harness, unique_key: str
 ) -> None:
@@ -49,6 +59,7 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     agent = await signed_in(browser, console, "agent-token")
     await expect(agent.get_by_test_id("actor")).to_have_text("王敏")
     await expect(agent.get_by_role("link", name=case_id)).to_be_visible()
+    assert await unlabelled_controls(agent) == []
     await agent.screenshot(path=screenshot_path("cases"), full_page=True)
 
     await agent.get_by_role("link", name=case_id).click()
@@ -56,8 +67,12 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     await expect(agent.locator(".diagram svg")).to_be_visible()
     await agent.screenshot(path=screenshot_path("case-masked"), full_page=True)
 
-    await agent.get_by_text("受理 Accept", exact=True).click()  # opens the event's form
-    await agent.get_by_role("button", name="Send: 受理 Accept").click()
+    assert await unlabelled_controls(agent) == []
+    # By keyboard alone: open the event's form, then send it.
+    await agent.get_by_text("受理 Accept", exact=True).focus()
+    await agent.keyboard.press("Enter")
+    await agent.get_by_role("button", name="Send: 受理 Accept").focus()
+    await agent.keyboard.press("Enter")
     await expect(agent.get_by_role("status")).to_contain_text("accept")
     await expect(agent.locator("h1")).to_contain_text("Triage")
 
