@@ -30,6 +30,7 @@ from api.auth import TokenConfigError, hash_token
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
 from service.cases import Kesu
+from service.versions import PublishedDefinitions
 from starter import open_kesu
 from worker import running_worker
 
@@ -63,9 +64,13 @@ async def serving_kesu(settings: Settings, with_worker: bool) -> AsyncIterator[K
         async with open_kesu(settings) as kesu:
             yield kesu
         return
-    specs = load_specs(settings.definitions_dir)
-    async with running_worker(settings) as client:
-        yield Kesu(client, specs, settings.task_queue)
+    engine = make_engine(settings.database_url)
+    try:
+        async with running_worker(settings) as client:
+            registry = PublishedDefinitions(make_session_factory(engine))
+            yield Kesu(client, {}, settings.task_queue, registry)
+    finally:
+        engine.dispose()
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,9 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.keys import Keyring, PayloadKeyError, parse_key, parse_keys
+from activities.storage import Publication
+from activities.template_checks import notify_actions
+from activities.templates import LANGUAGES, SUFFIX
 from process.compiler import CompiledSpec, compile_definition
 from process.loader import load_catalog
 from service.connection import ConnectionConfigError, TemporalConnection, load_temporal_target
@@ -142,6 +146,40 @@ def load_specs(folder: Path) -> dict[str, CompiledSpec]:
         name: compile_definition(definition, catalog.calendars)
         for name, definition in catalog.definitions.items()
     }
+
+
+def publications(folder: Path) -> list[Publication]:
+    """Every definition of ``folder`` ready to publish: compiled, with its source and the
+    content hashes of the calendars and templates it uses."""
+    catalog = load_catalog(folder)
+    templates = folder / "templates"
+    found = []
+    for name, definition in catalog.definitions.items():
+        spec = compile_definition(definition, catalog.calendars)
+        source = catalog.sources[name]
+        used = sorted({str(action.template) for _, action in notify_actions(definition)})
+        files = [templates / f"{template}.{language}{SUFFIX}" for template in used
+                 for language in LANGUAGES]  # fmt: skip
+        found.append(
+            Publication(
+                spec=spec,
+                source_name=source.name,
+                source=source.text,
+                version_line=source.version_line,
+                calendars={
+                    calendar: _sha256(value.model_dump_json().encode("utf-8"))
+                    for calendar, value in spec.calendars.items()
+                },
+                templates={
+                    path.name: _sha256(path.read_bytes()) for path in files if path.is_file()
+                },
+            )
+        )
+    return found
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def temporal_binary() -> Path:

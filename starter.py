@@ -16,7 +16,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,13 +36,15 @@ from runtime import (
     SetupError,
     exit_after,
     load_specs,
+    publications,
     reader_left,
     temporal_client,
 )
-from service import designer_cli, outbox, records_cli
+from service import designer_cli, outbox, records_cli, versions_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
 from service.render import render_case, render_listing
+from service.versions import PublishedDefinitions
 
 __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
 
@@ -51,14 +53,19 @@ __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
 async def open_kesu(settings: Settings | None = None) -> AsyncIterator[Kesu]:
     """Kesu on the configured Temporal cluster (or the embedded server) and definitions."""
     settings = settings or Settings.from_env()
-    specs = load_specs(settings.definitions_dir)
-    async with temporal_client(settings) as client:
-        yield Kesu(client, specs, settings.task_queue)
+    engine = make_engine(settings.database_url)
+    try:
+        registry = PublishedDefinitions(make_session_factory(engine))
+        async with temporal_client(settings) as client:
+            yield Kesu(client, {}, settings.task_queue, registry)
+    finally:
+        engine.dispose()
 
 
-def _fields(kesu: Kesu, process: str, pairs: Sequence[str], raw: str | None) -> dict[str, Any]:
+def _fields(
+    declared: Mapping[str, FieldSpec], pairs: Sequence[str], raw: str | None
+) -> dict[str, Any]:
     values: dict[str, Any] = json.loads(raw) if raw else {}
-    declared = kesu.spec(process).definition.fields
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep:
@@ -111,12 +118,13 @@ def messages_text(settings: Settings, case_id: str) -> str:
 
 async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> int:
     if args.command == "start":
-        fields = _fields(kesu, args.process, args.field, args.json)
+        fields = _fields(kesu.spec(args.process).definition.fields, args.field, args.json)
         started = await kesu.start_case(args.process, fields, key=args.key, actor=args.actor)
         print(f"{started.case_id} {'opened' if started.created else 'already open (same key)'}")
     elif args.command == "event":
         view = await kesu.get_case(args.case)
-        fields = _fields(kesu, view.state.process, args.field, args.json)
+        own = kesu.definition_of(view.state) or kesu.spec(view.state.process)
+        fields = _fields(own.definition.fields, args.field, args.json)
         result = await kesu.send_event(
             args.case, args.event, actor=args.actor, roles=args.role, data=fields, event_id=args.id
         )
@@ -124,7 +132,7 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
     elif args.command == "show":
         view = await kesu.get_case(args.case)
         number = records_cli.case_number(settings.database_url, args.case)
-        spec = kesu.spec(view.state.process)
+        spec = kesu.definition_of(view.state)
         print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
         print(messages_text(settings, args.case))
     elif args.command == "list":
@@ -183,6 +191,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
 
     records_cli.add_commands(commands)  # verify, report, reassign, migrate
     designer_cli.add_commands(commands)  # schema, diagram, simulate, test
+    versions_cli.add_commands(commands)  # publish, versions, upgrade
     commands.add_parser("check", help="validate the process definitions and stop")
     demo = commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     demo.add_argument(
@@ -226,6 +235,11 @@ async def _main(args: argparse.Namespace) -> int:
         return designer_cli.run(args, settings.definitions_dir, specs)
     if args.command == "redeliver" or (args.command == "list" and args.dead):
         return _outbox_command(args, settings)
+    if args.command in versions_cli.COMMANDS:
+        folder = settings.definitions_dir
+        return await versions_cli.run(
+            args, settings.database_url, lambda: publications(folder), lambda: open_kesu(settings)
+        )
     if args.command in records_cli.COMMANDS:
         specs = load_specs(settings.definitions_dir) if args.command == "report" else {}
         reporting = {name: spec.definition.reporting for name, spec in specs.items()}

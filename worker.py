@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -36,15 +37,30 @@ from activities.channels.setup import load_channel_setup, read_channels
 from activities.events import domain_events
 from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
-from activities.storage import StorageActivities, make_engine, make_session_factory
+from activities.storage import (
+    PublishRefused,
+    StorageActivities,
+    make_engine,
+    make_session_factory,
+)
 from activities.storage.migrations import SchemaError, migrate
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
-from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs, temporal_client
+from runtime import (
+    PROJECT_DIR,
+    Settings,
+    SetupError,
+    exit_after,
+    load_specs,
+    publications,
+    temporal_client,
+)
 from service import config_report
+from service.versions import PublishedDefinitions, keep_fresh, render_published
 from telemetry import Check, HealthServer, TimedActivities
 from workflows.case import CaseWorkflow
+from workflows.definitions import CACHE, workflow_runner
 
 log = logging.getLogger("kesu.worker")
 
@@ -112,6 +128,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[CaseWorkflow],
+        workflow_runner=workflow_runner(),
         activities=[activities.storage.record_step, activities.messaging.deliver_outbox],
         activity_executor=executor,
         interceptors=[TimedActivities()],
@@ -143,6 +160,30 @@ def database_check(sessions: sessionmaker[Session]) -> Check:
     return check
 
 
+def publish_definitions(sessions: sessionmaker[Session], folder: Path) -> None:
+    """Publish the definition files that changed since they were last published."""
+    try:
+        results = PublishedDefinitions(sessions).publish(
+            publications(folder), by=f"worker@{socket.gethostname()}"
+        )
+    except (DefinitionError, PublishRefused) as error:
+        raise SetupError(f"cannot publish the definitions of {folder}:\n{error}") from None
+    for line in render_published([result for result in results if result.created]).splitlines():
+        log.info("%s", line)
+
+
+@contextlib.asynccontextmanager
+async def serving_definitions(sessions: sessionmaker[Session]) -> AsyncIterator[None]:
+    """The published definitions in the workflows' cache, kept fresh while the block runs."""
+    registry = PublishedDefinitions(sessions)
+    await asyncio.to_thread(registry.fill, CACHE)
+    refresher = asyncio.create_task(keep_fresh(registry, CACHE))
+    try:
+        yield
+    finally:
+        refresher.cancel()
+
+
 @contextlib.asynccontextmanager
 async def running_worker(
     settings: Settings, health: tuple[str, int] | None = None
@@ -153,9 +194,11 @@ async def running_worker(
     """
     channels = channel_setup(settings)
     activities = build_activities(settings.database_url, channels)
+    publish_definitions(activities.sessions, settings.definitions_dir)
     polling = threading.Event()
     async with contextlib.AsyncExitStack() as cleanup:
         cleanup.callback(channels.close)
+        await cleanup.enter_async_context(serving_definitions(activities.sessions))
         if health is not None:
             REGISTRY.register(collector := OutboxCollector(activities.sessions))
             cleanup.callback(REGISTRY.unregister, collector)

@@ -200,7 +200,7 @@ def create_app(
     async def get_case(case_id: CaseId, kesu: Service, who: Caller) -> models.Case:
         """Stage, fields (customer data masked unless a role may see it), clocks, timeline."""
         view = await kesu.get_case(case_id)
-        return views.case_body(view, kesu.spec(view.state.process), who.roles)
+        return views.case_body(view, kesu.definition_of(view.state), who.roles)
 
     @app.get("/cases", response_model=models.CaseList, responses=_errors(), tags=["cases"])
     async def list_cases(

@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Iterable
 
 from process.compiler import CompiledSpec
+from process.pii import pii_names
 from process.spec import ProcessDefinition
 from service.cases import CaseListing, KesuError
 from service.pii import mask_pii, may_see_pii
@@ -15,19 +16,22 @@ from workflows.case import CaseView
 from . import models
 
 
-def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> models.Case:
+def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -> models.Case:
     """The case as the caller may see it: pii values masked unless a role is in ``pii_roles``.
 
-    Masking follows the process's current definition (which fields are pii, who may see them),
-    also for a case opened on an older version.
+    Titles and masking follow the case's own published version (``spec``); without it (not
+    found) every value is masked and no title is given.
     """
-    state, definition = view.state, spec.definition
+    state = view.state
+    definition = spec.definition if spec is not None else None
     show = may_see_pii(definition, roles)
 
     def shown(values: dict[str, object]) -> dict[str, object]:
         return dict(values) if show else mask_pii(values, definition)
 
-    stage = definition.stages.get(state.stage)
+    stages = definition.stages if definition is not None else {}
+    deadlines = definition.deadlines if definition is not None else {}
+    stage = stages.get(state.stage)
     return models.Case(
         case_id=state.case_id,
         process=state.process,
@@ -40,7 +44,10 @@ def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> model
         closed_at=state.closed_at,
         allowed_events=view.allowed_events,
         fields=shown(state.fields),
-        pii_masked=not show and bool(definition.pii_fields),
+        pii_masked=not show
+        and (
+            definition is None or bool(definition.pii_fields or pii_names(definition, state.fields))
+        ),
         clocks=[
             models.Clock(
                 name=name,
@@ -60,7 +67,7 @@ def case_body(view: CaseView, spec: CompiledSpec, roles: Iterable[str]) -> model
                 explain=clock.explain,
             )
             for name, clock in state.clocks.items()
-            for deadline in [definition.deadlines.get(name)]
+            for deadline in [deadlines.get(name)]
         ],
         timeline=[
             models.TimelineStep(**{**dict(step), "data": shown(step.data)}) for step in state.steps

@@ -116,6 +116,9 @@ class ClockBoard:
                 notes.append(note)
         return notes
 
+    def stop(self, name: str, at: datetime) -> str | None:
+        return clocks.stop(self._clocks[name], at, self._measures[name])
+
     def stop_all(self, at: datetime) -> list[str]:
         return [
             note

@@ -11,6 +11,8 @@ OPENED_EVENT = "case.opened"
 CASE_OPENED_TRIGGER = "case_opened"
 """How a definition names the opening moment: ``start: case_opened``."""
 REASSIGNED_EVENT = "case.reassigned"
+UPGRADED_EVENT = "case.upgraded"
+"""A running case moved to a newer published version of its definition."""
 TIMEOUT_EVENT = "timeout"
 """A stage's timeout moving the case on."""
 RESERVED_EVENTS = frozenset({TIMEOUT_EVENT})

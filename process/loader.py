@@ -7,7 +7,7 @@ This is the only module that reads definition files.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,6 +113,22 @@ def load_calendars(folder: Path) -> dict[str, CalendarSpec]:
 class Catalog:
     definitions: dict[str, ProcessDefinition]
     calendars: dict[str, CalendarSpec]
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    """Each process's file, as read: what publishing stores beside the compiled definition."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str
+    text: str
+
+    @property
+    def version_line(self) -> int:
+        """The line of the top-level ``version:`` key (1 when there is none)."""
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if line.startswith("version:") or line.startswith("version :"):
+                return number
+        return 1
 
 
 def load_catalog(folder: Path) -> Catalog:
@@ -124,13 +140,15 @@ def load_catalog(folder: Path) -> Catalog:
     except DefinitionError as error:
         calendars, problems = {}, list(error.problems)
     definitions: dict[str, ProcessDefinition] = {}
+    sources: dict[str, SourceFile] = {}
     origin: dict[str, str] = {}
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise DefinitionError([f"{folder}: no process definitions (*.yaml) found"])
     for path in files:
         try:
-            definition = load_definition(path, calendars)
+            text = _read(path)
+            definition = load_definition_text(text, path.name, calendars)
         except DefinitionError as error:
             problems.extend(error.problems)
             continue
@@ -141,10 +159,11 @@ def load_catalog(folder: Path) -> Catalog:
             )
             continue
         definitions[definition.process] = definition
+        sources[definition.process] = SourceFile(path.name, text)
         origin[definition.process] = path.name
     if problems:
         raise DefinitionError(problems)
-    return Catalog(definitions=definitions, calendars=calendars)
+    return Catalog(definitions=definitions, calendars=calendars, sources=sources)
 
 
 def load_directory(folder: Path) -> dict[str, ProcessDefinition]:

@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,12 +31,21 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.metrics import EVENTS_REFUSED
+from process.catalog import SpecCatalog
 from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value
 from process.refusals import RefusalKind, refusal_kind_of
-from process.state import EventInput, EventResult, ReassignInput
+from process.state import CaseState, EventInput, EventResult, ReassignInput
+from process.upgrade import UpgradeInput
 from workflows import search
-from workflows.case import EVENT_UPDATE, REASSIGN_UPDATE, CaseInput, CaseView, CaseWorkflow
+from workflows.case import (
+    EVENT_UPDATE,
+    REASSIGN_UPDATE,
+    UPGRADE_UPDATE,
+    CaseInput,
+    CaseView,
+    CaseWorkflow,
+)
 
 from .listing import (
     CaseFilter,
@@ -46,6 +57,8 @@ from .listing import (
     seal_token,
 )
 from .refusals import KesuError
+from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade
+from .versions import PublishedDefinitions
 
 __all__ = ["CaseFilter", "CaseListing", "CasePage", "Kesu", "KesuError", "RefusalKind", "Started"]
 
@@ -59,22 +72,70 @@ class Started:
     """False when a case with this key already existed: nothing new was started."""
 
 
+REGISTRY_REFRESH_SECONDS = 2.0
+
+
 class Kesu:
-    def __init__(self, client: Client, specs: Mapping[str, CompiledSpec], task_queue: str) -> None:
+    """The operations, on ``specs`` (which every worker must have published), or with a
+    ``registry`` on every published version, new cases opening on each process's newest."""
+
+    def __init__(
+        self,
+        client: Client,
+        specs: Mapping[str, CompiledSpec],
+        task_queue: str,
+        registry: PublishedDefinitions | None = None,
+    ) -> None:
         self._client = client
-        self._specs = dict(specs)
+        self._pinned = dict(specs)
+        self._catalog = SpecCatalog(specs.values())
+        self._registry = registry
+        self._read_at = float("-inf")
         self._task_queue = task_queue
+
+    def refresh(self) -> None:
+        """Read newly published versions now (otherwise at most every few seconds)."""
+        self._refresh(force=True)
+
+    def _refresh(self, force: bool = False) -> None:
+        if self._registry is None:
+            return
+        if force or time.monotonic() - self._read_at >= REGISTRY_REFRESH_SECONDS:
+            self._registry.fill(self._catalog)
+            self._read_at = time.monotonic()
 
     @property
     def processes(self) -> Mapping[str, CompiledSpec]:
-        return self._specs
+        """The version of each process that new cases open on."""
+        if self._registry is None:
+            return self._pinned
+        self._refresh()
+        return {**self._catalog.current(), **self._pinned}
 
     def spec(self, process: str) -> CompiledSpec:
+        processes = self.processes
         try:
-            return self._specs[process]
+            return processes[process]
         except KeyError:
-            known = ", ".join(sorted(self._specs)) or "none"
-            raise KesuError(f"unknown process {process!r} (known: {known})") from None
+            known = ", ".join(sorted(processes)) or "none"
+            hint = (
+                "" if processes else ": publish definitions (starter.py publish) or start a worker"
+            )
+            raise KesuError(f"unknown process {process!r} (known: {known}){hint}") from None
+
+    def definition_of(self, state: CaseState) -> CompiledSpec | None:
+        """The published version a case runs on; None when it cannot be found (then callers
+        fail closed: every value is customer data, no titles)."""
+        found = self._catalog.get(state.content_hash)
+        if found is None and self._registry is not None:
+            self._refresh(force=True)
+            found = self._catalog.get(state.content_hash)
+        return found
+
+    def versions(self, process: str) -> list[CompiledSpec]:
+        """Every known version of ``process``, oldest first."""
+        self._refresh()
+        return self._catalog.versions(process)
 
     async def check_temporal(self) -> None:
         """Raise an ``UNAVAILABLE`` KesuError unless the Temporal frontend answers (health)."""
@@ -111,7 +172,9 @@ class Kesu:
             existed = await self._exists(case_id)
             await self._client.start_workflow(
                 CaseWorkflow.run,
-                CaseInput(case_id=case_id, spec=spec, fields=dict(fields), actor=actor),
+                CaseInput(
+                    case_id=case_id, definition=spec.content_hash, fields=dict(fields), actor=actor
+                ),
                 id=case_id,
                 task_queue=self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -159,6 +222,45 @@ class Kesu:
             from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason
         )
         return await self._update(case_id, REASSIGN_UPDATE, request, request_id)
+
+    async def upgrade_case(
+        self,
+        case_id: str,
+        to_definition: str,
+        *,
+        stage_map: Mapping[str, str] | None = None,
+        actor: str = "system",
+        request_id: str | None = None,
+    ) -> EventResult:
+        """Move an open case to another published version (by content hash); recorded."""
+        request = UpgradeInput(
+            to_definition=to_definition, stage_map=dict(stage_map or {}), actor=actor
+        )
+        return await self._update(case_id, UPGRADE_UPDATE, request, request_id)
+
+    async def upgrade(
+        self,
+        process: str,
+        from_version: int,
+        to_version: int,
+        stage_map: Mapping[str, str] | None = None,
+        *,
+        dry_run: bool = False,
+        actor: str = "system",
+        progress: Callable[[Move], None] | None = None,
+    ) -> UpgradePlan:
+        """Move the open cases of ``process`` from one published version to another.
+
+        Every case is checked first; if one cannot move (or with ``dry_run``) nothing moves
+        and the plan says why, case by case. Safe to rerun: moved cases are not moved again.
+        """
+        if self._registry is None:
+            raise KesuError("upgrades read the registry: open kesu on its database")
+        plan = plan_upgrade(self._registry, process, from_version, to_version, stage_map or {})
+        if dry_run or plan.refused:
+            return plan
+        moves = await run_upgrade(self, plan, actor=actor, progress=progress)
+        return dataclasses.replace(plan, moves=moves, carried_out=True)
 
     async def _update(
         self, case_id: str, name: str, request: BaseModel, update_id: str | None
@@ -223,8 +325,13 @@ class Kesu:
         )
 
     def _list_query(self, where: CaseFilter) -> str:
+        # Any stage of any version: old cases sit in stages a newer version renamed.
         process = where.process
-        specs = [self.spec(process)] if process is not None else list(self._specs.values())
+        if process is not None:
+            self.spec(process)
+            specs = self.versions(process)
+        else:
+            specs = [spec for name in self.processes for spec in self.versions(name)]
         return list_query(specs, where)
 
     def _handle(self, case_id: str) -> WorkflowHandle[CaseWorkflow, Any]:

@@ -21,26 +21,34 @@ def _when(moment: datetime | None, zone: ZoneInfo = DISPLAY_ZONE) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
-def _stage_title(definition: ProcessDefinition, stage: str | None) -> str:
+def _stage_title(definition: ProcessDefinition | None, stage: str | None) -> str:
     if stage is None:
         return "-"
-    title = definition.stages[stage].title if stage in definition.stages else None
+    known = definition.stages if definition is not None else {}
+    title = known[stage].title if stage in known else None
     return f"{stage} ({title})" if title else stage
 
 
 def render_case(
-    view: CaseView, spec: CompiledSpec, *, show_pii: bool = False, case_number: str | None = None
+    view: CaseView,
+    spec: CompiledSpec | None,
+    *,
+    show_pii: bool = False,
+    case_number: str | None = None,
 ) -> str:
-    state, definition = view.state, spec.definition
-    zone = ZoneInfo(spec.time_zone)
+    """``spec``: the case's own published version; None (not found) masks every value."""
+    state = view.state
+    definition = spec.definition if spec is not None else None
+    zone = ZoneInfo(spec.time_zone) if spec is not None else DISPLAY_ZONE
 
     def when(moment: datetime | None) -> str:
         return _when(moment, zone)
 
     lines = [
-        f"case {state.case_id} — {definition.title or definition.process}",
+        f"case {state.case_id} — {(definition.title if definition else None) or state.process}",
         *([f"  number:     {case_number}"] if case_number else []),
-        f"  definition: {view.definition}",
+        f"  definition: {view.definition}"
+        + ("" if spec is not None else "  [not in the registry: customer data masked]"),
         f"  stage:      {_stage_title(definition, state.stage)}"
         + ("  [closed]" if state.closed_at else ""),
         f"  opened:     {when(state.opened_at)}",
@@ -55,8 +63,13 @@ def render_case(
     if state.clocks:
         lines.append("deadlines:")
         for name, clock in state.clocks.items():
-            deadline = definition.deadlines[name]
-            lines.extend(_clock_lines(clock, deadline, definition.calendar, zone))
+            deadline = definition.deadlines.get(name) if definition else None
+            if deadline is None:
+                lines.append(f"  {name:<12} {clock.status.value}")
+                continue
+            lines.extend(
+                _clock_lines(clock, deadline, definition.calendar if definition else None, zone)
+            )
     lines.append("timeline:")
     for step in state.steps:
         who = step.actor + (f" ({step.role})" if step.role else "")

@@ -8,7 +8,7 @@ where a test moves a case's clock forward by real lengths (24 h, 15 days) with
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,11 +21,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
+from activities.storage import Publication
 from process.compiler import CompiledSpec
 from runtime import SetupError, load_specs, temporal_binary
 from service.cases import Kesu
+from service.versions import PublishedDefinitions
 from tests.services import require_service
-from worker import build_activities, build_worker
+from worker import build_activities, build_worker, serving_definitions
 from workflows import search
 
 DEFINITIONS = Path(__file__).parent.parent / "definitions"
@@ -90,11 +92,15 @@ async def running_harness(
 ) -> AsyncIterator[Harness]:
     """A worker for the block's duration; pass the same ``task_queue`` to start it again."""
     activities = build_activities(database_url)
+    publish_specs(activities.sessions, specs.values())
     task_queue = task_queue or f"kesu-test-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(client, task_queue, activities, executor):
+        async with (
+            serving_definitions(activities.sessions),
+            build_worker(client, task_queue, activities, executor),
+        ):
             yield Harness(
-                kesu=Kesu(client, specs, task_queue),
+                kesu=Kesu(client, specs, task_queue, PublishedDefinitions(activities.sessions)),
                 client=client,
                 sessions=activities.sessions,
                 task_queue=task_queue,
@@ -108,6 +114,17 @@ async def harness(
     """A worker on the plain dev server with its own SQLite file, for one test."""
     async with running_harness(temporal_env.client, sqlite_url(tmp_path), specs) as running:
         yield running
+
+
+def publish_specs(sessions: sessionmaker[Session], specs: Iterable[CompiledSpec]) -> None:
+    """Publish ``specs`` as the worker does at start (the YAML source stands in as JSON)."""
+    PublishedDefinitions(sessions).publish(
+        [
+            Publication(spec, f"{spec.process}.yaml", spec.definition.model_dump_json())
+            for spec in specs
+        ],
+        by="tests",
+    )
 
 
 def sqlite_url(folder: Path) -> str:

@@ -19,8 +19,8 @@ from process.compiler import CompiledSpec
 from service.cases import Kesu
 from tests.messaging_support import outbox, shipped_renderer
 from tests.receivers import WEBHOOK_SECRET, Mailbox, Receiver
-from tests.temporal_support import sqlite_url
-from worker import build_activities, build_worker
+from tests.temporal_support import publish_specs, sqlite_url
+from worker import build_activities, build_worker, serving_definitions
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -56,8 +56,12 @@ async def test_a_withdrawn_case_mails_the_customer_and_publishes_its_events(
         "email": "zhang.wei@example.com",
         "language": "en",
     }
+    publish_specs(activities.sessions, specs.values())
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(temporal_env.client, task_queue, activities, executor):
+        async with (
+            serving_definitions(activities.sessions),
+            build_worker(temporal_env.client, task_queue, activities, executor),
+        ):
             kesu = Kesu(temporal_env.client, specs, task_queue)
             case = (await kesu.start_case("complaint", fields)).case_id
             await kesu.send_event(case, "withdraw", actor="王敏", roles=["agent"])

@@ -1,6 +1,8 @@
 """``CaseWorkflow``: the one generic Temporal workflow that runs a case of any process.
 
-Its input is a compiled spec, so a case keeps the definition it was opened with. Events arrive
+Its input names the case's published definition by content hash (cases started by older kesu
+carry the compiled spec itself, which is still accepted), so a case keeps the definition it was
+opened with. Events arrive
 as updates (validated before they reach history), reads are queries, deadlines and stage
 timeouts are durable timers. Every step is persisted by an activity keyed by case id and step
 number before the caller hears of it, and its messages leave through the outbox.
@@ -25,12 +27,14 @@ with workflow.unsafe.imports_passed_through():
     from process.engine import CaseEngine
     from process.refusals import IllegalEvent, Refusal
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
+    from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
 
-    from . import search
+    from . import definitions, search
 
 WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"
 REASSIGN_UPDATE = "reassign"
+UPGRADE_UPDATE = "upgrade"
 CASE_QUERY = "case"
 PROVISIONAL_PATCH = "provisional-due-times"
 
@@ -43,7 +47,10 @@ _SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
 
 class CaseInput(BaseModel):
     case_id: str
-    spec: CompiledSpec
+    definition: str | None = None
+    """The content hash of the case's published definition, resolved by the worker."""
+    spec: CompiledSpec | None = None
+    """The old shape: the compiled definition itself (histories from before the registry)."""
     fields: dict[str, Any] = Field(default_factory=dict)
     actor: str = "system"
     state: CaseState | None = None
@@ -80,6 +87,12 @@ def _refuse(refusal: Refusal | None) -> None:
         raise _refused(refusal)
 
 
+def _reference(case: CaseInput) -> str:
+    if case.definition is None:
+        raise ValueError(f"case {case.case_id}: its input names no definition")
+    return case.definition
+
+
 def _result(outcome: Outcome) -> EventResult:
     step = outcome.step
     return EventResult(
@@ -91,7 +104,8 @@ def _result(outcome: Outcome) -> EventResult:
 class CaseWorkflow:
     @workflow.init
     def __init__(self, case: CaseInput) -> None:
-        self._spec = case.spec
+        self._embedded = case.spec
+        self._spec = case.spec or definitions.resolve(_reference(case))
         self._lock = asyncio.Lock()
         self._unsaved: list[Outcome] = []
         self._changes = 0
@@ -99,36 +113,41 @@ class CaseWorkflow:
         # Cases recorded before provisional due times replay without them (no due time past
         # a calendar's end); every case started or continued since counts weekly hours there.
         provisional = workflow.patched(PROVISIONAL_PATCH)
+        self._provisional = provisional
         if case.state is not None:
-            self._engine = CaseEngine(case.spec, case.state, provisional)
+            self._engine = CaseEngine(self._spec, case.state, provisional)
         else:
             self._engine, opened = CaseEngine.open(
-                case.spec, case.case_id, case.fields, case.actor, workflow.now(), provisional
+                self._spec, case.case_id, case.fields, case.actor, workflow.now(), provisional
             )
             self._unsaved.append(opened)
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseSummary:
-        engine = self._engine
         while True:
             async with self._lock:
-                self._unsaved.extend(engine.fire_due(workflow.now()))
+                self._unsaved.extend(self._engine.fire_due(workflow.now()))
                 await self._save()
             if self._deliver:
                 await self._deliver_outbox()
+            engine = self._engine  # read after every wait: an upgrade replaces it
             if engine.state.closed_at is not None:
                 break
             if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
                 workflow.continue_as_new(
-                    CaseInput(case_id=case.case_id, spec=self._spec, state=engine.state)
+                    CaseInput(
+                        case_id=case.case_id,
+                        definition=self._spec.content_hash,
+                        spec=self._embedded,  # not published, perhaps: keep carrying it
+                        state=engine.state,
+                    )
                 )
             await self._sleep_until_something_happens()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._deliver:
             await self._deliver_outbox()
-        return CaseSummary(
-            case_id=case.case_id, stage=engine.state.stage, steps=len(engine.state.steps)
-        )
+        state = self._engine.state
+        return CaseSummary(case_id=case.case_id, stage=state.stage, steps=len(state.steps))
 
     async def _sleep_until_something_happens(self) -> None:
         seen = self._changes
@@ -160,6 +179,34 @@ class CaseWorkflow:
     @reassign.validator
     def _validate_reassign(self, request: ReassignInput) -> None:
         _refuse(self._engine.reassign_problem(request))
+
+    @workflow.update(name=UPGRADE_UPDATE)
+    async def upgrade(self, request: UpgradeInput) -> EventResult:
+        """Move the case to a newer published version: a recorded ``case.upgraded`` step."""
+        return await self._change(lambda now: self._upgrade(request, now))
+
+    @upgrade.validator
+    def _validate_upgrade(self, request: UpgradeInput) -> None:
+        target = definitions.CACHE.get(request.to_definition)
+        if target is not None:  # else the handler waits for the worker to fetch it
+            _refuse(self._upgrade_problem(target, request))
+
+    def _upgrade_problem(self, target: CompiledSpec, request: UpgradeInput) -> Refusal | None:
+        state = self._engine.state
+        closed = state.closed_at is not None
+        return upgrade_problem(
+            state.case_id, state.stage, state.fields, closed, self._spec, target, request.stage_map
+        )
+
+    def _upgrade(self, request: UpgradeInput, now: datetime) -> Outcome:
+        target = definitions.resolve(request.to_definition)
+        problem = self._upgrade_problem(target, request)
+        if problem is not None:
+            raise IllegalEvent(problem)
+        state, step = upgrade_case(self._engine.state, self._spec, target, request, now)
+        self._spec, self._embedded = target, None
+        self._engine = CaseEngine(target, state, self._provisional)
+        return Outcome(step=step)
 
     async def _change(self, change: Callable[[datetime], Outcome]) -> EventResult:
         """Apply a change under the lock and answer only once its step is stored."""

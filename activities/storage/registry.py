@@ -1,0 +1,251 @@
+"""The registry of published definitions: every version a case can run on, by content hash.
+
+Publishing stores a compiled definition with its YAML source, who published it and when, and
+the content hashes of the calendars and templates it uses. One version number of a process
+holds one content for good: changed content under a published number is refused, so "v1"
+means the same thing on every screen, in every report and in every worker. Cases name their
+definition by hash (``kesu_case.content_hash``); ``case_definition`` is the one way to find
+the definition a stored case runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from process.compiler import CompiledSpec
+
+from .database import Base, JSONType, UTCDateTime
+from .steps import CaseRow
+
+__all__ = [
+    "DefinitionRow",
+    "OpenCase",
+    "Publication",
+    "PublishRefused",
+    "Published",
+    "VersionInfo",
+    "case_definition",
+    "load_specs",
+    "open_cases_on",
+    "publish",
+    "published_hashes",
+    "version_spec",
+    "versions",
+]
+
+
+class DefinitionRow(Base):
+    """One published definition version: immutable once written."""
+
+    __tablename__ = "kesu_definition"
+    __table_args__ = (UniqueConstraint("process", "version"),)
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    source_name: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(Text)
+    """The YAML as the designer wrote it."""
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    """The compiled definition (what workers run), with the calendars it counts in."""
+    calendars: Mapped[dict[str, str]] = mapped_column(JSONType)
+    """Calendar name -> sha256 of its content at publication."""
+    templates: Mapped[dict[str, str]] = mapped_column(JSONType)
+    """Template file -> sha256 of its text at publication."""
+    published_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A definition to publish, with where it was written."""
+
+    spec: CompiledSpec
+    source_name: str
+    source: str
+    version_line: int = 1
+    """The line of ``version:`` in the source, for the refusal of a reused number."""
+    calendars: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Published:
+    spec: CompiledSpec
+    created: bool
+    """False when this content was already published: nothing was written."""
+
+
+class PublishRefused(Exception):
+    """Definitions that cannot be published; every problem, each with file:line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def _difference(stored: DefinitionRow, spec: CompiledSpec) -> str:
+    if stored.spec.get("definition") != spec.definition.model_dump(mode="json"):
+        return "the definition differs"
+    before: dict[str, Any] = stored.spec.get("calendars", {})
+    after = {name: calendar.model_dump(mode="json") for name, calendar in spec.calendars.items()}
+    changed = sorted(name for name in {*before, *after} if before.get(name) != after.get(name))
+    if not changed:
+        return "its content differs"
+    return "calendar " + ", ".join(repr(name) for name in changed) + " differs"
+
+
+def publish(
+    session: Session, publications: Sequence[Publication], by: str, at: datetime | None = None
+) -> list[Published]:
+    """Publish each definition not yet published, in the caller's transaction.
+
+    Raises ``PublishRefused`` (and writes nothing) when a version number is already taken by
+    other content; already published content is left as it is.
+    """
+    at = at or datetime.now(UTC)
+    results: list[Published] = []
+    problems: list[str] = []
+    rows: list[DefinitionRow] = []
+    for item in publications:
+        spec = item.spec
+        if session.get(DefinitionRow, spec.content_hash) is not None:
+            results.append(Published(spec, created=False))
+            continue
+        taken = session.scalars(
+            select(DefinitionRow).where(
+                DefinitionRow.process == spec.process, DefinitionRow.version == spec.version
+            )
+        ).one_or_none()
+        if taken is not None:
+            problems.append(
+                f"{item.source_name}:{item.version_line}: version {spec.version} of "
+                f"{spec.process} is already published with other content "
+                f"({_difference(taken, spec)}; published by {taken.published_by} at "
+                f"{taken.published_at:%Y-%m-%d %H:%M} UTC); bump version:"
+            )
+            continue
+        rows.append(
+            DefinitionRow(
+                content_hash=spec.content_hash,
+                process=spec.process,
+                version=spec.version,
+                source_name=item.source_name,
+                source=item.source,
+                spec=spec.model_dump(mode="json"),
+                calendars=dict(item.calendars),
+                templates=dict(item.templates),
+                published_by=by,
+                published_at=at,
+            )
+        )
+        results.append(Published(spec, created=True))
+    if problems:
+        raise PublishRefused(problems)
+    session.add_all(rows)
+    session.flush()
+    return results
+
+
+def published_hashes(session: Session) -> set[str]:
+    return set(session.scalars(select(DefinitionRow.content_hash)))
+
+
+def load_specs(session: Session, hashes: Collection[str] | None = None) -> list[CompiledSpec]:
+    """The published specs with ``hashes`` (all of them with None)."""
+    query = select(DefinitionRow.spec)
+    if hashes is not None:
+        if not hashes:
+            return []
+        query = query.where(DefinitionRow.content_hash.in_(sorted(hashes)))
+    return [CompiledSpec.model_validate(row) for row in session.scalars(query)]
+
+
+def case_definition(session: Session, case_id: str) -> CompiledSpec | None:
+    """The published definition a stored case runs on (None: no such case, or unpublished).
+
+    Whoever needs a case's own rules (which fields are PII, its stages) asks here, never the
+    current file: the case may be on an older version.
+    """
+    spec = session.scalars(
+        select(DefinitionRow.spec)
+        .join(CaseRow, CaseRow.content_hash == DefinitionRow.content_hash)
+        .where(CaseRow.case_id == case_id)
+    ).one_or_none()
+    return None if spec is None else CompiledSpec.model_validate(spec)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    process: str
+    version: int
+    content_hash: str
+    source_name: str
+    published_by: str
+    published_at: datetime
+    open_cases: int
+    calendars: dict[str, str]
+    templates: dict[str, str]
+
+
+def versions(session: Session, process: str) -> list[VersionInfo]:
+    """Every published version of ``process``, oldest first, with its open cases counted."""
+    open_counts = dict(
+        session.execute(
+            select(CaseRow.content_hash, func.count())
+            .where(CaseRow.process == process, CaseRow.closed_at.is_(None))
+            .group_by(CaseRow.content_hash)
+        ).all()
+    )
+    rows = session.scalars(
+        select(DefinitionRow)
+        .where(DefinitionRow.process == process)
+        .order_by(DefinitionRow.version)
+    )
+    return [
+        VersionInfo(
+            process=row.process,
+            version=row.version,
+            content_hash=row.content_hash,
+            source_name=row.source_name,
+            published_by=row.published_by,
+            published_at=row.published_at,
+            open_cases=int(open_counts.get(row.content_hash, 0)),
+            calendars=row.calendars,
+            templates=row.templates,
+        )
+        for row in rows
+    ]
+
+
+def version_spec(session: Session, process: str, version: int) -> CompiledSpec | None:
+    spec = session.scalars(
+        select(DefinitionRow.spec).where(
+            DefinitionRow.process == process, DefinitionRow.version == version
+        )
+    ).one_or_none()
+    return None if spec is None else CompiledSpec.model_validate(spec)
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    case_id: str
+    case_number: str
+    stage: str
+    fields: dict[str, Any]
+
+
+def open_cases_on(session: Session, content_hash: str) -> list[OpenCase]:
+    """The open cases whose stored state is on this definition, in case-number order."""
+    rows = session.scalars(
+        select(CaseRow)
+        .where(CaseRow.content_hash == content_hash, CaseRow.closed_at.is_(None))
+        .order_by(CaseRow.case_number)
+    )
+    return [OpenCase(row.case_id, row.case_number, row.stage, dict(row.fields)) for row in rows]

@@ -1,0 +1,145 @@
+"""Upgrading a process's open cases from one published version to another.
+
+The plan comes first and covers every case: each must map to a stage of the target and its
+values must fit it. A plan with a refused case moves nothing. Then each case moves through its
+own workflow (a ``case.upgraded`` step, audited like any other) with an update id fixed by
+case and target, so a rerun after a crash half-way moves the rest and none twice: a moved case
+is on the target version in the database and no longer in the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from activities.storage import OpenCase, open_cases_on, version_spec
+from process.compiler import CompiledSpec
+from process.refusals import Refusal, RefusalKind
+from process.upgrade import upgrade_problem
+
+from .refusals import KesuError
+from .versions import PublishedDefinitions
+
+if TYPE_CHECKING:
+    from .cases import Kesu
+
+__all__ = ["Move", "UpgradePlan", "parse_stage_map", "plan_upgrade", "run_upgrade"]
+
+
+@dataclass(frozen=True)
+class Move:
+    case: OpenCase
+    to_stage: str
+    problem: str | None = None
+    """Why the case cannot move (in a plan), or why moving it failed."""
+    seq: int | None = None
+    """The ``case.upgraded`` step, once moved."""
+
+
+@dataclass(frozen=True)
+class UpgradePlan:
+    source: CompiledSpec
+    target: CompiledSpec
+    stage_map: dict[str, str]
+    moves: list[Move]
+    carried_out: bool = False
+    """False for a dry run or a refused plan: nothing moved."""
+
+    @property
+    def refused(self) -> list[Move]:
+        return [move for move in self.moves if move.problem is not None]
+
+
+def parse_stage_map(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise KesuError(f"--map takes old_stage=new_stage, got {pair!r}")
+        found[old.strip()] = new.strip()
+    return found
+
+
+def _text(refusal: Refusal | None) -> str | None:
+    return None if refusal is None else refusal.message
+
+
+def _spec(registry: PublishedDefinitions, process: str, version: int) -> CompiledSpec:
+    with registry.sessions() as session:
+        spec = version_spec(session, process, version)
+    if spec is None:
+        raise KesuError(f"version {version} of {process} is not published", RefusalKind.NOT_FOUND)
+    return spec
+
+
+def plan_upgrade(
+    registry: PublishedDefinitions,
+    process: str,
+    from_version: int,
+    to_version: int,
+    stage_map: Mapping[str, str],
+) -> UpgradePlan:
+    """Every open case of ``process`` on ``from_version``, each with its verdict."""
+    if to_version <= from_version:
+        raise KesuError(f"--to ({to_version}) must be a newer version than --from ({from_version})")
+    source = _spec(registry, process, from_version)
+    target = _spec(registry, process, to_version)
+    problems = [
+        f"--map {old}={new}: v{from_version} has no stage {old!r}"
+        for old, new in stage_map.items()
+        if old not in source.definition.stages
+    ] + [
+        f"--map {old}={new}: v{to_version} has no stage {new!r}"
+        for old, new in stage_map.items()
+        if new not in target.definition.stages
+    ]
+    if problems:
+        raise KesuError("; ".join(problems))
+    with registry.sessions() as session:
+        cases = open_cases_on(session, source.content_hash)
+    moves = [
+        Move(
+            case,
+            stage_map.get(case.stage, case.stage),
+            _text(
+                upgrade_problem(
+                    case.case_id, case.stage, case.fields, False, source, target, stage_map
+                )
+            ),
+        )
+        for case in cases
+    ]
+    return UpgradePlan(source, target, dict(stage_map), moves)
+
+
+async def run_upgrade(
+    kesu: Kesu,
+    plan: UpgradePlan,
+    *,
+    actor: str = "system",
+    progress: Callable[[Move], None] | None = None,
+) -> list[Move]:
+    """Move every case of a plan without refusals; each result says moved (seq) or why not."""
+    if plan.refused:
+        raise KesuError(
+            f"{len(plan.refused)} case(s) cannot move: nothing moved", RefusalKind.CONFLICT
+        )
+    target = plan.target.content_hash
+    done: list[Move] = []
+    for move in plan.moves:
+        try:
+            result = await kesu.upgrade_case(
+                move.case.case_id,
+                target,
+                stage_map=plan.stage_map,
+                actor=actor,
+                request_id=f"upgrade:{move.case.case_id}:{target}",
+            )
+            finished = Move(move.case, move.to_stage, seq=result.seq)
+        except KesuError as error:
+            finished = Move(move.case, move.to_stage, problem=str(error))
+        done.append(finished)
+        if progress is not None:
+            progress(finished)
+    return done

@@ -1,0 +1,99 @@
+"""Publishing definitions: the registry, the refusal of changed content under a published
+version, ``starter.py publish`` / ``versions``, and PII by the case's own version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+import starter
+from activities.storage import DefinitionRow, PublishRefused, load_specs, versions
+from process.loader import load_definition_text
+from process.pii import pii_names
+from runtime import publications
+from service.pii import MASK, mask_pii, may_see_pii
+from service.versions import PublishedDefinitions
+from tests.versions_support import CLAIM_V1, CLAIM_V2, write_definitions
+
+
+def test_publishing_stores_each_version_once(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    first = registry.publish(publications(folder), by="设计师 designer")
+    again = registry.publish(publications(folder), by="worker")
+    assert [(r.spec.label, r.created) for r in first] == [(first[0].spec.label, True)]
+    assert [r.created for r in again] == [False]
+    with session_factory() as session:
+        row = session.scalars(select(DefinitionRow)).one()
+        assert (row.process, row.version, row.published_by) == ("claim", 1, "设计师 designer")
+        assert row.source == CLAIM_V1 and row.source_name == "claim.yaml"
+        assert load_specs(session) == [first[0].spec]
+
+    write_definitions(folder, CLAIM_V2)
+    registry.publish(publications(folder), by="designer")
+    listed = registry.versions("claim")
+    assert [(info.version, info.open_cases) for info in listed] == [(1, 0), (2, 0)]
+
+
+def test_changed_content_under_a_published_version_is_refused_with_its_line(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    registry.publish(publications(folder), by="designer")
+    edited = CLAIM_V1.replace("handling", "investigation")  # renamed, version: left at 1
+    write_definitions(folder, edited)
+    with pytest.raises(PublishRefused) as refused:
+        registry.publish(publications(folder), by="designer")
+    (problem,) = refused.value.problems
+    assert problem.startswith(
+        "claim.yaml:2: version 1 of claim is already published with other content "
+        "(the definition differs; published by designer at "
+    )
+    assert problem.endswith("UTC); bump version:")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DefinitionRow)) == 1
+        assert [info.version for info in versions(session, "claim")] == [1]
+
+
+def test_publish_and_versions_from_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    monkeypatch.setenv("KESU_DEFINITIONS", str(folder))
+    monkeypatch.setenv("KESU_DATABASE_URL", f"sqlite:///{tmp_path / 'kesu.db'}")
+    monkeypatch.setenv("KESU_DATA_DIR", str(tmp_path))
+    assert starter.main(["publish", "--by", "王敏"]) == 0
+    assert capsys.readouterr().out.startswith("published  claim v1 (")
+    write_definitions(folder, CLAIM_V1.replace("title: 处理", "title: 办理"))
+    assert starter.main(["publish"]) == 1
+    error = capsys.readouterr().err
+    assert "kesu: nothing published:\nclaim.yaml:2: version 1 of claim is already" in error
+    write_definitions(folder, CLAIM_V2)
+    assert starter.main(["publish"]) == 0
+    assert starter.main(["versions", "claim"]) == 0
+    out = capsys.readouterr().out
+    assert "claim: 2 published version(s)" in out
+    assert "v1" in out and "by 王敏  (claim.yaml)" in out and "v2" in out
+
+
+def test_pii_follows_the_cases_own_version_and_fails_closed() -> None:
+    v1 = load_definition_text(CLAIM_V1, "claim.yaml")
+    v2 = load_definition_text(CLAIM_V2, "claim.yaml")
+    old_case = {"customer_id": "C-1", "description": "车损理赔被拒"}
+    # Under the case's own version the renamed field is still customer data...
+    assert mask_pii(old_case, v1) == {"customer_id": "C-1", "description": MASK}
+    # ...and under a version that does not declare it, unknown is masked too.
+    assert mask_pii(old_case, v2) == {"customer_id": "C-1", "description": MASK}
+    # No definition at all: everything is masked, and no role may see it.
+    assert mask_pii(old_case, None) == {"customer_id": MASK, "description": MASK}
+    assert not may_see_pii(None, ["supervisor"])
+    assert pii_names(v2, ["complaint_text", "customer_id", "whatever"]) == {
+        "complaint_text",
+        "whatever",
+    }

@@ -1,0 +1,214 @@
+"""Cases bound to their published version on a real Temporal server: old cases read, list and
+mask by their own version, running workers take new processes without a restart, a hash a
+worker lacks makes the case wait (never run on another definition), and upgrades."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.storage import CaseEventRow, Publication, get_case, list_events
+from api.views import case_body
+from process.compiler import compile_definition
+from process.loader import load_definition_text
+from service.cases import CaseFilter, KesuError
+from tests.temporal_support import sqlite_url
+from tests.versions_support import (
+    CLAIM_V1,
+    CLAIM_V2,
+    VersionedHarness,
+    publish_folder,
+    versioned_worker,
+    write_definitions,
+)
+from workflows.case import CaseInput, CaseWorkflow
+
+pytestmark = pytest.mark.temporal
+
+HISTORIES = Path(__file__).parent / "histories"
+AGENT = ("王敏", ["agent"])
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    for _ in range(300):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def open_claims(h: VersionedHarness) -> tuple[str, str]:
+    """Two v1 claims: one in handling, one still in intake."""
+    fields = {"customer_id": "C-1", "description": "车损理赔被拒"}
+    handling = (await h.kesu.start_case("claim", fields)).case_id
+    await h.kesu.send_event(handling, "accept", actor=AGENT[0], roles=AGENT[1])
+    intake = (await h.kesu.start_case("claim", {"customer_id": "C-2"})).case_id
+
+    async def stored() -> bool:  # upgrades plan from the database's open cases
+        with h.sessions() as session:
+            return get_case(session, intake) is not None
+
+    await eventually(stored, "the intake case stored")
+    return handling, intake
+
+
+async def test_old_cases_read_list_and_mask_by_their_own_version(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        old, _ = await open_claims(h)
+        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        h.kesu.refresh()
+        new = (await h.kesu.start_case("claim", {"customer_id": "C-3"})).case_id
+        assert (await h.kesu.get_case(new)).state.version == 2
+
+        view = await h.kesu.get_case(old)
+        assert (view.state.version, view.state.stage) == (1, "handling")
+        agent = case_body(view, h.kesu.definition_of(view.state), ["agent"])
+        assert agent.fields["description"] == "***" and agent.pii_masked
+        assert agent.stage_title == "处理"
+        assert agent.allowed_events == ["close"]
+        supervisor = case_body(view, h.kesu.definition_of(view.state), ["supervisor"])
+        assert supervisor.fields["description"] == "车损理赔被拒"
+        # A case whose definition cannot be found shows nothing of its data, to anyone.
+        unknown = case_body(view, None, ["supervisor"])
+        assert set(unknown.fields.values()) == {"***"} and unknown.stage_title is None
+
+        # A stage only the old version has is still a stage one can list by.
+        async def listed() -> bool:
+            found = await h.kesu.list_cases(CaseFilter(process="claim", stage="handling"))
+            return [item.case_id for item in found] == [old]
+
+        await eventually(listed, "the v1 case listed in stage handling")
+        with pytest.raises(KesuError, match="unknown stage 'handlng'"):
+            await h.kesu.list_cases(CaseFilter(stage="handlng"))
+        assert [info.open_cases for info in h.registry.versions("claim")] == [2, 1]
+
+
+async def test_a_running_worker_takes_a_new_process_without_restart(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        process = f"feedback_{uuid.uuid4().hex[:8]}"  # no worker of this test run has seen it
+        text = CLAIM_V1.replace("process: claim", f"process: {process}")
+        (folder / f"{process}.yaml").write_text(text, encoding="utf-8")
+        publish_folder(h.registry, folder)
+        h.kesu.refresh()
+        case = (await h.kesu.start_case(process, {"customer_id": "C-9"})).case_id
+        result = await h.kesu.send_event(case, "accept", actor=AGENT[0], roles=AGENT[1])
+        assert result.stage == "handling"
+
+
+async def test_a_worker_missing_a_hash_waits_for_it_and_never_runs_another(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        # Content no worker has: published only after its case has started.
+        text = CLAIM_V1.replace("version: 1", "version: 3").replace("理赔", uuid.uuid4().hex)
+        spec = compile_definition(load_definition_text(text, "claim.yaml"))
+        case_id = f"claim-{uuid.uuid4().hex[:8]}"
+        with caplog.at_level(logging.ERROR, logger="kesu"):
+            handle = await h.client.start_workflow(
+                CaseWorkflow.run,
+                CaseInput(
+                    case_id=case_id, definition=spec.content_hash, fields={"customer_id": "C"}
+                ),
+                id=case_id,
+                task_queue=h.task_queue,
+            )
+
+            async def complained() -> bool:
+                return any(spec.content_hash[:12] in r.getMessage() for r in caplog.records)
+
+            await eventually(complained, "a log line naming the missing definition")
+        with h.sessions() as session:
+            assert get_case(session, case_id) is None  # nothing ran on another definition
+        h.registry.publish([Publication(spec, "claim.yaml", text)], by="designer")
+
+        async def recorded() -> bool:
+            with h.sessions() as session:
+                row = get_case(session, case_id)
+                return row is not None and row.content_hash == spec.content_hash
+
+        await eventually(recorded, "the case opened once its definition was published")
+        view = await handle.query(CaseWorkflow.case)
+        assert (view.state.version, view.state.content_hash) == (3, spec.content_hash)
+
+
+async def test_upgrades_plan_every_case_then_move_each_once(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        handling, intake = await open_claims(h)
+        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+
+        # Without a map, the case in 'handling' has nowhere to go: nothing moves at all.
+        refused = await h.kesu.upgrade("claim", 1, 2, actor="admin")
+        assert not refused.carried_out
+        verdicts = {move.case.case_id: move.problem for move in refused.moves}
+        assert verdicts[intake] is None
+        assert "stage 'handling' is not in v2 (map it: --map handling=<one of" in str(
+            verdicts[handling]
+        )
+        assert (await h.kesu.get_case(intake)).state.version == 1
+
+        stage_map = {"handling": "investigation"}
+        dry = await h.kesu.upgrade("claim", 1, 2, stage_map, dry_run=True)
+        assert not dry.carried_out and not dry.refused
+        assert sorted((m.case.case_id, m.to_stage) for m in dry.moves) == sorted(
+            [(handling, "investigation"), (intake, "intake")]
+        )
+        assert (await h.kesu.get_case(handling)).state.version == 1
+
+        done = await h.kesu.upgrade("claim", 1, 2, stage_map, actor="管理员 admin")
+        assert done.carried_out and all(move.problem is None for move in done.moves)
+        view = await h.kesu.get_case(handling)
+        assert (view.state.version, view.state.stage) == (2, "investigation")
+        step = view.state.steps[-1]
+        assert (step.event, step.actor, step.from_stage) == (
+            "case.upgraded",
+            "管理员 admin",
+            "handling",
+        )
+        notes = "\n".join(step.notes)
+        assert "v1 → v2" in notes and "stage handling → investigation" in notes
+        assert "field description: not in v2, dropped" in notes
+        assert "clock response: not in v2, stopped" in notes
+        assert "clock investigation_time: new in v2" in notes
+        assert view.state.clocks["investigation_time"].status.value == "running"
+        assert "response" not in view.state.clocks
+        # The moved case takes v2's events; the database has it on v2, audited.
+        result = await h.kesu.send_event(handling, "review", actor=AGENT[0], roles=AGENT[1])
+        assert result.stage == "review"
+        with h.sessions() as session:
+            row = get_case(session, intake)
+            assert row is not None and (row.version, row.stage) == (2, "intake")
+            events = [event.event for event in list_events(session, intake)]
+            assert events == ["case.opened", "case.upgraded"]
+
+        again = await h.kesu.upgrade("claim", 1, 2, stage_map)
+        assert again.moves == []  # a rerun finds nothing left on v1
+        if os.environ.get("KESU_RECORD_HISTORIES"):
+            history = await h.client.get_workflow_handle(handling).fetch_history()
+            (HISTORIES / "claim_upgraded.json").write_text(history.to_json(), encoding="utf-8")
+            specs = [h.kesu.versions("claim")[0], h.kesu.versions("claim")[1]]
+            (HISTORIES / "claim_upgraded.definitions.json").write_text(
+                "[" + ",".join(spec.model_dump_json() for spec in specs) + "]", encoding="utf-8"
+            )
+        with h.sessions() as session:
+            upgraded = session.scalars(
+                select(CaseEventRow.case_id).where(CaseEventRow.event == "case.upgraded")
+            ).all()
+        assert sorted(upgraded) == sorted([handling, intake])
