@@ -6,10 +6,12 @@ Definitions are read from YAML into typed models (``spec``) by the ``loader``, c
 """
 
 from .calendars import BusinessCalendar, CalendarCoverageError, CalendarSpec
+from .catalog import SpecCatalog
 from .clocks import ClockState, ClockStatus
 from .compiler import CompiledSpec, compile_definition
 from .engine import CaseEngine
 from .loader import Catalog, DefinitionError, load_catalog, load_definition, load_definition_text
+from .pii import pii_names
 from .problems import Problems
 from .refusals import IllegalEvent, Refusal, RefusalKind
 from .spec import Deadline, FieldSpec, FieldType, ProcessDefinition, Reporting
@@ -22,6 +24,7 @@ from .state import (
     ReassignInput,
     Step,
 )
+from .upgrade import UpgradeInput, upgrade_case, upgrade_problem
 
 __all__ = [
     "BusinessCalendar",
@@ -48,9 +51,14 @@ __all__ = [
     "Refusal",
     "RefusalKind",
     "Reporting",
+    "SpecCatalog",
     "Step",
+    "UpgradeInput",
     "compile_definition",
     "load_catalog",
     "load_definition",
     "load_definition_text",
+    "pii_names",
+    "upgrade_case",
+    "upgrade_problem",
 ]

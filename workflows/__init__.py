@@ -4,11 +4,12 @@ Workflow code stays deterministic: it imports the pure engine (``process``) and 
 inputs, never SQL or network clients.
 """
 
-from . import search
+from . import definitions, search
 from .case import (
     CASE_QUERY,
     EVENT_UPDATE,
     REASSIGN_UPDATE,
+    UPGRADE_UPDATE,
     WORKFLOW_NAME,
     CaseInput,
     CaseSummary,
@@ -20,10 +21,12 @@ __all__ = [
     "CASE_QUERY",
     "EVENT_UPDATE",
     "REASSIGN_UPDATE",
+    "UPGRADE_UPDATE",
     "WORKFLOW_NAME",
     "CaseInput",
     "CaseSummary",
     "CaseView",
     "CaseWorkflow",
+    "definitions",
     "search",
 ]
