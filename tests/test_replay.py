@@ -1,21 +1,39 @@
 """Recorded case histories must replay on today's code: a change that would break running
 cases fails here. ``KESU_RECORD_HISTORIES=1 pytest -k "every_stage or extended_decision"``
 records new ones (a full complaint; a bank complaint with an extension, business clocks and an
-escalation chain); keep the old files too, since cases started on old code still run."""
+escalation chain; ``-k upgrades`` a claim that names its definition by hash and is upgraded to
+v2, with the definitions it references beside it in ``*.definitions.json``); keep the old files
+too, since cases started on old code (which carried the whole definition) still run."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from process.compiler import CompiledSpec
+from workflows import definitions
 from workflows.case import CaseWorkflow
 from workflows.definitions import workflow_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+DEFINITIONS_SUFFIX = ".definitions.json"
+HISTORIES = sorted(
+    path
+    for path in (Path(__file__).parent / "histories").glob("*.json")
+    if not path.name.endswith(DEFINITIONS_SUFFIX)
+)
+
+
+def _load_definitions(history: Path) -> None:
+    """What a worker's registry would hold: the definitions the history names by hash."""
+    beside = history.with_name(history.stem + DEFINITIONS_SUFFIX)
+    if beside.exists():
+        specs = TypeAdapter(list[CompiledSpec]).validate_json(beside.read_text(encoding="utf-8"))
+        definitions.CACHE.add(specs)
 
 
 def test_there_are_recorded_histories() -> None:
@@ -24,6 +42,7 @@ def test_there_are_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
 async def test_a_recorded_history_replays(path: Path) -> None:
+    _load_definitions(path)
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
         workflows=[CaseWorkflow],
