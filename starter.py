@@ -30,6 +30,7 @@ from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import DefinitionError
+from process.spec import FieldSpec
 from runtime import (
     EmbeddedServer,
     Settings,
