@@ -247,7 +247,8 @@ def create_app(
     ) -> Response:
         """The case's process with its current stage and the moves it took highlighted."""
         state = (await kesu.get_case(case_id)).state
-        return _diagram(diagrams.case_diagram(kesu.spec(state.process), state, format), format)
+        spec = kesu.definition_of(state) or kesu.spec(state.process)
+        return _diagram(diagrams.case_diagram(spec, state, format), format)
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:

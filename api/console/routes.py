@@ -158,7 +158,8 @@ def console_router() -> APIRouter:
         who = session.principal
         try:
             view = await kesu.get_case(case_id)
-            definition = kesu.spec(view.state.process).definition
+            own = kesu.definition_of(view.state) or kesu.spec(view.state.process)
+            definition = own.definition
             transition = definition.stages[view.state.stage].on.get(event)
             data = event_data(definition, transition, form) if transition else {}
             await kesu.send_event(
@@ -209,9 +210,13 @@ async def _case_page(
         return _render(
             request, session, "missing", STATUS[missing.kind], case_id=case_id, error=str(missing)
         )
-    spec = kesu.spec(view.state.process)
-    body = views.case_body(view, spec, roles)
-    forms = event_forms(spec.definition, view.state.stage, view.allowed_events, roles)
+    # The case's own version; without it, values stay masked (case_body) and no forms show.
+    own = kesu.definition_of(view.state)
+    spec = own or kesu.spec(view.state.process)
+    body = views.case_body(view, own, roles)
+    forms = (
+        event_forms(spec.definition, view.state.stage, view.allowed_events, roles) if own else []
+    )
     return _render(
         request, session, "case", STATUS[refused.kind] if refused else 200,
         case=body, definition=spec.definition, forms=forms, refused=refused, zone=spec.time_zone,
