@@ -42,6 +42,7 @@ worker: $(STAMP)
 ## make bench: kesu vs plain Temporal, measured in one run (minutes; not part of make test)
 bench: $(STAMP)
 	$(BIN)/python -m bench.definition_load
+	$(BIN)/python -m bench.simulate
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.deadlines

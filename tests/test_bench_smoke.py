@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from bench import deadlines, definition_load, open_cases, overhead, throughput
+from bench import deadlines, definition_load, open_cases, overhead, simulate, throughput
 from bench.common import Server
 
 pytestmark = pytest.mark.temporal
@@ -27,6 +27,12 @@ def test_definition_load_smoke() -> None:
     report = definition_load.measure(stages=10, repeat=1)
     assert report.figures["total_seconds"] > 0
     assert "kesu validate + compile" in report.render()
+
+
+def test_simulate_smoke() -> None:
+    report = simulate.measure(repeat=1)
+    assert report.figures["worst_ratio"] > 0
+    assert "complaint_dissatisfied" in report.render()
 
 
 async def test_overhead_smoke_compares_equal_work(server: Server, tmp_path: Path) -> None:
