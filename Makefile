@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Mermaid (npm package), only to check in the browser tests that `diagram --format mermaid`
+# output parses and renders; kesu's own pages never use it.
+MERMAID := $(VENV)/node/node_modules/mermaid/dist/mermaid.min.js
 
 .PHONY: demo test lint worker bench clean browser
 
@@ -17,12 +20,18 @@ demo: $(STAMP)
 	$(BIN)/python starter.py demo
 
 ## make test: lint (ruff), types (mypy) and the test suite (pytest)
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser $(MERMAID)
 	$(BIN)/pytest
 
 # The diagram tests open the pages in Debian's chromium (never a browser Playwright downloads),
 # with a CJK font so Chinese titles render. A no-op when both are there; where apt cannot
 # install them the browser tests skip, and fail under KESU_REQUIRE_SERVICES=1.
+$(MERMAID):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/node mermaid@11 \
+		|| echo "could not install mermaid: its browser test will skip"; \
+	else echo "npm is missing: the mermaid browser test will skip"; fi
+
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
 		echo "installing chromium and fonts-wqy-microhei (Debian packages) for the browser tests"; \

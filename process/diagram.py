@@ -260,9 +260,13 @@ def to_mermaid(diagram: Diagram, highlight: Highlight | None = None) -> str:
             lines.append(f"    [*] --> {node.name}")
         if node.final:
             lines.append(f"    {node.name} --> [*]")
+    # Mermaid draws one transition per pair of states: moves between the same two share it.
+    pairs: dict[tuple[str, str], list[str]] = {}
     for edge in diagram.edges:
-        label = "<br>".join(_mm(text) for text in edge.lines())
-        lines.append(f"    {edge.source} --> {edge.target}: {label}")
+        pairs.setdefault((edge.source, edge.target), []).extend(edge.lines())
+    for (source, target), texts in pairs.items():
+        label = "<br>".join(_mm(text) for text in texts)
+        lines.append(f"    {source} --> {target}: {label}")
     for node in diagram.nodes:
         notes = node_notes(diagram, node)
         if notes:

@@ -103,3 +103,32 @@ async def test_the_case_page_highlights_the_current_stage(browser: Browser) -> N
     assert fill == "#fde68a"
     assert await page.get_by_text("current stage escalation").is_visible()
     await page.close()
+
+
+MERMAID = ROOT / ".venv" / "node" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+_RENDER = """async text => {
+    const { svg } = await mermaid.render("diagram", text);
+    document.body.innerHTML = svg;
+    return document.querySelectorAll("g.node, g[id*='state-']").length;
+}"""
+
+
+@pytest.mark.parametrize("process", sorted(SPECS))
+async def test_the_mermaid_text_renders_in_mermaid(browser: Browser, process: str) -> None:
+    """What designers paste into a wiki must parse: Mermaid itself (npm) renders it."""
+    if not MERMAID.exists():
+        require_service("mermaid", f"the mermaid npm package is not installed ({MERMAID.name})")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = await browser.new_page(viewport={"width": 2400, "height": 1400})
+    await page.set_content("<!DOCTYPE html><html><body></body></html>")
+    await page.add_script_tag(path=str(MERMAID))
+    await page.evaluate("mermaid.initialize({ startOnLoad: false })")
+    if process == "complaint":  # the case view too: its highlight classes must parse
+        loaded = load_scenario(DEFINITIONS / "tests" / "complaint_dissatisfied.yaml", SPECS)
+        text = case_diagram(SPECS[process], run_scenario(loaded).engine.state, "mermaid")
+    else:
+        text = process_diagram(SPECS[process], "mermaid")
+    drawn = await page.evaluate(_RENDER, text)
+    assert drawn >= len(SPECS[process].definition.stages)
+    await page.screenshot(path=str(ARTIFACTS / f"{process}-mermaid.png"), full_page=True)
+    await page.close()

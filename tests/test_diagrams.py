@@ -33,7 +33,10 @@ def test_mermaid_shows_stages_events_roles_guards_timeouts_and_clocks() -> None:
     ) in text
     assert "[severity == 'urgent' or amount #gt; 50000]" in text  # guards, escaped for Mermaid
     assert "    waiting_customer --> closure: timeout 7d" in text
-    assert "    triage --> escalation: plan breached" in text  # a breach that moves the case
+    # a breach that moves the case, on the one line Mermaid draws between two stages
+    escalate = next(line for line in text.splitlines() if "triage --> escalation" in line)
+    assert escalate.startswith("    triage --> escalation: escalate 升级 Escalate")
+    assert escalate.endswith("<br>plan breached")
     assert "restart plan (48h), resolution (15d)" in text  # the reopen fix, visible
     assert "        pauses resolution while here" in text
     assert "        routing: category == 'wealth' → team=财富管理 wealth" in text  # decision table
