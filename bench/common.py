@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -24,6 +24,9 @@ from typing import Any, Literal, TypeVar
 import psutil
 from temporalio.client import Client
 
+from activities.storage import Publication, make_engine, make_session_factory, publish
+from activities.storage.migrations import migrate
+from process.compiler import CompiledSpec
 from runtime import SetupError, connect, embedded_temporal
 
 T = TypeVar("T")
@@ -40,6 +43,23 @@ class Server:
 
     address: str
     client: Client
+
+
+def publish_specs(database_url: str, specs: Iterable[CompiledSpec]) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with make_session_factory(engine).begin() as session:
+            publish(
+                session,
+                [
+                    Publication(spec, f"{spec.process}.yaml", spec.definition.model_dump_json())
+                    for spec in specs
+                ],
+                by="bench",
+            )
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:
@@ -89,9 +109,19 @@ class WorkerProcess:
 
 @contextlib.asynccontextmanager
 async def worker_process(
-    kind: WorkerKind, server: Server, task_queue: str, database_url: str, workdir: Path
+    kind: WorkerKind,
+    server: Server,
+    task_queue: str,
+    database_url: str,
+    workdir: Path,
+    specs: Iterable[CompiledSpec] = (),
 ) -> AsyncIterator[WorkerProcess]:
-    """Start a worker of ``kind`` in its own process; yields once it polls its task queue."""
+    """Start a worker of ``kind`` in its own process; yields once it polls its task queue.
+
+    ``specs``: the definitions kesu's cases will name, published first as ``starter.py
+    publish`` would (a kesu worker resolves a case's definition from the registry).
+    """
+    publish_specs(database_url, specs)
     ready = workdir / f"{task_queue}.ready"
     log = workdir / f"{task_queue}.log"
     command = [

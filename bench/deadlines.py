@@ -59,7 +59,8 @@ async def _kesu_lateness(
 ) -> Run:
     database = f"sqlite:///{workdir / 'kesu.db'}"
     kesu = Kesu(server.client, {DEADLINE_PROCESS: deadline_spec(within)}, "bench-kesu")
-    async with worker_process("kesu", server, "bench-kesu", database, workdir):
+    specs = kesu.processes.values()
+    async with worker_process("kesu", server, "bench-kesu", database, workdir, specs):
 
         async def open_case(_: int) -> str:
             fields = {"customer_id": "C-1"}

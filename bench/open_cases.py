@@ -56,7 +56,9 @@ async def _hold(
 ) -> tuple[int, int, list[float]]:
     """RSS before and after opening ``cases``, and the seconds each query took."""
     database = f"sqlite:///{workdir / f'{kind}-open.db'}"
-    async with worker_process(kind, server, f"bench-open-{kind}", database, workdir) as worker:
+    specs = [complaint_spec()] if kind == "kesu" else []
+    queue = f"bench-open-{kind}"
+    async with worker_process(kind, server, queue, database, workdir, specs) as worker:
         await run_bounded(warmup, concurrency, lambda _: open_case(unused_key("warm")))
         await stuck_guard(outbox_drained(database), "delivering the outbox")
         before = worker.rss_bytes()

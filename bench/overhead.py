@@ -53,7 +53,9 @@ async def measure(
     phases: dict[str, list[Phase]] = {"kesu": [], "raw": []}
     profiles: dict[str, dict[str, float]] = {}
     async with (
-        worker_process("kesu", server, "bench-kesu", databases["kesu"], workdir) as kesu_worker,
+        worker_process(
+            "kesu", server, "bench-kesu", databases["kesu"], workdir, kesu.processes.values()
+        ) as kesu_worker,
         worker_process("raw", server, "bench-raw", databases["raw"], workdir) as raw_worker,
     ):
         workers = {"kesu": kesu_worker, "raw": raw_worker}

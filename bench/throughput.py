@@ -56,7 +56,8 @@ async def measure(
             run_bounded(workflows, concurrency, lambda i: _trivial(server, "bench-trivial", i)),
         )
     kesu = Kesu(server.client, {"complaint": complaint_spec()}, "bench-kesu")
-    async with worker_process("kesu", server, "bench-kesu", kesu_db, workdir) as worker:
+    specs = kesu.processes.values()
+    async with worker_process("kesu", server, "bench-kesu", kesu_db, workdir, specs) as worker:
 
         async def drive(key: str) -> str:
             return await kesu_case(kesu, key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from temporalio.worker import Worker
 from bench.raw_complaint import RawComplaint
 from bench.raw_simple import Timer, Trivial, noop
 from runtime import connect, exit_after
-from worker import build_activities, build_worker
+from worker import build_activities, build_worker, serving_definitions
 
 EXECUTOR_THREADS = 16  # as worker.py
 
@@ -46,7 +47,10 @@ async def serve(kind: str, address: str, task_queue: str, database_url: str, rea
                 ],
                 activity_executor=executor,
             )
-        async with worker:
+        async with contextlib.AsyncExitStack() as running:
+            if kind == "kesu":  # cases name their definition: the worker resolves it
+                await running.enter_async_context(serving_definitions(activities.sessions))
+            await running.enter_async_context(worker)
             ready.touch()
             await stop.wait()
 
