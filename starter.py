@@ -233,7 +233,7 @@ async def _main(args: argparse.Namespace) -> int:
     if args.command in designer_cli.COMMANDS:
         needs_specs = args.command != "schema"
         specs = load_specs(settings.definitions_dir) if needs_specs else {}
-        return designer_cli.run(args, settings.definitions_dir, specs)
+        return designer_cli.run(args, settings.definitions_dir, specs, settings.database_url)
     if args.command == "redeliver" or (args.command == "list" and args.dead):
         return _outbox_command(args, settings)
     if args.command in versions_cli.COMMANDS:

@@ -236,10 +236,17 @@ def create_app(
 
     @app.get("/processes/{process}/diagram", tags=["definitions"], **diagram_route)
     async def process_diagram(
-        process: ProcessName, kesu: Service, who: Caller, format: DiagramFormat = "html"
+        process: ProcessName,
+        kesu: Service,
+        who: Caller,
+        format: DiagramFormat = "html",
+        version: Annotated[int | None, Query(ge=1, description="a published version")] = None,
     ) -> Response:
         """The process drawn: stages, events with roles and conditions, timeouts, deadlines."""
-        return _diagram(diagrams.process_diagram(kesu.spec(process), format), format)
+        spec = kesu.spec(process)
+        if version is not None and version != spec.version:
+            spec = diagrams.pick_version(process, version, kesu.versions(process))
+        return _diagram(diagrams.process_diagram(spec, format), format)
 
     @app.get("/cases/{case_id}/diagram", tags=["cases"], **diagram_route)
     async def case_diagram(

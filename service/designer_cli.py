@@ -9,13 +9,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from activities.storage import make_engine, make_session_factory
+from process.catalog import SpecCatalog
 from process.compiler import CompiledSpec
 from process.diagram_page import FORMATS
 from process.schema import SCHEMA_FOLDER, SCHEMAS, schema_file, schema_text
 
 from .cases import KesuError
-from .diagrams import process_diagram
+from .diagrams import pick_version, process_diagram
 from .scenarios import load_scenario, render_simulation, run_scenario, run_suite
+from .versions import PublishedDefinitions
 
 COMMANDS = ("schema", "diagram", "simulate", "test")
 
@@ -37,7 +40,7 @@ def add_commands(commands: Any) -> None:
     diagram.add_argument("process", help="process name, e.g. complaint")
     diagram.add_argument("--format", choices=FORMATS, default="mermaid")
     diagram.add_argument(
-        "--version", type=int, help="a definition version (only the current one for now)"
+        "--version", type=int, help="a published version (default: the definitions folder's)"
     )
     diagram.add_argument("--output", type=Path, help="write to this file instead of printing")
 
@@ -62,7 +65,23 @@ def write_schemas(folder: Path) -> list[Path]:
     return written
 
 
-def run(args: argparse.Namespace, definitions_dir: Path, specs: dict[str, CompiledSpec]) -> int:
+def _published(database_url: str, process: str) -> list[CompiledSpec]:
+    """Every published version of ``process`` in the registry (the database)."""
+    engine = make_engine(database_url)
+    try:
+        catalog = SpecCatalog()
+        PublishedDefinitions(make_session_factory(engine)).fill(catalog)
+        return catalog.versions(process)
+    finally:
+        engine.dispose()
+
+
+def run(
+    args: argparse.Namespace,
+    definitions_dir: Path,
+    specs: dict[str, CompiledSpec],
+    database_url: str,
+) -> int:
     if args.command == "schema":
         if args.write:
             for path in write_schemas(definitions_dir):
@@ -73,7 +92,11 @@ def run(args: argparse.Namespace, definitions_dir: Path, specs: dict[str, Compil
     if args.command == "diagram":
         if args.process not in specs:
             raise KesuError(f"unknown process {args.process!r} (known: {', '.join(specs)})")
-        text = process_diagram(specs[args.process], args.format, args.version)
+        spec = specs[args.process]
+        if args.version is not None and args.version != spec.version:
+            published = _published(database_url, args.process)
+            spec = pick_version(args.process, args.version, published)
+        text = process_diagram(spec, args.format)
         if args.output is None:
             print(text, end="" if text.endswith("\n") else "\n")
         else:

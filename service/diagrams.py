@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from process.compiler import CompiledSpec
 from process.diagram import Highlight, build_diagram
 from process.diagram_page import FORMATS, render
+from process.refusals import RefusalKind
 from process.state import CaseState
 
-from .cases import KesuError
+from .refusals import KesuError
 
 
-def process_diagram(spec: CompiledSpec, form: str, version: int | None = None) -> str:
-    """``version``: only the running (current) one until definitions keep their history."""
-    if version is not None and version != spec.version:
-        raise KesuError(
-            f"process {spec.process!r} version {version}: only the current version "
-            f"(v{spec.version}) can be drawn; older versions are not kept yet"
-        )
+def process_diagram(spec: CompiledSpec, form: str) -> str:
     return _render(spec, form)
+
+
+def pick_version(process: str, version: int, known: Sequence[CompiledSpec]) -> CompiledSpec:
+    """The published version ``version`` of ``process`` among ``known``, or a 404 naming them."""
+    for spec in known:
+        if spec.version == version:
+            return spec
+    listed = ", ".join(f"v{spec.version}" for spec in known) or "none (see `starter.py publish`)"
+    raise KesuError(
+        f"process {process!r} has no published version {version} (published: {listed})",
+        RefusalKind.NOT_FOUND,
+    )
 
 
 def case_diagram(spec: CompiledSpec, state: CaseState, form: str) -> str:
     """The case's process with its current stage and the moves it took highlighted.
 
-    Drawn from the current definition of the process; a case opened on an older version shows
-    its path where the stages still exist.
+    ``spec`` should be the version the case runs on; drawn on another, its path shows where
+    the stages still exist.
     """
     return _render(spec, form, Highlight.of_case(state), state.case_id)
 

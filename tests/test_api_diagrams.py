@@ -31,6 +31,8 @@ async def test_a_process_diagram_in_each_format(http: httpx.AsyncClient) -> None
     svg = await http.get("/processes/complaint/diagram?format=svg", headers=DASHBOARD)
     assert svg.headers["content-type"] == "image/svg+xml; charset=utf-8"
     assert svg.text.startswith("<svg") and 'data-stage="handling"' in svg.text
+    current = await http.get("/processes/complaint/diagram?format=svg&version=2", headers=AGENT)
+    assert current.status_code == 200 and current.text == svg.text
     mermaid = await http.get("/processes/service_request/diagram?format=mermaid", headers=AGENT)
     assert mermaid.headers["content-type"] == "text/plain; charset=utf-8"
     assert "intake --> handling: answer 应答 Answer" in mermaid.text
@@ -42,6 +44,8 @@ async def test_mistakes_are_4xx(http: httpx.AsyncClient) -> None:
     assert unknown.status_code == 422 and "unknown process 'complain'" in unknown.json()["detail"]
     bad = await http.get("/processes/complaint/diagram?format=png", headers=AGENT)
     assert bad.status_code == 422
+    older = await http.get("/processes/complaint/diagram?version=99", headers=AGENT)
+    assert older.status_code == 404 and "no published version 99" in older.json()["detail"]
     missing = await http.get("/cases/complaint-nobody/diagram", headers=AGENT)
     assert missing.status_code == 404
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from process.diagram import Highlight, build_diagram, to_mermaid
 from process.diagram_page import render_page
 from process.diagram_svg import render_svg
 from runtime import load_specs
-from service.diagrams import case_diagram, process_diagram
+from service.diagrams import case_diagram, pick_version, process_diagram
 from service.refusals import KesuError
 from service.scenarios import load_scenario, run_scenario
 
@@ -84,19 +85,50 @@ def test_a_case_shows_where_it_is_and_the_path_it_took() -> None:
     assert "class feedback,handling,intake,triage visited" in mermaid
 
 
-def test_only_the_current_version_can_be_drawn_for_now() -> None:
-    assert process_diagram(SPECS["complaint"], "mermaid", version=2).startswith("---")
-    with pytest.raises(KesuError, match=r"version 1: only the current version \(v2\)"):
-        process_diagram(SPECS["complaint"], "mermaid", version=1)
+def test_a_version_is_picked_from_the_published_ones() -> None:
+    complaint = SPECS["complaint"]
+    assert pick_version("complaint", 2, [complaint]) is complaint
+    with pytest.raises(KesuError, match=r"has no published version 1 \(published: v2\)"):
+        pick_version("complaint", 1, [complaint])
     with pytest.raises(KesuError, match="unknown diagram format 'png'"):
-        process_diagram(SPECS["complaint"], "png")
+        process_diagram(complaint, "png")
 
 
-def test_the_diagram_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_diagram_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert starter.main(["diagram", "service_request"]) == 0
     assert "intake --> handling: answer 应答 Answer" in capsys.readouterr().out
     target = tmp_path / "complaint.html"
     assert starter.main(["diagram", "complaint", "--format", "html", "--output", str(target)]) == 0
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert starter.main(["diagram", "complaint", "--version", "7"]) == 1
-    assert "only the current version (v2) can be drawn" in capsys.readouterr().err
+    assert starter.main(["diagram", "complaint", "--version", "2"]) == 0  # the folder's own
+    capsys.readouterr()
+
+
+def test_an_older_published_version_is_drawn_from_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "definitions"
+    shutil.copytree(DEFINITIONS, folder)
+    monkeypatch.setenv("KESU_DEFINITIONS", str(folder))
+    monkeypatch.setenv("KESU_DATABASE_URL", f"sqlite:///{tmp_path / 'kesu.db'}")
+    monkeypatch.setenv("KESU_DATA_DIR", str(tmp_path))
+    assert starter.main(["diagram", "complaint", "--version", "1"]) == 1
+    assert "cannot read the published definitions" in capsys.readouterr().err  # no tables yet
+    assert starter.main(["publish"]) == 0
+    path = folder / "complaint.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("version: 2 ", "version: 3 ").replace("title: 受理 Intake", "title: 受理"),
+        encoding="utf-8",
+    )
+    assert starter.main(["publish"]) == 0
+    capsys.readouterr()
+    assert starter.main(["diagram", "complaint", "--version", "2"]) == 0
+    older = capsys.readouterr().out
+    assert "title: complaint v2" in older and 'state "intake<br>受理 Intake"' in older
+    assert starter.main(["diagram", "complaint"]) == 0
+    assert 'state "intake<br>受理" as intake' in capsys.readouterr().out
+    assert starter.main(["diagram", "complaint", "--version", "9"]) == 1
+    assert "no published version 9 (published: v2, v3)" in capsys.readouterr().err
