@@ -189,11 +189,15 @@ def console_router() -> APIRouter:
         if session.principal is None:
             return _to_login()
         kesu: Kesu = request.app.state.kesu
-        drawn = {
-            name: Markup(diagrams.process_diagram(spec, "svg"))
-            for name, spec in kesu.processes.items()
+        # Every published version, newest first: open cases may still run on an older one.
+        published = {
+            name: [
+                (spec, Markup(diagrams.process_diagram(spec, "svg")))
+                for spec in reversed(kesu.versions(name) or [current])
+            ]
+            for name, current in sorted(kesu.processes.items())
         }
-        return _render(request, session, "definitions", specs=kesu.processes, diagrams=drawn)
+        return _render(request, session, "definitions", published=published)
 
     return router
 
