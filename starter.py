@@ -29,7 +29,7 @@ from activities.storage import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
-from process.loader import DefinitionError
+from process.loader import CALENDARS_FOLDER, DefinitionError
 from process.spec import FieldSpec
 from runtime import (
     EmbeddedServer,
@@ -41,7 +41,7 @@ from runtime import (
     reader_left,
     temporal_client,
 )
-from service import designer_cli, outbox, records_cli, versions_cli
+from service import calendars_cli, designer_cli, outbox, records_cli, versions_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
 from service.render import render_case, render_listing
@@ -193,6 +193,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
     records_cli.add_commands(commands)  # verify, report, reassign, migrate
     designer_cli.add_commands(commands)  # schema, diagram, simulate, test
     versions_cli.add_commands(commands)  # publish, versions, upgrade
+    calendars_cli.add_commands(commands)  # calendars [add-year | publish]
     commands.add_parser("check", help="validate the process definitions and stop")
     demo = commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     demo.add_argument(
@@ -241,6 +242,9 @@ async def _main(args: argparse.Namespace) -> int:
         return await versions_cli.run(
             args, settings.database_url, lambda: publications(folder), lambda: open_kesu(settings)
         )
+    if args.command == calendars_cli.COMMAND:
+        calendars_dir = settings.definitions_dir / CALENDARS_FOLDER
+        return await calendars_cli.run(args, calendars_dir, lambda: open_kesu(settings))
     if args.command in records_cli.COMMANDS:
         specs = load_specs(settings.definitions_dir) if args.command == "report" else {}
         reporting = {name: spec.definition.reporting for name, spec in specs.items()}

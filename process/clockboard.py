@@ -119,6 +119,20 @@ class ClockBoard:
     def stop(self, name: str, at: datetime) -> str | None:
         return clocks.stop(self._clocks[name], at, self._measures[name])
 
+    def recalendar(self, calendars: Mapping[str, CalendarSpec], name: str, why: str) -> list[str]:
+        """Count on new calendar data (provisionally past its end, as new cases do)."""
+        self._provisional = True
+        self.use_calendars(calendars)
+        notes = []
+        for clock_name, deadline in self._definition.deadlines.items():
+            uses = deadline.calendar or self._definition.calendar
+            if deadline.clock == "calendar" or uses != name:
+                continue
+            note = clocks.recalendar(self._clocks[clock_name], self._measures[clock_name], why)
+            if note:
+                notes.append(note)
+        return notes
+
     def stop_all(self, at: datetime) -> list[str]:
         return [
             note

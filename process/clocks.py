@@ -193,6 +193,21 @@ def retarget(clock: ClockState, target: str, measure: Measure, why: str) -> str 
     return _say(clock, f"{clock.name} target {old} → {target} ({why}): {moved}")
 
 
+def recalendar(clock: ClockState, measure: Measure, why: str) -> str | None:
+    """The calendar a clock counts on changed (a new year published): its due time moves."""
+    if clock.status is not ClockStatus.RUNNING or clock.started_at is None or not clock.target:
+        return None
+    if clock.breached_at is not None:
+        return None  # the breach happened; escalations count from it
+    before = _due_text(clock, measure).removeprefix("due ")
+    _set_budget(clock, clock.started_at, clock.target, measure)
+    _recompute(clock, measure)
+    after = _due_text(clock, measure).removeprefix("due ")
+    if before == after:
+        return None
+    return _say(clock, f"{clock.name} due {before} → {after} ({why})")
+
+
 def warning_times(
     clock: ClockState, deadline: Deadline, measure: Measure
 ) -> list[tuple[int, datetime]]:

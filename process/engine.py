@@ -19,6 +19,7 @@ from .clockboard import Alarm, ClockBoard
 from .compiler import CompiledSpec, breach_event
 from .events import (
     BREACHED_EVENT_PREFIX,
+    CALENDAR_UPDATED_EVENT,
     CASE_OPENED_TRIGGER,
     ESCALATED_EVENT_PREFIX,
     OPENED_EVENT,
@@ -27,6 +28,7 @@ from .events import (
     WARNING_EVENT_PREFIX,
 )
 from .fields import initial_fields
+from .recalendar import CalendarUpdate, change_reason, update_problem
 from .refusals import IllegalEvent, Refusal, RefusalKind
 from .rules import rules_for
 from .spec import Action, Stage, parse_duration
@@ -152,6 +154,29 @@ class CaseEngine:
             seq=self.state.next_seq, at=at, event=REASSIGNED_EVENT,
             from_stage=self.state.stage, to_stage=self.state.stage, actor=request.actor,
             data={ASSIGNEE_FIELD: request.to_assignee}, notes=notes,
+        )  # fmt: skip
+        return self._record(step, [])
+
+    # -- new calendar data (next year's holidays) for a running case ---------------------------
+
+    def calendar_problem(self, update: CalendarUpdate) -> Refusal | None:
+        closed = self.state.closed_at is not None
+        return update_problem(update, self.spec.calendars, self.state.case_id, closed)
+
+    def update_calendar(self, update: CalendarUpdate, at: datetime) -> Outcome:
+        refusal = self.calendar_problem(update)
+        if refusal is not None:
+            raise IllegalEvent(refusal)
+        new = update.calendar
+        why = change_reason(self.spec.calendars[new.calendar], new)
+        calendars = {**self.spec.calendars, new.calendar: new}
+        self.spec = self.spec.model_copy(update={"calendars": calendars})
+        notes = [why, *self._board.recalendar(calendars, new.calendar, why)]
+        stage = self.state.stage
+        step = Step(
+            seq=self.state.next_seq, at=at, event=CALENDAR_UPDATED_EVENT, from_stage=stage,
+            to_stage=stage, actor=update.actor, data={"calendar": new.calendar,
+            "content_hash": update.content_hash}, notes=notes,
         )  # fmt: skip
         return self._record(step, [])
 

@@ -13,6 +13,8 @@ CASE_OPENED_TRIGGER = "case_opened"
 REASSIGNED_EVENT = "case.reassigned"
 UPGRADED_EVENT = "case.upgraded"
 """A running case moved to a newer published version of its definition."""
+CALENDAR_UPDATED_EVENT = "calendar.updated"
+"""New calendar data published to a running case: its business clocks re-targeted."""
 TIMEOUT_EVENT = "timeout"
 """A stage's timeout moving the case on."""
 RESERVED_EVENTS = frozenset({TIMEOUT_EVENT})

@@ -34,11 +34,13 @@ from activities.metrics import EVENTS_REFUSED
 from process.catalog import SpecCatalog
 from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value
+from process.recalendar import CalendarUpdate
 from process.refusals import RefusalKind, refusal_kind_of
 from process.state import CaseState, EventInput, EventResult, ReassignInput
 from process.upgrade import UpgradeInput
 from workflows import search
 from workflows.case import (
+    CALENDAR_UPDATE,
     EVENT_UPDATE,
     REASSIGN_UPDATE,
     UPGRADE_UPDATE,
@@ -261,6 +263,10 @@ class Kesu:
             return plan
         moves = await run_upgrade(self, plan, actor=actor, progress=progress)
         return dataclasses.replace(plan, moves=moves, carried_out=True)
+
+    async def update_calendar(self, case_id: str, update: CalendarUpdate) -> EventResult:
+        """Publish new calendar data to an open case; a case refuses the calendar it has."""
+        return await self._update(case_id, CALENDAR_UPDATE, update, None)
 
     async def _update(
         self, case_id: str, name: str, request: BaseModel, update_id: str | None

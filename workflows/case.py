@@ -23,8 +23,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import DeliverInput, DeliverResult, StepRecord, StepRecorded
+    from process.calendars import CalendarSpec
     from process.compiler import CompiledSpec
     from process.engine import CaseEngine
+    from process.recalendar import CalendarUpdate
     from process.refusals import IllegalEvent, Refusal
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
     from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
@@ -35,6 +37,7 @@ WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"
 REASSIGN_UPDATE = "reassign"
 UPGRADE_UPDATE = "upgrade"
+CALENDAR_UPDATE = "calendar"
 CASE_QUERY = "case"
 PROVISIONAL_PATCH = "provisional-due-times"
 
@@ -55,6 +58,9 @@ class CaseInput(BaseModel):
     actor: str = "system"
     state: CaseState | None = None
     """Set only when a long case continues as new: the state it had reached."""
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    """Calendars published to the case since it opened (``calendar`` updates): they replace
+    the definition's own when a long case continues as new."""
 
 
 class CaseView(BaseModel):
@@ -93,6 +99,18 @@ def _reference(case: CaseInput) -> str:
     return case.definition
 
 
+def with_published(spec: CompiledSpec, published: dict[str, CalendarSpec]) -> CompiledSpec:
+    """The spec counting on the calendars published to the case where they reach further."""
+    newer = {
+        name: calendar
+        for name, calendar in published.items()
+        if name in spec.calendars and calendar.covers.last >= spec.calendars[name].covers.last
+    }
+    if not newer:
+        return spec
+    return spec.model_copy(update={"calendars": {**spec.calendars, **newer}})
+
+
 def _result(outcome: Outcome) -> EventResult:
     step = outcome.step
     return EventResult(
@@ -106,6 +124,8 @@ class CaseWorkflow:
     def __init__(self, case: CaseInput) -> None:
         self._embedded = case.spec
         self._spec = case.spec or definitions.resolve(_reference(case))
+        self._calendars = dict(case.calendars)
+        self._spec = with_published(self._spec, self._calendars)
         self._lock = asyncio.Lock()
         self._unsaved: list[Outcome] = []
         self._changes = 0
@@ -140,6 +160,7 @@ class CaseWorkflow:
                         definition=self._spec.content_hash,
                         spec=self._embedded,  # not published, perhaps: keep carrying it
                         state=engine.state,
+                        calendars=self._calendars,
                     )
                 )
             await self._sleep_until_something_happens()
@@ -204,9 +225,26 @@ class CaseWorkflow:
         if problem is not None:
             raise IllegalEvent(problem)
         state, step = upgrade_case(self._engine.state, self._spec, target, request, now)
-        self._spec, self._embedded = target, None
-        self._engine = CaseEngine(target, state, self._provisional)
+        self._spec, self._embedded = with_published(target, self._calendars), None
+        self._engine = CaseEngine(self._spec, state, self._provisional)
         return Outcome(step=step)
+
+    @workflow.update(name=CALENDAR_UPDATE)
+    async def calendar(self, update: CalendarUpdate) -> EventResult:
+        """New calendar data (next year's holidays): business clocks re-target, and the case
+        keeps the calendar from now on, across continue-as-new too."""
+
+        def recalendar(now: datetime) -> Outcome:
+            outcome = self._engine.update_calendar(update, now)
+            self._spec = self._engine.spec
+            self._calendars[update.calendar.calendar] = update.calendar
+            return outcome
+
+        return await self._change(recalendar)
+
+    @calendar.validator
+    def _validate_calendar(self, update: CalendarUpdate) -> None:
+        _refuse(self._engine.calendar_problem(update))
 
     async def _change(self, change: Callable[[datetime], Outcome]) -> EventResult:
         """Apply a change under the lock and answer only once its step is stored."""
