@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import list_events
 from process.calendars import CalendarSpec, Covers
-from process.compiler import CompiledSpec
+from process.compiler import CompiledSpec, compile_definition
 from process.recalendar import change_reason
 from service.calendars import Published, publish_calendar
 from service.cases import Kesu
@@ -41,8 +41,10 @@ def ending(calendar: CalendarSpec, last: date) -> CalendarSpec:
 def with_calendar(
     specs: dict[str, CompiledSpec], calendar: CalendarSpec
 ) -> dict[str, CompiledSpec]:
+    """The specs compiled again with ``calendar``: a new content hash, so the worker's
+    definition cache never mixes them up with the shipped ones."""
     return {
-        name: spec.model_copy(update={"calendars": {**spec.calendars, calendar.calendar: calendar}})
+        name: compile_definition(spec.definition, {**spec.calendars, calendar.calendar: calendar})
         if calendar.calendar in spec.calendars
         else spec
         for name, spec in specs.items()
@@ -134,4 +136,7 @@ async def test_publishing_a_new_year_retargets_an_open_case(
             history = await handle(h, case).fetch_history()
             (HISTORIES / "bank_complaint_calendar_update.json").write_text(
                 history.to_json(), encoding="utf-8"
+            )
+            (HISTORIES / "bank_complaint_calendar_update.definitions.json").write_text(
+                f"[{running['bank_complaint'].model_dump_json()}]", encoding="utf-8"
             )

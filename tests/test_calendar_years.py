@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from process.calendar_years import add_year
-from process.compiler import CompiledSpec, compile_definition
 from process.engine import CaseEngine
-from process.loader import DefinitionError, load_calendar, load_definition_text
+from process.loader import DefinitionError, load_calendar
 from process.recalendar import CalendarUpdate, change_reason
 from process.refusals import IllegalEvent, RefusalKind
+from tests.test_provisional import late_spec
 
 CALENDARS = Path(__file__).parent.parent / "definitions" / "calendars"
 INVENTED = Path(__file__).parent / "calendar_notices" / "invented_2027.yaml"
@@ -95,26 +95,8 @@ def test_a_day_is_written_one_way(tmp_path: Path) -> None:
     assert "write 'on: <date>' or 'from: <date>, to: <date>'" in found[0]
 
 
-DEFINITION = """
-process: late
-version: 1
-calendar: cn-workdays
-stages:
-  open: {initial: true, on: {close: closed}}
-  closed: {final: true}
-deadlines:
-  answer: {stop: {enter: closed}, within: 15wd, clock: business}
-  reply: {stop: {enter: closed}, within: 2d, clock: calendar}
-"""
-
-
-def spec() -> CompiledSpec:
-    calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
-    return compile_definition(load_definition_text(DEFINITION, "late.yaml", calendars), calendars)
-
-
 def test_a_published_year_retargets_a_running_clock(calendar_file: Path) -> None:
-    engine, _ = CaseEngine.open(spec(), "late-1", {}, "王敏", cst(2026, 12, 21, 10))
+    engine, _ = CaseEngine.open(late_spec(), "late-1", {}, "王敏", cst(2026, 12, 21, 10))
     assert engine.state.clocks["answer"].due_at == cst(2027, 1, 11, 18)  # provisional
     _, invented = add_year(calendar_file, INVENTED)
     update = CalendarUpdate.of(invented, actor="运维 ops")
@@ -129,13 +111,13 @@ def test_a_published_year_retargets_a_running_clock(calendar_file: Path) -> None
     assert step.notes[1].endswith(
         " → 2027-01-12 18:00 CST (calendar cn-workdays updated: 2027 added)"
     )
-    assert len(step.notes) == 2  # the calendar-time clock does not move
+    assert len(step.notes) == 2
     assert engine.spec.calendars["cn-workdays"] == invented  # kept, e.g. for continue-as-new
     assert clock.explain[-1] == step.notes[1]
 
 
 def test_a_case_refuses_a_calendar_it_has_or_a_garbled_one(calendar_file: Path) -> None:
-    engine, _ = CaseEngine.open(spec(), "late-2", {}, "王敏", cst(2026, 12, 21, 10))
+    engine, _ = CaseEngine.open(late_spec(), "late-2", {}, "王敏", cst(2026, 12, 21, 10))
     same = CalendarUpdate.of(load_calendar(CALENDARS / "cn-workdays.yaml"))
     refusal = engine.calendar_problem(same)
     assert refusal is not None and refusal.kind is RefusalKind.CONFLICT

@@ -91,13 +91,14 @@ deadlines:
 """
 
 
-def _spec() -> CompiledSpec:
+def late_spec() -> CompiledSpec:
+    """A process with one 15-working-day clock on cn-workdays (shared with other tests)."""
     calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
     return compile_definition(load_definition_text(DEFINITION, "late.yaml", calendars), calendars)
 
 
 def test_the_engine_warns_and_breaches_on_a_provisional_due_time() -> None:
-    spec = _spec()
+    spec = late_spec()
     opened = cst(2026, 12, 21, 10)
     engine, first = CaseEngine.open(spec, "late-1", {}, "王敏", opened)
     assert any("PROVISIONAL" in note for note in first.step.notes)
@@ -113,14 +114,14 @@ def test_the_engine_warns_and_breaches_on_a_provisional_due_time() -> None:
 
 
 def test_cases_recorded_before_provisional_times_replay_without_them() -> None:
-    engine, _ = CaseEngine.open(_spec(), "late-2", {}, "王敏", cst(2026, 12, 21, 10), False)
+    engine, _ = CaseEngine.open(late_spec(), "late-2", {}, "王敏", cst(2026, 12, 21, 10), False)
     clock = engine.state.clocks["answer"]
     assert clock.due_at is None and clock.problem is not None
     assert engine.next_alarm() is None
 
 
 def test_calendars_ending_within_60_days_are_named() -> None:
-    in_use = calendars_in_use([_spec()])
+    in_use = calendars_in_use([late_spec()])
     assert list(in_use) == ["cn-workdays"]
     soon = ending_soon(in_use.values(), date(2026, 12, 1))
     assert (
