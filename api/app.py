@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from process.coverage import calendars_in_use, ending_soon
 from process.diagram_page import MEDIA_TYPES
 from service import diagrams
-from service.cases import CaseFilter, Kesu, KesuError
+from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
 
 from . import models, views
 from .auth import Principal, TokenTable
@@ -31,6 +31,8 @@ from .errors import BodyLimit, install_error_handlers
 KesuFactory = Callable[[], AbstractAsyncContextManager[Kesu]]
 """Opens a ``Kesu`` when the app starts and closes it when the app stops."""
 
+ADMIN_ROLE = "admin"
+"""The role that may move running cases to another definition version."""
 DEFAULT_BODY_LIMIT = 64 * 1024
 MAX_PAGE_SIZE = 200
 
@@ -256,6 +258,27 @@ def create_app(
         state = (await kesu.get_case(case_id)).state
         spec = kesu.definition_of(state) or kesu.spec(state.process)
         return _diagram(diagrams.case_diagram(spec, state, format), format)
+
+    @app.post(
+        "/processes/{process}/upgrade",
+        response_model=models.UpgradeResult,
+        responses=_errors(403, 404, 409),
+        tags=["definitions"],
+    )
+    async def upgrade(
+        process: Annotated[str, Path(min_length=1, max_length=models.MAX_NAME)],
+        body: models.UpgradeRequest,
+        kesu: Service,
+        who: Caller,
+    ) -> models.UpgradeResult:
+        """Move open cases to a newer published version (admin role); a plan first."""
+        if ADMIN_ROLE not in who.roles:
+            raise KesuError(f"upgrading cases needs role {ADMIN_ROLE}", RefusalKind.FORBIDDEN)
+        plan = await kesu.upgrade(
+            process, body.from_version, body.to_version, body.map,
+            dry_run=body.dry_run, actor=who.actor,
+        )  # fmt: skip
+        return views.upgrade_body(plan)
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:

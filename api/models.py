@@ -170,3 +170,34 @@ class Health(BaseModel):
     processes: int
     warnings: list[str] = []
     """Not failures: e.g. a calendar in use whose known dates end within 60 days."""
+
+
+class UpgradeRequest(Strict):
+    from_version: int = Field(ge=1, examples=[1])
+    to_version: int = Field(ge=1, examples=[2])
+    map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Old stage -> stage of the target, for stages it renamed",
+        examples=[{"handling": "investigation"}],
+    )
+    dry_run: bool = Field(default=False, description="Only the plan: nothing moves")
+
+
+class UpgradeMove(BaseModel):
+    case_id: str
+    case_number: str
+    stage: str
+    to_stage: str
+    problem: str | None
+    """Why the case cannot move (plan), or why its move failed; None when fine."""
+    seq: int | None
+    """The ``case.upgraded`` step, once moved."""
+
+
+class UpgradeResult(BaseModel):
+    process: str
+    from_version: int
+    to_version: int
+    carried_out: bool
+    """False for a dry run or a plan with a refused case: nothing moved."""
+    moves: list[UpgradeMove]

@@ -11,6 +11,7 @@ from process.pii import pii_names
 from process.spec import ProcessDefinition
 from service.cases import CaseListing, KesuError
 from service.pii import mask_pii, may_see_pii
+from service.upgrades import UpgradePlan
 from workflows.case import CaseView
 
 from . import models
@@ -139,3 +140,23 @@ def decode_page_token(text: str | None) -> bytes | None:
         return base64.b64decode(padded, altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise KesuError("page_token is not a token this listing gave") from None
+
+
+def upgrade_body(plan: UpgradePlan) -> models.UpgradeResult:
+    return models.UpgradeResult(
+        process=plan.source.process,
+        from_version=plan.source.version,
+        to_version=plan.target.version,
+        carried_out=plan.carried_out,
+        moves=[
+            models.UpgradeMove(
+                case_id=move.case.case_id,
+                case_number=move.case.case_number,
+                stage=move.case.stage,
+                to_stage=move.to_stage,
+                problem=move.problem,
+                seq=move.seq,
+            )
+            for move in plan.moves
+        ],
+    )

@@ -5,21 +5,25 @@ worker lacks makes the case wait (never run on another definition), and upgrades
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import CaseEventRow, Publication, get_case, list_events
+from api import Principal, TokenTable, create_app
 from api.views import case_body
 from process.compiler import compile_definition
 from process.loader import load_definition_text
-from service.cases import CaseFilter, KesuError
+from service.cases import CaseFilter, Kesu, KesuError
+from tests.api_support import serving
 from tests.temporal_support import sqlite_url
 from tests.versions_support import (
     CLAIM_V1,
@@ -212,3 +216,34 @@ async def test_upgrades_plan_every_case_then_move_each_once(
                 select(CaseEventRow.case_id).where(CaseEventRow.event == "case.upgraded")
             ).all()
         assert sorted(upgraded) == sorted([handling, intake])
+
+
+async def test_the_http_api_upgrades_for_the_admin_role_only(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        handling, intake = await open_claims(h)
+        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        tokens = TokenTable.of_tokens(
+            {"admin": Principal("管理员", ("admin",)), "agent": Principal("王敏", ("agent",))}
+        )
+
+        @contextlib.asynccontextmanager
+        async def factory() -> AsyncIterator[Kesu]:
+            yield h.kesu
+
+        body = {"from_version": 1, "to_version": 2, "map": {"handling": "investigation"}}
+        async with serving(create_app(factory, tokens)) as base, httpx.AsyncClient() as http:
+            url = f"{base}/processes/claim/upgrade"
+            denied = await http.post(url, json=body, headers={"Authorization": "Bearer agent"})
+            assert denied.status_code == 403
+            admin = {"Authorization": "Bearer admin"}
+            dry = await http.post(url, json={**body, "dry_run": True}, headers=admin)
+            assert dry.status_code == 200 and dry.json()["carried_out"] is False
+            assert {m["case_id"] for m in dry.json()["moves"]} == {handling, intake}
+            done = await http.post(url, json=body, headers=admin, timeout=60)
+            assert done.status_code == 200 and done.json()["carried_out"] is True
+            assert all(move["seq"] is not None for move in done.json()["moves"])
+        view = await h.kesu.get_case(handling)
+        assert (view.state.version, view.state.steps[-1].actor) == (2, "管理员")
