@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # output parses and renders; kesu's own pages never use it.
 MERMAID := $(VENV)/node/node_modules/mermaid/dist/mermaid.min.js
 
-.PHONY: demo test lint worker bench clean browser
+.PHONY: demo test lint worker bench fuzz clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.deadlines
 	$(BIN)/python -m bench.open_cases
+
+## make fuzz N=10000: mutated definitions through the loader and the engine; prints the outcome table
+N ?= 1000
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz_support --n $(N)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache *.egg-info

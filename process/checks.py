@@ -22,6 +22,7 @@ from .spec import (
     ProcessDefinition,
     parse_amount,
     parse_duration,
+    shown,
 )
 
 Path = tuple[str | int, ...]
@@ -49,6 +50,11 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     message = f"unknown {kind} {name!r}"
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"{message}; did you mean {close[0]!r}?" if close else message
+
+
+def _unknown_role(name: str, roles: list[str]) -> str:
+    """Roles are few and named by the business: listing them all is the quickest help."""
+    return f"{_unknown('role', name, roles)} (the roles are {', '.join(roles)})"
 
 
 def _check_fields(definition: ProcessDefinition, found: Found) -> None:
@@ -146,7 +152,7 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
             if definition.roles:
                 for role in transition.roles:
                     if role not in definition.roles:
-                        message = _unknown("role", role, definition.roles)
+                        message = _unknown_role(role, definition.roles)
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)
             _check_actions(definition, transition.actions, (*here, "actions"), found, moves=False)
@@ -330,8 +336,12 @@ def _check_warning(warning: str, path: Path, found: Found) -> None:
         return
     try:
         parse_duration(warning)
-    except ValueError:
-        found.append((path, f"warning {warning!r} is neither a share (75%) nor a time (15m)"))
+    except ValueError as error:
+        if "at most" in str(error):
+            found.append((path, str(error).replace("bad duration", "warning", 1)))
+        else:
+            message = f"warning {shown(warning)} is neither a share (75%) nor a time (15m)"
+            found.append((path, message))
 
 
 def _check_decisions(definition: ProcessDefinition, found: Found) -> None:

@@ -96,6 +96,10 @@ def _recompute(clock: ClockState, measure: Measure) -> None:
         clock.due_at = measure.due(clock.started_at, parse_amount(clock.target), clock.paused_for)
     except CalendarCoverageError as error:
         clock.problem = str(error)
+    except (OverflowError, ValueError):
+        # The loader bounds every target; a due time past the calendar's last year is still
+        # shown as a problem rather than failing the workflow task on every retry.
+        clock.problem = f"{clock.target} from {clock.started_at:%Y-%m-%d} is past year 9999"
     else:
         clock.provisional = measure.guessed(clock.started_at, clock.due_at)
 
@@ -127,7 +131,7 @@ def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str
 def _set_budget(clock: ClockState, at: datetime, target: str, measure: Measure) -> None:
     try:
         clock.budget = measure.budget(at, parse_amount(target))
-    except CalendarCoverageError:
+    except (CalendarCoverageError, OverflowError, ValueError):
         clock.budget = None
 
 
@@ -227,7 +231,7 @@ def warning_times(
             before_due = parse_amount(warning).span
         try:
             times.append((index, measure.subtract(clock.due_at, before_due)))
-        except CalendarCoverageError:
+        except (CalendarCoverageError, OverflowError, ValueError):
             continue
     return times
 
@@ -244,7 +248,7 @@ def escalation_times(
             continue
         try:
             times.append((index, measure.add(clock.breached_at, parse_amount(rung.after).span)))
-        except CalendarCoverageError:
+        except (CalendarCoverageError, OverflowError, ValueError):
             continue
     return times
 

@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 from operator import add, ge, gt, le, lt, mod, mul, sub, truediv
 from typing import Any, Literal
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "Expression", "ExpressionError", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_LENGTH", "MAX_PRODUCT", "Expression", "ExpressionError", "parse"]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
 """Parentheses, list brackets, ``not`` and unary ``-`` nested inside each other; this keeps
 the parser's and the evaluator's recursion well within Python's limit."""
+MAX_PRODUCT = 8
+"""Multiplications in one condition: each may double the size of a number (a product of 30
+large amounts took seconds), and no business rule multiplies more than a few fields."""
+MAX_INT_BITS = 4096
+"""A whole number larger than this (about 1,200 digits) reads as None in arithmetic."""
+MAX_TEXT = 100_000
+"""Text longer than this, made by '+', reads as None."""
 
 
 class ExpressionError(ValueError):
@@ -269,13 +276,17 @@ def _compare(op: str, left: Any, right: Any) -> bool:
 
 def _arithmetic(op: str, left: Any, right: Any) -> Any:
     if op == "+" and isinstance(left, str) and isinstance(right, str):
-        return left + right
+        return left + right if len(left) + len(right) <= MAX_TEXT else None
     if not (_is_number(left) and _is_number(right)) or (op in ("/", "%") and right == 0):
         return None
     try:
-        return _ARITHMETIC[op](left, right)
+        result = _ARITHMETIC[op](left, right)
     except ArithmeticError:  # a huge int that does not fit a float, for one
         return None
+    # Bounded so that the next operator stays cheap, whatever values a case carries.
+    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+        return None
+    return result
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -291,6 +302,7 @@ class _Parser:
     def __init__(self, tokens: list[_Token]) -> None:
         self._tokens, self._index, self._depth = tokens, 0, 0
         self.names: set[str] = set()
+        self._products = 0
 
     def parse(self) -> _Node:
         node = self._expression(_LOOSEST)
@@ -309,12 +321,20 @@ class _Parser:
         while op is not None and _PRECEDENCE[op] >= min_precedence:
             level, ops, operands = _PRECEDENCE[op], [], [left]
             while op is not None and _PRECEDENCE[op] == level:
+                if op == "*":
+                    self._count_product(self._tokens[self._index])
                 self._index += 2 if op == "not in" else 1
                 ops.append(op)
                 operands.append(self._expression(level + 1))
                 op = self._binary_operator()
             left = _Run(tuple(ops), tuple(operands))
         return left
+
+    def _count_product(self, token: _Token) -> None:
+        self._products += 1
+        if self._products > MAX_PRODUCT:
+            message = f"more than {MAX_PRODUCT} multiplications in one condition; split it up"
+            raise ExpressionError(message, token.column)
 
     def _binary_operator(self) -> str | None:
         token = self._tokens[self._index]

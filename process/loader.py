@@ -17,6 +17,8 @@ from pydantic_core import ErrorDetails
 from .calendars import CalendarSpec
 from .checks import check_definition
 from .problems import Problems
+from .shapes import describe_shape_error
+from .sourcetext import decode, suspicions, text_problems, too_big
 from .spec import ProcessDefinition
 from .yamlsource import Document, Problem, YamlSyntaxError, format_path, parse_yaml
 
@@ -32,11 +34,16 @@ class DefinitionError(Problems):
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise DefinitionError([f"{path.name}:1: not UTF-8 text ({error.reason})"]) from None
+        size = path.stat().st_size
+        if (message := too_big(size)) is not None:
+            raise DefinitionError([f"{path.name}:1: {message}"])
+        text, problem = decode(path.read_bytes())
     except OSError as error:
         raise DefinitionError([f"{path}: cannot read: {error.strerror}"]) from None
+    if problem is not None:
+        raise DefinitionError([problem.render(path.name)])
+    assert text is not None
+    return text
 
 
 def load_definition(
@@ -49,10 +56,14 @@ def validate_yaml(
     text: str, source: str, model: type[M], what: str, example: str
 ) -> tuple[M, Document]:
     """Parse and shape-check one YAML file; every problem raised at once as DefinitionError."""
+    if found := text_problems(text):
+        raise DefinitionError([problem.render(source) for problem in found])
     try:
         document = parse_yaml(text)
     except YamlSyntaxError as error:
-        raise DefinitionError([error.problem.render(source)]) from None
+        # A full-width colon or indentation is the cause; the YAML error comes lines later.
+        causes = [s for s in suspicions(text) if s.line <= error.problem.line]
+        raise DefinitionError([p.render(source) for p in causes or [error.problem]]) from None
     problems = document.duplicate_keys()
     if not isinstance(document.data, dict):
         problems.append(Problem(1, "", f"a {what} is a mapping ({example}...)"))
@@ -60,7 +71,10 @@ def validate_yaml(
         try:
             validated = model.model_validate(document.data)
         except ValidationError as error:
-            problems.extend(_shape_problems(document, error))
+            problems.extend(_shape_problems(document, error, model))
+            causes = suspicions(text, skip=document.block_lines.__contains__)
+            explained = {cause.line for cause in causes}
+            problems = causes + [p for p in problems if p.line not in explained]
     if problems:
         # With duplicate keys the model would hold only the last of each: checking it further
         # would report the echoes of the duplicate, not the designer's mistakes.
@@ -171,7 +185,9 @@ def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
     return load_catalog(folder).definitions
 
 
-def _shape_problems(document: Document, error: ValidationError) -> list[Problem]:
+def _shape_problems(
+    document: Document, error: ValidationError, model: type[BaseModel]
+) -> list[Problem]:
     """Pydantic's errors in the designer's terms, one per place (unions report several)."""
     chosen: dict[tuple[str | int, ...], ErrorDetails] = {}
     for detail in error.errors():
@@ -183,7 +199,7 @@ def _shape_problems(document: Document, error: ValidationError) -> list[Problem]
             chosen[path] = detail
     problems = []
     for path, detail in chosen.items():
-        where, message = _describe(path, detail)
+        where, message = _describe(path, detail, model)
         problems.append(Problem(document.line_of(where), format_path(where), message))
     return problems
 
@@ -205,19 +221,11 @@ def _document_path(data: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ..
 
 
 def _describe(
-    path: tuple[str | int, ...], detail: ErrorDetails
+    path: tuple[str | int, ...], detail: ErrorDetails, model: type[BaseModel]
 ) -> tuple[tuple[str | int, ...], str]:
-    kind = detail["type"]
-    if kind == "missing":
+    if detail["type"] == "missing":
         return path[:-1], f"required key {path[-1]!r} is missing"
-    if kind == "extra_forbidden":
-        return path, f"unknown key {path[-1]!r}"
-    message = detail["msg"].removeprefix("Value error, ")
-    if kind not in ("value_error", "assertion_error"):
-        given = detail.get("input")
-        if isinstance(given, str | int | float | bool):
-            message = f"{message}, got {given!r}"
-    return path, message
+    return path, describe_shape_error(model, path, detail)
 
 
 def read_validated(path: Path, model: type[M], what: str, example: str) -> tuple[M, Document]:

@@ -1,8 +1,10 @@
-"""``Problems``: a file (or several) that cannot be used, with every problem found at once."""
+"""``Problems``: a file (or several) that cannot be used, with every problem found at once;
+``Problem``: one of them, located by line and path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class Problems(Exception):
@@ -18,3 +20,25 @@ class Problems(Exception):
         count = len(self.problems)
         heading = f"{count} problem{'s' if count != 1 else ''} in {self.subject}"
         super().__init__("\n".join([heading, *self.problems]))
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a definition, where it is, and what is wrong."""
+
+    line: int
+    path: str
+    message: str
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class YamlSyntaxError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in path)

@@ -29,6 +29,14 @@ from .events import CASE_OPENED_TRIGGER
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|mo|w|d|h|m|s)")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 _UNITS_HELP = "a number and a unit s, m, h, d, w or wd (working days), e.g. 15m, 24h, 7d, 15wd"
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+MAX_SPAN = timedelta(days=3653)
+"""Ten years: the longest duration a definition may write. Longer ones are typing mistakes, and
+a due time must stay a date (``within: 3000000d`` once crashed the case that started it)."""
+MAX_WORKING_DAYS = 2610
+"""Ten years of working days."""
+MAX_MONTHS = 120
+_MAX_SECONDS = MAX_SPAN.total_seconds()
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,11 @@ class Amount:
     """The units written: a business clock refuses calendar days (d, w) as ambiguous."""
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a message, cut short: a mistake may be megabytes long."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def parse_amount(text: str) -> Amount:
     """``15m``, ``24h``, ``7d``, ``1d 12h``, ``15wd`` -> Amount; ValueError otherwise."""
     compact = text.strip().lower()
@@ -54,18 +67,25 @@ def parse_amount(text: str) -> Amount:
         units.add(unit)
         if unit in ("wd", "mo"):
             if "." in number:
-                raise ValueError(f"bad duration {text!r}: {unit} counts whole days or months")
+                raise ValueError(f"bad duration {shown(text)}: {unit} counts whole days or months")
+            if len(number) > 6:
+                number = "9999999"  # refused just below, without converting a huge number
             if unit == "wd":
                 working_days += int(number)
             else:
                 months += int(number)
+            if working_days > MAX_WORKING_DAYS or months > MAX_MONTHS:
+                limit = f"{MAX_WORKING_DAYS}wd" if unit == "wd" else f"{MAX_MONTHS}mo"
+                raise ValueError(f"bad duration {shown(text)}: at most {limit} (10 years)")
         else:
+            if span.total_seconds() + float(number) * _UNIT_SECONDS[unit] > _MAX_SECONDS:
+                raise ValueError(f"bad duration {shown(text)}: at most {MAX_SPAN.days}d (10 years)")
             span += timedelta(**{_DURATION_UNITS[unit]: float(number)})
         position = match.end()
     if not compact or position != len(compact):
-        raise ValueError(f"bad duration {text!r}: write {_UNITS_HELP}")
+        raise ValueError(f"bad duration {shown(text)}: write {_UNITS_HELP}")
     if span <= timedelta() and not working_days and not months:
-        raise ValueError(f"bad duration {text!r}: must be longer than zero")
+        raise ValueError(f"bad duration {shown(text)}: must be longer than zero")
     return Amount(span=span, working_days=working_days, months=months, units=frozenset(units))
 
 
@@ -73,9 +93,9 @@ def parse_duration(text: str) -> timedelta:
     """A duration in plain calendar time (stage timeouts, calendar clocks)."""
     amount = parse_amount(text)
     if amount.working_days:
-        raise ValueError(f"{text!r}: working days (wd) count only on a business clock")
+        raise ValueError(f"{shown(text)}: working days (wd) count only on a business clock")
     if amount.months:
-        raise ValueError(f"{text!r}: months (mo) count only on a legal clock")
+        raise ValueError(f"{shown(text)}: months (mo) count only on a legal clock")
     return amount.span
 
 

@@ -15,39 +15,40 @@ from typing import Any
 
 import yaml
 
+from .compose import NESTED_MESSAGE, compose
+from .problems import Problem, YamlSyntaxError, format_path
 
-class _DefinitionLoader(yaml.SafeLoader):
-    """The safe loader with YAML 1.2 booleans: ``on``, ``off``, ``yes``, ``no`` stay text."""
-
-
-_DefinitionLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_DefinitionLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
+__all__ = ["Document", "Problem", "YamlSyntaxError", "format_path", "parse_yaml"]
 
 
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong with a definition, where it is, and what is wrong."""
+def _yaml12_booleans(loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]) -> None:
+    """YAML 1.2 booleans: ``on``, ``off``, ``yes``, ``no`` stay text."""
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
 
-    line: int
-    path: str
-    message: str
 
-    def render(self, source: str) -> str:
-        where = f"{source}:{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+class _PythonLoader(yaml.SafeLoader):
+    pass
 
 
-class YamlSyntaxError(Exception):
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.problem = problem
+_yaml12_booleans(_PythonLoader)
+# libyaml reads the events several times faster than the pure-Python scanner; kesu composes
+# the nodes itself either way (compose.py), so positions and limits are the same.
+_DefinitionLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = _PythonLoader
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _CLoader(yaml.CSafeLoader):
+        pass
+
+    _yaml12_booleans(_CLoader)
+    _DefinitionLoader = _CLoader
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class Document:
 
     data: Any
     root: yaml.Node
+    duplicates: tuple[Problem, ...] = ()
+    block_lines: frozenset[int] = frozenset()
+    """Lines inside block text (``|`` or ``>``), where any character is content."""
 
     def line_of(self, path: Sequence[str | int]) -> int:
         """1-based line of the deepest entry along ``path`` that exists (a key's own line)."""
@@ -68,9 +72,7 @@ class Document:
         return line
 
     def duplicate_keys(self) -> list[Problem]:
-        problems: list[Problem] = []
-        _find_duplicates(self.root, (), problems)
-        return problems
+        return list(self.duplicates)
 
 
 def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, int] | None:
@@ -85,28 +87,6 @@ def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, int] | None:
     return None
 
 
-def _find_duplicates(node: yaml.Node, path: tuple[str, ...], problems: list[Problem]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            name = str(key.value)
-            line = key.start_mark.line + 1
-            if name in seen:
-                problems.append(
-                    Problem(
-                        line,
-                        format_path((*path, name)),
-                        f"duplicate key {name!r} (first written on line {seen[name]})",
-                    )
-                )
-            else:
-                seen[name] = line
-            _find_duplicates(value, (*path, name), problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _find_duplicates(item, (*path, str(index)), problems)
-
-
 def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
     """Point at where the broken construct starts (an unclosed '{'), not where PyYAML noticed."""
     noticed = error.problem_mark.line + 1 if error.problem_mark else None
@@ -119,22 +99,42 @@ def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
     return Problem(noticed or 1, "", f"not valid YAML: {error.problem}")
 
 
-def format_path(path: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in path)
-
-
 def parse_yaml(text: str) -> Document:
-    """Parse one YAML document; a syntax error becomes a Problem with its line."""
+    """Parse one YAML document within kesu's limits; a syntax error (or a limit passed)
+    becomes a Problem with its line."""
     loader = _DefinitionLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is None:
-            raise YamlSyntaxError(Problem(1, "", "the file is empty"))
-        data = loader.construct_document(root)
+        composed = compose(loader)
+        data = loader.construct_document(composed.root)
     except yaml.MarkedYAMLError as error:
-        raise YamlSyntaxError(_syntax_problem(error)) from None
+        if "nesting depth" in str(error.problem):  # libyaml's own limit (1,000 levels)
+            line = error.problem_mark.line + 1 if error.problem_mark else 1
+            raise YamlSyntaxError(Problem(line, "", NESTED_MESSAGE)) from None
+        raise YamlSyntaxError(_syntax_problem(_python_error(text) or error)) from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(Problem(1, "", f"not valid YAML: {error}")) from None
+    except RecursionError:  # a limit in compose() should make this unreachable; kept as a net
+        raise YamlSyntaxError(Problem(1, "", NESTED_MESSAGE)) from None
     finally:
         loader.dispose()
-    return Document(data=data, root=root)
+    return Document(
+        data=data,
+        root=composed.root,
+        duplicates=tuple(composed.duplicates),
+        block_lines=frozenset(composed.block_lines),
+    )
+
+
+def _python_error(text: str) -> yaml.MarkedYAMLError | None:
+    """PyYAML's own parser on text libyaml refused: its messages name what it expected."""
+    if _DefinitionLoader is _PythonLoader:
+        return None
+    loader: Any = _PythonLoader(text)  # PyYAML's parser methods are untyped
+    try:
+        while loader.get_event() is not None:
+            pass
+    except yaml.MarkedYAMLError as error:
+        return error
+    finally:
+        loader.dispose()
+    return None

@@ -113,7 +113,8 @@ BROKEN = [
     pytest.param(
         "    initial: true\n",
         "    initial: true\n    on_entre: []\n",
-        ["demo.yaml:10: stages.intake.on_entre: unknown key 'on_entre'"],
+        ["demo.yaml:10: stages.intake.on_entre: unknown key 'on_entre'; did you mean"
+         " 'on_enter'?"],
         id="misspelt-key",
     ),
     pytest.param(
@@ -132,7 +133,7 @@ BROKEN = [
         "roles: [agent]}",
         "roles: [agnet]}",
         ["demo.yaml:11: stages.intake.on.accept.roles: unknown role 'agnet'; did you mean"
-         " 'agent'?"],
+         " 'agent'? (the roles are agent, supervisor)"],
         id="unknown-role",
     ),
     pytest.param(
