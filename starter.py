@@ -29,7 +29,7 @@ from activities.storage import make_engine, make_session_factory
 from activities.template_checks import load_checked_templates
 from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
-from process.loader import CALENDARS_FOLDER, DefinitionError
+from process.loader import CALENDARS_FOLDER, DefinitionError, load_catalog
 from process.spec import FieldSpec
 from runtime import (
     EmbeddedServer,
@@ -227,6 +227,8 @@ async def _main(args: argparse.Namespace) -> int:
         today = datetime.now(UTC).date()
         for warning in ending_soon(calendars_in_use(specs.values()).values(), today):
             print(f"WARNING  {warning}")
+        for warning in load_catalog(settings.definitions_dir).warnings:
+            print(f"WARNING  {warning}")  # a likely mistake; it does not stop the definitions
         definitions = {name: spec.definition for name, spec in specs.items()}
         catalog = load_checked_templates(settings.definitions_dir / TEMPLATES_FOLDER, definitions)
         print(f"ok  templates: {len(catalog.templates)} (every message in every language)")

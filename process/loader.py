@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from .calendars import CalendarSpec
 from .checks import check_definition
+from .lints import definition_warnings
 from .problems import Problems
 from .shapes import describe_shape_error
 from .sourcetext import decode, suspicions, text_problems, too_big
@@ -47,9 +48,11 @@ def _read(path: Path) -> str:
 
 
 def load_definition(
-    path: Path, calendars: Mapping[str, CalendarSpec] | None = None
+    path: Path,
+    calendars: Mapping[str, CalendarSpec] | None = None,
+    warnings: list[str] | None = None,
 ) -> ProcessDefinition:
-    return load_definition_text(_read(path), path.name, calendars)
+    return load_definition_text(_read(path), path.name, calendars, warnings)
 
 
 def validate_yaml(
@@ -84,8 +87,13 @@ def validate_yaml(
 
 
 def load_definition_text(
-    text: str, source: str, calendars: Mapping[str, CalendarSpec] | None = None
+    text: str,
+    source: str,
+    calendars: Mapping[str, CalendarSpec] | None = None,
+    warnings: list[str] | None = None,
 ) -> ProcessDefinition:
+    """The validated definition; ``warnings``, when given, receives likely mistakes that do not
+    stop it (``file:line: path: message``)."""
     definition, document = validate_yaml(
         text, source, ProcessDefinition, "process definition", "process:, stages:"
     )
@@ -96,6 +104,11 @@ def load_definition_text(
     if problems:
         problems.sort(key=lambda problem: problem.line)
         raise DefinitionError([problem.render(source) for problem in problems])
+    if warnings is not None:
+        warnings.extend(
+            Problem(document.line_of(path), format_path(path), message).render(source)
+            for path, message in definition_warnings(definition)
+        )
     return definition
 
 
@@ -129,6 +142,8 @@ class Catalog:
     calendars: dict[str, CalendarSpec]
     sources: dict[str, SourceFile] = field(default_factory=dict)
     """Each process's file, as read: what publishing stores beside the compiled definition."""
+    warnings: list[str] = field(default_factory=list)
+    """Likely mistakes that do not stop a definition (printed by ``starter.py check``)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,7 @@ def load_catalog(folder: Path) -> Catalog:
         calendars, problems = {}, list(error.problems)
     definitions: dict[str, ProcessDefinition] = {}
     sources: dict[str, SourceFile] = {}
+    warnings: list[str] = []
     origin: dict[str, str] = {}
     files = sorted(folder.glob("*.yaml"))
     if not files:
@@ -162,7 +178,7 @@ def load_catalog(folder: Path) -> Catalog:
     for path in files:
         try:
             text = _read(path)
-            definition = load_definition_text(text, path.name, calendars)
+            definition = load_definition_text(text, path.name, calendars, warnings)
         except DefinitionError as error:
             problems.extend(error.problems)
             continue
@@ -177,7 +193,9 @@ def load_catalog(folder: Path) -> Catalog:
         origin[definition.process] = path.name
     if problems:
         raise DefinitionError(problems)
-    return Catalog(definitions=definitions, calendars=calendars, sources=sources)
+    return Catalog(
+        definitions=definitions, calendars=calendars, sources=sources, warnings=warnings
+    )
 
 
 def load_directory(folder: Path) -> dict[str, ProcessDefinition]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from process.compose import MAX_DEPTH, MAX_STRING, MAX_VALUES
 from process.compiler import compile_definition
+from process.compose import MAX_DEPTH, MAX_STRING, MAX_VALUES
 from process.engine import CaseEngine
 from process.expressions import parse
 from process.loader import DefinitionError, load_definition, load_definition_text
@@ -53,8 +53,7 @@ def test_aliases_within_the_limit_still_work() -> None:
 def test_deep_nesting_is_refused_not_a_recursion_error(value: str) -> None:
     found = only(broken("within: 1h}", f"within: 1h, title: {value}}}"))
     assert found == (
-        f"demo.yaml:19: values are nested more than {MAX_DEPTH} levels deep; "
-        "a definition needs ~10"
+        f"demo.yaml:19: values are nested more than {MAX_DEPTH} levels deep; a definition needs ~10"
     )
 
 
@@ -137,9 +136,7 @@ def test_a_utf16_file_is_named_as_such(tmp_path: Path) -> None:
     ids=["full-width-colon", "full-width-colon-in-flow", "ideographic-indent", "mixed-indent",
          "tab-indent"],
 )  # fmt: skip
-def test_input_method_characters_are_named_at_their_line(
-    old: str, new: str, expected: str
-) -> None:
+def test_input_method_characters_are_named_at_their_line(old: str, new: str, expected: str) -> None:
     assert broken(old, new) == [expected]
 
 
