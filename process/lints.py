@@ -10,8 +10,9 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .compiler import BREACH_EVENT_PREFIX, compile_machine
-from .spec import CASE_OPENED, ClockTrigger, Deadline, ProcessDefinition
+from .compiler import BREACH_EVENT_PREFIX, breach_event, compile_machine
+from .events import CASE_OPENED_TRIGGER
+from .spec import ClockTrigger, Deadline, ProcessDefinition
 
 Path = tuple[str | int, ...]
 Found = list[tuple[Path, str]]
@@ -81,7 +82,8 @@ def _moves_from(
     stage: str, clock: _Clock, name: str, moves: list[tuple[str, str, str]]
 ) -> Iterator[tuple[str, str]]:
     for trigger, source, dest in moves:
-        own_breach = trigger.startswith(f"{BREACH_EVENT_PREFIX}{name}")
+        own = breach_event(name)
+        own_breach = trigger == own or trigger.startswith(f"{own}:")
         if source == stage and (clock.status == _RUNNING or not own_breach):
             yield trigger, dest
 
@@ -95,7 +97,7 @@ def _explore(
     """Every (stage, clock, event, target, clock after) a case can take, breadth first."""
     deadline = definition.deadlines[name]
     initial = definition.initial_stage
-    clock = _moment(deadline, _Clock(_WAITING), "event", CASE_OPENED)
+    clock = _moment(deadline, _Clock(_WAITING), "event", CASE_OPENED_TRIGGER)
     clock = _moment(deadline, clock, "enter", initial)
     seen = {(initial, clock)}
     queue = deque(seen)

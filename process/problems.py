@@ -21,6 +21,7 @@ class Problems(Exception):
         heading = f"{count} problem{'s' if count != 1 else ''} in {self.subject}"
         super().__init__("\n".join([heading, *self.problems]))
 
+
 @dataclass(frozen=True)
 class Problem:
     """Something wrong with a definition, where it is, and what is wrong."""

@@ -47,6 +47,12 @@ def rules_for(spec: CompiledSpec) -> Rules:
     return rules
 
 
+def forget_rules(spec: CompiledSpec) -> None:
+    """Drop the shared rules of ``spec``: for callers that compile thousands of throwaway
+    definitions (the fuzz test), where keeping every machine would fill the memory."""
+    _BUILT.pop(spec.content_hash, None)
+
+
 def _build(spec: CompiledSpec) -> Rules:
     definition = spec.definition
     guards = {
