@@ -21,9 +21,11 @@ _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 def known_zone(value: str) -> str:
     """An IANA time zone name, or ValueError naming the mistake."""
     try:
+        # The name becomes a file name: a long one is an OSError, not a missing zone.
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ValueError(f"unknown time zone {shown!r} (e.g. Asia/Shanghai)") from None
     return value
 
 

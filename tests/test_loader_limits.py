@@ -204,6 +204,11 @@ def test_values_yaml_cannot_build_are_refused_with_their_line(value: str, expect
     assert broken("version: 1", f"version: {value}") == [expected]
 
 
+def test_a_time_zone_name_too_long_for_a_file_name_is_an_unknown_zone() -> None:
+    found = only(broken("version: 1", "version: 1\ntimezone: " + "长" * 5000))
+    assert found == f"demo.yaml:3: timezone: unknown time zone '{'长' * 40}…' (e.g. Asia/Shanghai)"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
