@@ -193,9 +193,7 @@ def load_catalog(folder: Path) -> Catalog:
         origin[definition.process] = path.name
     if problems:
         raise DefinitionError(problems)
-    return Catalog(
-        definitions=definitions, calendars=calendars, sources=sources, warnings=warnings
-    )
+    return Catalog(definitions=definitions, calendars=calendars, sources=sources, warnings=warnings)
 
 
 def load_directory(folder: Path) -> dict[str, ProcessDefinition]:
