@@ -95,7 +95,7 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     await supervisor.screenshot(path=screenshot_path("reports"), full_page=True)
     await supervisor.get_by_role("link", name="Processes").click()
     await expect(supervisor.locator("#p-complaint")).to_contain_text("Customer complaint")
-    await expect(supervisor.locator("#p-complaint details.version svg").first).to_be_visible()
+    await expect(supervisor.locator("#process-complaint details.version svg").first).to_be_visible()
     await supervisor.screenshot(path=screenshot_path("definitions"), full_page=True)
     for page in (agent, supervisor):
         await page.close()
