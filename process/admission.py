@@ -7,12 +7,32 @@ pii fields are never repeated in a refusal.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 
+from .events import TIMEOUT_EVENT
 from .expressions import Expression
 from .fields import data_problems, has_value
 from .refusals import Refusal, RefusalKind
 from .spec import ProcessDefinition
 from .state import CaseState, EventInput
+
+
+def closed_window(definition: ProcessDefinition, state: CaseState, event: str) -> str | None:
+    """The definition's reason when ``event`` belonged to a stage whose timeout closed it."""
+    for step in reversed(state.steps):
+        if step.event != TIMEOUT_EVENT or step.from_stage is None:
+            continue
+        left = definition.stages[step.from_stage]
+        if left.timeout is None or left.timeout.refuse is None or event not in left.on:
+            continue
+        if state.stage == step.from_stage:
+            return None
+        closed = step.at.astimezone(UTC)
+        window = f"{left.timeout.after} in stage {step.from_stage!r}"
+        return (
+            f"{left.timeout.refuse} (the window of {window} closed at {closed:%Y-%m-%d %H:%M} UTC)"
+        )
+    return None
 
 
 def event_problem(
@@ -28,6 +48,9 @@ def event_problem(
     def refuse(kind: RefusalKind, reason: str) -> Refusal:
         return Refusal(kind=kind, message=f"{where}: {reason}", event=name, stage=stage_name)
 
+    window = closed_window(definition, state, name)
+    if window is not None:
+        return refuse(RefusalKind.CONFLICT, window)
     if state.closed_at is not None:
         return refuse(RefusalKind.CONFLICT, f"case {state.case_id} is closed")
     stage = definition.stages[stage_name]

@@ -226,6 +226,9 @@ class Timeout(Model):
     """Calendar time in the stage, e.g. ``7d``."""
     to: str
     """The stage the case moves to."""
+    refuse: str | None = None
+    """Once the timeout has fired, the reason an event of this stage is refused (a window that
+    closed), e.g. ``核查申请须在收到决定后30日内提出``."""
     actions: list[Action] = Field(default_factory=list)
     """Run before the move."""
 

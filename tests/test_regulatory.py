@@ -11,6 +11,7 @@ import pytest
 from process.clocks import ClockStatus
 from process.compiler import CompiledSpec
 from process.engine import CaseEngine
+from process.refusals import RefusalKind
 from process.state import EventInput
 from runtime import load_specs
 
@@ -139,7 +140,12 @@ def test_a_review_is_accepted_only_within_30_days_of_the_decision(bank: Compiled
         EventInput(event="request_review", roles=["customer"], data={"review_reason": "x"})
     )
     assert late is not None
-    assert late.message == "event 'request_review' in stage 'closed': case bank-1 is closed"
+    assert late.kind is RefusalKind.CONFLICT  # 409 in the API
+    assert late.message == (
+        "event 'request_review' in stage 'closed': 核查申请须在收到决定后30日内提出 (review "
+        "requests must come within 30 days of the decision) (the window of 30d in stage "
+        "'decided' closed at 2026-10-06 02:00 UTC)"
+    )
 
 
 def test_a_review_has_its_own_deadline(bank: CompiledSpec) -> None:
