@@ -224,6 +224,8 @@ async def _main(args: argparse.Namespace) -> int:
         specs = load_specs(settings.definitions_dir)
         for spec in specs.values():
             print(f"ok  {spec.label}: {len(spec.definition.stages)} stages")
+        for note in versions_cli.registry_notes(settings.database_url, list(specs.values())):
+            print(note)
         today = datetime.now(UTC).date()
         for warning in ending_soon(calendars_in_use(specs.values()).values(), today):
             print(f"WARNING  {warning}")

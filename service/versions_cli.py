@@ -10,13 +10,23 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from activities.storage import Publication, PublishRefused, make_engine, make_session_factory
+from activities.storage import (
+    Publication,
+    PublishRefused,
+    make_engine,
+    make_session_factory,
+    open_cases_by_stage,
+    version_spec,
+)
 from activities.storage.migrations import SchemaError, migrate
+from process.compiler import CompiledSpec
 
 from .cases import Kesu
 from .refusals import KesuError
@@ -130,3 +140,44 @@ async def _upgrade(
     failed = sum(move.problem is not None for move in done.moves)
     print(f"{len(done.moves) - failed} moved, {failed} failed", file=out)
     return 1 if failed or done.refused else 0
+
+
+def registry_notes(database_url: str, specs: Sequence[CompiledSpec]) -> list[str]:
+    """What ``check`` adds about the files against what is published: a changed file under a
+    published version, stages gone that open cases sit in. Empty without a registry."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return []  # no database yet: nothing published (and check must not create one)
+    engine = make_engine(database_url)
+    notes: list[str] = []
+    try:
+        with make_session_factory(engine)() as session:
+            for spec in specs:
+                notes += _notes(session, spec)
+    except SQLAlchemyError:
+        return []  # no database or no tables yet: nothing published to compare with
+    finally:
+        engine.dispose()
+    return notes
+
+
+def _notes(session: Session, spec: CompiledSpec) -> list[str]:
+    published = version_spec(session, spec.process, spec.version)
+    label = f"{spec.process} v{spec.version}"
+    if published is None:
+        notes = [f"new  {label}: not published yet (starter.py publish)"]
+    elif published.content_hash != spec.content_hash:
+        notes = [
+            f"CHANGED  {label}: version {spec.version} is already published with other "
+            "content; bump version: before publishing"
+        ]
+    else:
+        notes = []
+    open_stages = open_cases_by_stage(session, spec.process)
+    for stage, count in sorted(open_stages.items()):
+        if stage not in spec.definition.stages:
+            notes.append(
+                f"NOTE  {label}: stage {stage!r} is gone; {count} open case(s) are in it "
+                f"(upgrade them with --map {stage}=<stage>)"
+            )
+    return notes

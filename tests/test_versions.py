@@ -71,6 +71,10 @@ def test_publish_and_versions_from_the_command_line(
     assert starter.main(["publish", "--by", "王敏"]) == 0
     assert capsys.readouterr().out.startswith("published  claim v1 (")
     write_definitions(folder, CLAIM_V1.replace("title: 处理", "title: 办理"))
+    assert starter.main(["check"]) == 0
+    assert "CHANGED  claim v1: version 1 is already published with other content; bump" in (
+        capsys.readouterr().out
+    )
     assert starter.main(["publish"]) == 1
     error = capsys.readouterr().err
     assert "kesu: nothing published:\nclaim.yaml:2: version 1 of claim is already" in error

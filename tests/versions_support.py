@@ -79,7 +79,7 @@ deadlines:
 
 
 def write_definitions(folder: Path, *texts: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "templates").mkdir(parents=True, exist_ok=True)  # these processes send none
     for old in folder.glob("*.yaml"):
         old.unlink()
     for text in texts:

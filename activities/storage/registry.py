@@ -32,6 +32,7 @@ __all__ = [
     "VersionInfo",
     "case_definition",
     "load_specs",
+    "open_cases_by_stage",
     "open_cases_on",
     "publish",
     "published_hashes",
@@ -249,3 +250,13 @@ def open_cases_on(session: Session, content_hash: str) -> list[OpenCase]:
         .order_by(CaseRow.case_number)
     )
     return [OpenCase(row.case_id, row.case_number, row.stage, dict(row.fields)) for row in rows]
+
+
+def open_cases_by_stage(session: Session, process: str) -> dict[str, int]:
+    """Open cases of ``process`` per stage, whatever their version."""
+    rows = session.execute(
+        select(CaseRow.stage, func.count())
+        .where(CaseRow.process == process, CaseRow.closed_at.is_(None))
+        .group_by(CaseRow.stage)
+    ).all()
+    return {stage: int(count) for stage, count in rows}
