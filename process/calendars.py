@@ -234,3 +234,13 @@ class BusinessCalendar:
                 if seen == count:
                     return spans[-1][1]
         raise AssertionError("unreachable: _days is endless and coverage ends it")
+
+    def back_working_days(self, end: datetime, count: int) -> datetime:
+        """The time of day of ``end`` on the ``count``-th working day before its day."""
+        local = end.astimezone(self._zone)
+        day, seen = local.date(), 0
+        while seen < count:
+            day -= timedelta(days=1)
+            seen += 1 if self._day_spans(day) else 0
+        moment = datetime.combine(day, local.time(), tzinfo=self._zone)
+        return moment.astimezone(UTC)

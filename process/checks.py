@@ -21,7 +21,6 @@ from .spec import (
     FieldType,
     ProcessDefinition,
     parse_amount,
-    parse_duration,
     shown,
 )
 
@@ -243,7 +242,7 @@ def _check_deadlines(
         _check_clock(definition, name, calendars, path, found)
         _check_targets(definition, name, path, found)
         for index, warning in enumerate(deadline.warn):
-            _check_warning(warning, (*path, "warn", index), found)
+            _check_warning(warning, deadline.clock, (*path, "warn", index), found)
         _check_actions(definition, deadline.on_warn, (*path, "on_warn"), found, moves=False)
         _check_actions(definition, deadline.on_breach, (*path, "on_breach"), found, moves=True)
         for index, rung in enumerate(deadline.escalate):
@@ -328,20 +327,25 @@ def _check_targets(definition: ProcessDefinition, name: str, path: Path, found: 
         found.append(((*path, "by"), message))
 
 
-def _check_warning(warning: str, path: Path, found: Found) -> None:
+def _check_warning(warning: str, clock: str, path: Path, found: Found) -> None:
     share = _PERCENT.match(warning.strip())
     if share:
         if not 0 < float(share.group(1)) < 100:
             found.append((path, f"warning {warning!r} must be between 0% and 100%"))
         return
     try:
-        parse_duration(warning)
+        amount = parse_amount(warning)
     except ValueError as error:
         if "at most" in str(error):
             found.append((path, str(error).replace("bad duration", "warning", 1)))
         else:
             message = f"warning {shown(warning)} is neither a share (75%) nor a time (15m)"
             found.append((path, message))
+        return
+    if amount.working_days and clock != "business":
+        found.append((path, f"warning {shown(warning)}: working days (wd) need clock: business"))
+    elif amount.months:
+        found.append((path, f"warning {shown(warning)}: write a time (3d, 4h), not months"))
 
 
 def _check_decisions(definition: ProcessDefinition, found: Found) -> None:

@@ -223,14 +223,14 @@ def warning_times(
         if index in clock.warnings_sent:
             continue
         share = _PERCENT.match(warning)
-        if share:
-            if clock.budget is None:
-                continue
-            before_due = clock.budget * (1 - float(share.group(1)) / 100)
-        else:
-            before_due = parse_amount(warning).span
         try:
-            times.append((index, measure.subtract(clock.due_at, before_due)))
+            if share:
+                if clock.budget is None:
+                    continue
+                before_due = clock.budget * (1 - float(share.group(1)) / 100)
+                times.append((index, measure.subtract(clock.due_at, before_due)))
+            else:  # a time before the due time, in working days too on a business clock
+                times.append((index, measure.before(clock.due_at, parse_amount(warning))))
         except (CalendarCoverageError, OverflowError, ValueError):
             continue
     return times

@@ -36,6 +36,10 @@ class Measure(Protocol):
         """Why times from ``start`` to ``end`` are provisional (a calendar ends), or None."""
         ...
 
+    def before(self, moment: datetime, amount: Amount) -> datetime:
+        """``amount`` before ``moment`` (a warning before the due time)."""
+        ...
+
 
 class CalendarMeasure:
     label = "calendar time"
@@ -60,6 +64,9 @@ class CalendarMeasure:
 
     def guessed(self, start: datetime, end: datetime) -> str | None:
         return None
+
+    def before(self, moment: datetime, amount: Amount) -> datetime:
+        return moment - amount.span
 
 
 class BusinessMeasure:
@@ -96,3 +103,8 @@ class BusinessMeasure:
 
     def guessed(self, start: datetime, end: datetime) -> str | None:
         return self.calendar.guessed(start, end)
+
+    def before(self, moment: datetime, amount: Amount) -> datetime:
+        """``1wd`` before a due time: the same time of day, one working day earlier."""
+        earlier = self.calendar.back_working_days(moment, amount.working_days)
+        return self.calendar.subtract(earlier, amount.span)

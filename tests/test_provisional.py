@@ -15,7 +15,7 @@ from process.clocks import ClockState
 from process.compiler import CompiledSpec, compile_definition
 from process.coverage import calendars_in_use, ending_soon
 from process.engine import CaseEngine
-from process.loader import load_calendar, load_definition_text
+from process.loader import DefinitionError, load_calendar, load_definition_text
 from process.measures import BusinessMeasure
 from process.spec import Deadline
 
@@ -129,3 +129,46 @@ def test_calendars_ending_within_60_days_are_named() -> None:
     )
     assert ending_soon(in_use.values(), date(2026, 10, 1)) == []
     assert "ended 1 days ago" in ending_soon(in_use.values(), date(2027, 1, 1))[0]
+
+
+def test_a_business_clock_warns_working_days_before_its_due_time(
+    provisional: BusinessCalendar,
+) -> None:
+    rule = Deadline.model_validate(
+        {"stop": {"leave": "x"}, "within": "15wd", "clock": "business", "warn": ["1wd", "2wd 1h"]}
+    )
+    measure = BusinessMeasure(provisional)
+    clock = ClockState(name="decision")
+    # Started Tuesday 22 September 2026: due 20 October 18:00 (National Day and its make-up
+    # days counted by the calendar).
+    clocks.start(clock, cst(2026, 9, 22, 10), "15wd", measure)
+    assert clock.due_at == cst(2026, 10, 20, 18)
+    warnings = [when for _, when in clocks.warning_times(clock, rule, measure)]
+    # One working day before: Monday 19 October 18:00; two days and an hour: Friday 16, 17:00.
+    assert warnings == [cst(2026, 10, 19, 18), cst(2026, 10, 16, 17)]
+    # Over the holiday: due Thursday 8 October warns Wednesday 30 September, before it; due
+    # Monday 12 October warns on the make-up Saturday, 10 October.
+    assert provisional.back_working_days(cst(2026, 10, 8, 18), 1) == cst(2026, 9, 30, 18)
+    assert provisional.back_working_days(cst(2026, 10, 12, 18), 1) == cst(2026, 10, 10, 18)
+
+
+WARN_WD = """
+process: demo
+version: 1
+calendar: cn-workdays
+stages:
+  open: {{initial: true, on: {{close: closed}}}}
+  closed: {{final: true}}
+deadlines:
+  answer: {{stop: {{enter: closed}}, within: {within}, clock: {clock}, warn: [1wd]}}
+"""
+
+
+def test_working_day_warnings_need_a_business_clock() -> None:
+    calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
+    load_definition_text(WARN_WD.format(within="15wd", clock="business"), "d.yaml", calendars)
+    with pytest.raises(DefinitionError) as caught:
+        load_definition_text(WARN_WD.format(within="15d", clock="calendar"), "d.yaml", calendars)
+    assert caught.value.problems == [
+        "d.yaml:9: deadlines.answer.warn.0: warning '1wd': working days (wd) need clock: business"
+    ]
