@@ -190,7 +190,8 @@ def _channel(
             f"{secret('password_env', spec.password_env)}"
         )
     if isinstance(spec, WebhookConfig):
-        return f"webhook {spec.url}{secret('secret_env', spec.secret_env)}"
+        ca = f", CA {spec.ca_file}" if spec.ca_file else ""
+        return f"webhook {spec.url}{ca}{secret('secret_env', spec.secret_env)}"
     url = environ.get(spec.url_env)
     shown = f" {mask_url(url)}" if url else ""
     return f"amqp exchange {spec.exchange}{shown}{secret('url_env', spec.url_env)}"

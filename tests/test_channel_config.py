@@ -87,6 +87,10 @@ def test_missing_secrets_are_all_named() -> None:
             "channels:\n  mail: {type: smtp, host: h, sender: s, ca_file: ca.pem}\n",
             "channels.yaml:2: channels.mail.smtp: ca_file needs security: starttls or tls",
         ),
+        (
+            "channels:\n  hook: {type: webhook, url: 'http://h/', secret_env: S, ca_file: c}\n",
+            "channels.yaml:2: channels.hook.webhook: ca_file needs an https:// url",
+        ),
     ],
 )
 def test_mistakes_are_named_with_their_line(text: str, problem: str) -> None:

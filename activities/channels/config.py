@@ -91,6 +91,14 @@ class WebhookConfig(Model):
     url: str = Field(pattern=r"^https?://")
     secret_env: str
     timeout: Duration = "10s"
+    ca_file: str | None = None
+    """PEM CA certificates of a receiver with a private CA (https only)."""
+
+    @model_validator(mode="after")
+    def _tls_where_needed(self) -> WebhookConfig:
+        if self.ca_file is not None and not self.url.startswith("https://"):
+            raise ValueError("ca_file needs an https:// url")
+        return self
 
 
 class AmqpConfig(Model):
@@ -180,9 +188,9 @@ def parse_channels(text: str, source: str) -> ChannelsFile:
     return config
 
 
-def _smtp_tls_problems(name: str, spec: SmtpConfig) -> list[str]:
-    if spec.ca_file is not None and not Path(spec.ca_file).is_file():
-        return [f"channels.{name}.ca_file: no such file {spec.ca_file}"]
+def _ca_file_problems(name: str, ca_file: str | None) -> list[str]:
+    if ca_file is not None and not Path(ca_file).is_file():
+        return [f"channels.{name}.ca_file: no such file {ca_file}"]
     return []
 
 
@@ -209,7 +217,7 @@ def build_channels(
         if isinstance(spec, ConsoleConfig):
             built[name] = ConsoleChannel()
         elif isinstance(spec, SmtpConfig):
-            problems.extend(_smtp_tls_problems(name, spec))
+            problems.extend(_ca_file_problems(name, spec.ca_file))
             settings = SmtpSettings(
                 host=spec.host,
                 port=spec.port,
@@ -224,11 +232,12 @@ def build_channels(
             if renderer is not None:
                 built[name] = SmtpChannel(settings, renderer, rules)
         elif isinstance(spec, WebhookConfig):
+            problems.extend(_ca_file_problems(name, spec.ca_file))
             key = secret(name, "secret_env", spec.secret_env)
             timeout = parse_duration(spec.timeout).total_seconds()
             if key:
                 built[name] = WebhookChannel(
-                    spec.url, key.encode("utf-8"), renderer, timeout=timeout
+                    spec.url, key.encode("utf-8"), renderer, timeout=timeout, ca_file=spec.ca_file
                 )
         else:
             url = secret(name, "url_env", spec.url_env)

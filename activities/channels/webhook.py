@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -48,10 +49,13 @@ class WebhookChannel:
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        ca_file: str | None = None,
     ) -> None:
         if not secret:
             raise ValueError("a webhook needs a non-empty secret")
         self._url = url
+        # Always verified: a receiver with a private CA is configured with ca_file.
+        self._tls = ssl.create_default_context(cafile=ca_file) if url.startswith("https") else None
         self._secret = secret
         self._renderer = renderer
         self._timeout = timeout
@@ -73,7 +77,9 @@ class WebhookChannel:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with urllib.request.urlopen(
+                request, timeout=self._timeout, context=self._tls
+            ) as response:
                 response.read()
         except urllib.error.HTTPError as error:
             # Never quote the answer's body: a receiver may echo the message back.
@@ -82,6 +88,12 @@ class WebhookChannel:
                 raise PermanentError(problem) from None
             raise ConnectionError(f"the webhook answered HTTP {error.code}") from None
         except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLCertVerificationError):
+                raise ConnectionError(
+                    "the webhook's TLS certificate is not trusted "
+                    f"({error.reason.verify_message}): set the channel's ca_file to the CA "
+                    "certificate that signed it"
+                ) from None
             raise ConnectionError(f"the webhook is unreachable: {error.reason}") from None
 
     def _payload(self, message: Envelope) -> dict[str, Any]:
