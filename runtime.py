@@ -35,6 +35,7 @@ from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.keys import Keyring, PayloadKeyError, parse_key, parse_keys
+from activities.secrets import SecretFileError, with_secrets
 from activities.storage import Publication
 from activities.template_checks import notify_actions
 from activities.templates import LANGUAGES, SUFFIX
@@ -49,6 +50,13 @@ log = logging.getLogger("kesu")
 
 PROJECT_DIR = Path(__file__).resolve().parent
 EMBEDDED_ADDRESS = "127.0.0.1:7233"
+SECRET_VARIABLES = (
+    "TEMPORAL_API_KEY",
+    "KESU_PAYLOAD_KEY",
+    "KESU_PAYLOAD_KEYS",
+    "KESU_DATABASE_URL",
+)
+"""Each may come from a file instead: ``NAME_FILE=/run/secrets/...`` (``activities.secrets``)."""
 SERVER_RECORD = "temporal-server.json"
 """In the data folder: which server serves it (address, Web UI, pid, database file)."""
 
@@ -81,6 +89,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        try:
+            environ = with_secrets(environ, SECRET_VARIABLES)
+        except SecretFileError as error:
+            raise SetupError(str(error)) from None
         data_dir = Path(environ.get("KESU_DATA_DIR", PROJECT_DIR / "data"))
         try:
             target = load_temporal_target(environ)

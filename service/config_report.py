@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from cryptography import x509
 from sqlalchemy import make_url
 
+from activities import secrets
 from activities.channels.config import (
     AmqpConfig,
     ChannelsFile,
@@ -139,14 +140,9 @@ def _keys(settings: ResolvedSettings, environ: Mapping[str, str]) -> str:
     keyring = settings.keyring
     if keyring is None:
         return "NOT SET"
-    source = next(
-        (
-            name
-            for name in ("KESU_PAYLOAD_KEYS", "KESU_KEYRING", "KESU_PAYLOAD_KEY")
-            if environ.get(name)
-        ),
-        f"{settings.data_dir / 'payload.key'}",
-    )
+    variables = ("KESU_PAYLOAD_KEYS", "KESU_KEYRING", "KESU_PAYLOAD_KEY")
+    given = [name for name in variables if environ.get(name) or environ.get(name + "_FILE")]
+    source = secrets.source(environ, given[0]) if given else str(settings.data_dir / "payload.key")
     return f"{len(keyring.ids)} from {source}, new data under key {keyring.primary_id} ({MASK})"
 
 
@@ -175,10 +171,16 @@ def _channel(
     def secret(key: str, variable: str | None) -> str:
         if variable is None:
             return ""
-        if not environ.get(variable):
+        what = key.removesuffix("_env")
+        try:
+            value = secrets.secret(environ, variable)
+        except secrets.SecretFileError as error:
+            problems.append(f"channels.{name}.{key}: {error}")
+            return f", {what} from {secrets.source(environ, variable)} (UNREADABLE)"
+        if not value:
             problems.append(f"channels.{name}.{key}: environment variable {variable} is not set")
-            return f", {key.removesuffix('_env')} from {variable} (NOT SET)"
-        return f", {key.removesuffix('_env')} from {variable} ({MASK})"
+            return f", {what} from {variable} (NOT SET)"
+        return f", {what} from {secrets.source(environ, variable)} ({MASK})"
 
     if isinstance(spec, ConsoleConfig):
         return "console"
@@ -192,7 +194,10 @@ def _channel(
     if isinstance(spec, WebhookConfig):
         ca = f", CA {spec.ca_file}" if spec.ca_file else ""
         return f"webhook {spec.url}{ca}{secret('secret_env', spec.secret_env)}"
-    url = environ.get(spec.url_env)
+    try:
+        url = secrets.secret(environ, spec.url_env)
+    except secrets.SecretFileError:
+        url = None  # named as a problem by secret() below
     shown = f" {mask_url(url)}" if url else ""
     return f"amqp exchange {spec.exchange}{shown}{secret('url_env', spec.url_env)}"
 

@@ -4,12 +4,15 @@ secret masked, every missing one named."""
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
 
 import worker
+from activities.channels.setup import load_channel_setup
 from service.config_report import mask_database_url, mask_url
+from tests.messaging_support import DEFINITIONS
 from tests.tls_support import Pair, TestAuthority
 
 CONFIG = Path(__file__).parent.parent / "config"
@@ -115,4 +118,50 @@ def test_urls_are_masked() -> None:
     assert (
         mask_database_url("postgresql+psycopg://u:p@h/db?sslkey=/k.pem&sslpassword=s")
         == "postgresql+psycopg://u:***@h/db?sslkey=/k.pem&sslpassword=***"
+    )
+
+
+def test_secrets_may_come_from_files_and_are_still_masked(
+    production: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "run-secrets"
+    folder.mkdir()
+    for name in ("KESU_SMTP_PASSWORD", "TEMPORAL_API_KEY", "KESU_PAYLOAD_KEY"):
+        (folder / name).write_text(SECRETS[name] + "\n", encoding="utf-8")
+        production.delenv(name)
+        production.setenv(f"{name}_FILE", str(folder / name))
+
+    assert worker.main(["--check-config"]) == 0
+
+    out = capsys.readouterr().out
+    assert f"password from KESU_SMTP_PASSWORD_FILE={folder / 'KESU_SMTP_PASSWORD'} (***)" in out
+    assert f"1 from KESU_PAYLOAD_KEY_FILE={folder / 'KESU_PAYLOAD_KEY'}" in out
+    assert "api key:         set (***)" in out
+    for secret in SECRETS.values():
+        assert secret not in out
+    setup = load_channel_setup(
+        CONFIG / "channels.example.yaml", DEFINITIONS, dict(os.environ)
+    )  # the channels find the password in its file: no "not set" problem
+    setup.close()
+
+
+def test_an_unreadable_secret_file_is_named(
+    production: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    production.delenv("KESU_SMTP_PASSWORD")
+    production.setenv("KESU_SMTP_PASSWORD_FILE", str(tmp_path / "missing"))
+    production.delenv("TEMPORAL_API_KEY")
+    production.setenv("TEMPORAL_API_KEY_FILE", str(tmp_path / "missing"))
+
+    assert worker.main(["--check-config"]) == 2
+    assert capsys.readouterr().err == (
+        f"kesu worker: TEMPORAL_API_KEY_FILE={tmp_path / 'missing'}: cannot read it: "
+        "No such file or directory\n"
+    )
+    production.setenv("TEMPORAL_API_KEY", SECRETS["TEMPORAL_API_KEY"])
+
+    assert worker.main(["--check-config"]) == 1
+    assert capsys.readouterr().out.endswith(
+        f"  channels.mail.password_env: KESU_SMTP_PASSWORD_FILE={tmp_path / 'missing'}: "
+        "cannot read it: No such file or directory\n"
     )

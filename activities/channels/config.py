@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from activities import secrets
 from activities.events import EVENTS_RECIPIENT
 from activities.messaging import Backoff, Channel, ConsoleChannel
 from activities.templates import Renderer
@@ -203,7 +204,11 @@ def build_channels(
     def secret(channel: str, key: str, variable: str | None) -> str | None:
         if variable is None:
             return None
-        value = environ.get(variable)
+        try:
+            value = secrets.secret(environ, variable)  # or from the file VARIABLE_FILE names
+        except secrets.SecretFileError as error:
+            problems.append(f"channels.{channel}.{key}: {error}")
+            return None
         if not value:
             problems.append(f"channels.{channel}.{key}: environment variable {variable} is not set")
         return value
