@@ -6,11 +6,13 @@ Fixtures (registered in conftest): ``smtp_server`` -> (Mailbox, port) and ``webh
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,9 +86,9 @@ class Receiver:
             return self.statuses.pop(0) if self.statuses else 200
 
 
-@pytest.fixture
-def webhook_receiver() -> Iterator[tuple[Receiver, str]]:
-    state = Receiver()
+@contextlib.contextmanager
+def webhook_server(state: Receiver, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """An endpoint answering as ``state`` says, over TLS with ``tls``; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -98,11 +100,21 @@ def webhook_receiver() -> Iterator[tuple[Receiver, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheme = "https" if tls is not None else "http"
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/hooks/kesu"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/hooks/kesu"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver()
+    with webhook_server(state) as url:
+        yield state, url

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +28,7 @@ from activities.channels.webhook import WebhookChannel
 from activities.events import EVENTS_RECIPIENT
 from activities.messaging import Envelope
 from tests.messaging_support import CUSTOMER, free_port, shipped_renderer
-from tests.receivers import Mailbox
+from tests.receivers import WEBHOOK_SECRET, Mailbox, Receiver, webhook_server
 from tests.services import require_service
 from tests.tls_support import Pair, TestAuthority, tls_proxy
 
@@ -129,42 +126,17 @@ def test_a_relay_certificate_of_another_ca_is_refused_and_retried(
     assert PASSWORD not in str(raised.value)
 
 
-@contextlib.contextmanager
-def https_receiver(ca: TestAuthority) -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """An HTTPS endpoint with a certificate of ``ca``, keeping the JSON bodies it receives."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ca.server_context(client_certs=False)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield received, f"https://127.0.0.1:{server.server_address[1]}/hooks/kesu"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def test_a_webhook_over_https_with_a_private_ca(ca: TestAuthority, tmp_path: Path) -> None:
     event = envelope(recipient=EVENTS_RECIPIENT, template="case.opened")
-    with https_receiver(ca) as (received, url):
-        WebhookChannel(url, b"secret", None, timeout=10, ca_file=str(ca.ca_cert)).send(event)
-        other = TestAuthority(tmp_path / "other", name="other CA")
-        stranger = WebhookChannel(url, b"secret", None, timeout=10, ca_file=str(other.ca_cert))
+    receiver = Receiver()
+    with webhook_server(receiver, ca.server_context(client_certs=False)) as url:
+        trusting = WebhookChannel(url, WEBHOOK_SECRET, None, timeout=10, ca_file=str(ca.ca_cert))
+        trusting.send(event)
+        other = TestAuthority(tmp_path / "other", name="other CA").ca_cert
+        stranger = WebhookChannel(url, WEBHOOK_SECRET, None, timeout=10, ca_file=str(other))
         with pytest.raises(ConnectionError) as raised:
             stranger.send(event)
-    assert [body["id"] for body in received] == [f"{CASE}:0:0"]
+    assert [body["id"] for _, body in receiver.requests] == [f"{CASE}:0:0"]
     assert str(raised.value).startswith("the webhook's TLS certificate is not trusted")
 
 
