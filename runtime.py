@@ -426,7 +426,9 @@ async def connect(
                 **options,  # type: ignore[arg-type]
             )
         except RuntimeError as error:
-            if connection is not None:
+            # Diagnosed once: a TLS or credentials mistake shows on the first try, and a
+            # server that is merely starting must not wait out a probe on every retry.
+            if connection is not None and attempt == 1:
                 problem = credentials_problem(address, str(error)) or await diagnose(
                     address, connection
                 )

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from service.connection import TemporalConnection, TemporalTls, describe
 
-PROBE_SECONDS = 5.0
+PROBE_SECONDS = 3.0
 """For the diagnosis only, after a connection already failed; never on the working path."""
 
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
