@@ -9,6 +9,7 @@ import pytest
 
 from runtime import Settings, SetupError
 from service.connection import ConnectionConfigError, load_temporal_target
+from service.tls_diagnosis import credentials_problem
 from tests.tls_support import Pair, TestAuthority
 
 
@@ -159,3 +160,16 @@ def test_a_misspelt_profile_key_is_refused_not_ignored(tmp_path: Path) -> None:
     [found] = problems(home(tmp_path, TEMPORAL_CONFIG_FILE=str(profile)))
     assert found.startswith(f"Temporal profile 'default' from {profile}:")
     assert "ca_cert_path" in found
+
+
+def test_a_refused_api_key_is_named_not_retried() -> None:
+    error = (
+        "Failed client connect: `get_system_info` call error after connection: "
+        'Status { code: Unauthenticated, message: "Request unauthorized", ... }'
+    )
+    assert credentials_problem("complaints.a1b2c.tmprl.cloud:7233", error) == (
+        "Temporal at complaints.a1b2c.tmprl.cloud:7233 refused kesu's credentials: check "
+        "TEMPORAL_API_KEY (or api_key in the profile) and the namespace's permissions "
+        f"({error})"
+    )
+    assert credentials_problem("t:7233", "Failed client connect: connection refused") is None
