@@ -137,8 +137,13 @@ stages:
   open: {{initial: true, on: {{close: closed}}}}
   closed: {{final: true}}
 deadlines:
-  answer: {{stop: {{enter: closed}}, within: {within}, clock: {clock}}}
+  answer: {{stop: {{enter: closed}}, within: {within}, clock: {clock}{extra}}}
 """
+
+
+def one_clock(clock: str, within: str, extra: str = "") -> str:
+    """A small definition with one deadline ``answer`` (``extra``: more of its keys)."""
+    return LEGAL.format(clock=clock, within=within, extra=extra)
 
 
 @pytest.mark.parametrize(
@@ -152,14 +157,14 @@ deadlines:
 )
 def test_each_clock_takes_only_its_own_units(clock: str, within: str, problem: str) -> None:
     calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
-    text = LEGAL.format(clock=clock, within=within)
+    text = one_clock(clock, within)
     with pytest.raises(DefinitionError) as caught:
         load_definition_text(text, "demo.yaml", calendars)
     assert caught.value.problems == [f"demo.yaml:9: deadlines.answer.within: {problem}"]
 
 
 def test_a_legal_clock_needs_a_calendar() -> None:
-    text = LEGAL.format(clock="legal", within="15d").replace("calendar: cn-workdays\n", "")
+    text = one_clock("legal", "15d").replace("calendar: cn-workdays\n", "")
     with pytest.raises(DefinitionError) as caught:
         load_definition_text(text, "demo.yaml", {})
     assert "a legal clock needs a calendar" in caught.value.problems[0]

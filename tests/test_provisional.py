@@ -18,6 +18,7 @@ from process.engine import CaseEngine
 from process.loader import DefinitionError, load_calendar, load_definition_text
 from process.measures import BusinessMeasure
 from process.spec import Deadline
+from tests.test_legal import one_clock
 
 CALENDARS = Path(__file__).parent.parent / "definitions" / "calendars"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -152,23 +153,14 @@ def test_a_business_clock_warns_working_days_before_its_due_time(
     assert provisional.back_working_days(cst(2026, 10, 12, 18), 1) == cst(2026, 10, 10, 18)
 
 
-WARN_WD = """
-process: demo
-version: 1
-calendar: cn-workdays
-stages:
-  open: {{initial: true, on: {{close: closed}}}}
-  closed: {{final: true}}
-deadlines:
-  answer: {{stop: {{enter: closed}}, within: {within}, clock: {clock}, warn: [1wd]}}
-"""
+WARN = ", warn: [1wd]"
 
 
 def test_working_day_warnings_need_a_business_clock() -> None:
     calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
-    load_definition_text(WARN_WD.format(within="15wd", clock="business"), "d.yaml", calendars)
+    load_definition_text(one_clock("business", "15wd", WARN), "d.yaml", calendars)
     with pytest.raises(DefinitionError) as caught:
-        load_definition_text(WARN_WD.format(within="15d", clock="calendar"), "d.yaml", calendars)
+        load_definition_text(one_clock("calendar", "15d", WARN), "d.yaml", calendars)
     assert caught.value.problems == [
         "d.yaml:9: deadlines.answer.warn.0: warning '1wd': working days (wd) need clock: business"
     ]
