@@ -26,6 +26,7 @@ import yaml
 import telemetry
 from activities.storage import make_engine, make_session_factory
 from api import TokenTable, create_app
+from api.access import ReloadingTokens
 from api.auth import TokenConfigError, hash_token
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
@@ -76,7 +77,8 @@ async def serving_kesu(settings: Settings, with_worker: bool) -> AsyncIterator[K
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configured = os.environ.get(TOKENS_ENV)
-    tokens = load_tokens(Path(configured) if configured else DEFAULT_TOKENS)
+    # Read again whenever the file changes: tokens are added and revoked without a restart.
+    tokens = ReloadingTokens(Path(configured) if configured else DEFAULT_TOKENS, load_tokens)
     load_specs(settings.definitions_dir)  # a broken definition stops us here, with its line
     with_worker = args.worker if args.worker is not None else settings.temporal_address is None
     factory = functools.partial(serving_kesu, settings, with_worker)

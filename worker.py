@@ -24,8 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import REGISTRY
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -57,8 +56,9 @@ from runtime import (
     temporal_client,
 )
 from service import config_report
+from service.case_numbers import CaseNumbers
 from service.versions import PublishedDefinitions, keep_fresh, render_published
-from telemetry import Check, HealthServer, TimedActivities
+from telemetry import HealthServer, TimedActivities
 from workflows.case import CaseWorkflow
 from workflows.definitions import CACHE, workflow_runner
 
@@ -148,18 +148,6 @@ async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
             log.info("outbox sweep: %d delivered, %d failed", result.delivered, result.failed)
 
 
-def database_check(sessions: sessionmaker[Session]) -> Check:
-    def check() -> str | None:
-        try:
-            with sessions() as session:
-                session.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
-            return f"the database does not answer ({type(error).__name__})"
-        return None
-
-    return check
-
-
 def publish_definitions(sessions: sessionmaker[Session], folder: Path) -> None:
     """Publish the definition files that changed since they were last published."""
     try:
@@ -205,7 +193,7 @@ async def running_worker(
             not_polling = "the worker is not polling its task queue yet"
             server = HealthServer(
                 health,
-                live=[database_check(activities.sessions)],
+                live=[CaseNumbers(activities.sessions).problem],
                 ready=[lambda: None if polling.is_set() else not_polling],
             )
             cleanup.enter_context(server)

@@ -16,15 +16,19 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from process.coverage import calendars_in_use, ending_soon
 from process.diagram_page import MEDIA_TYPES
+from process.events import REASSIGNED_EVENT
 from service import diagrams
+from service.case_numbers import CaseNumbers
 from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
 
-from . import models, views
-from .auth import Principal, TokenTable
+from . import models, ops, views
+from .access import RequireToken, TokenSource
+from .auth import Principal
 from .console import console_router, new_secret
 from .errors import BodyLimit, install_error_handlers
 
@@ -35,6 +39,9 @@ ADMIN_ROLE = "admin"
 """The role that may move running cases to another definition version."""
 DEFAULT_BODY_LIMIT = 64 * 1024
 MAX_PAGE_SIZE = 200
+REASSIGN_ROLES = frozenset({"supervisor", "manager"})
+"""Who may move a case to another person over the API (``starter.py reassign`` is an
+operator's tool and needs no role)."""
 
 
 _bearer = HTTPBearer(auto_error=False, description="a token from the API's token file")
@@ -53,7 +60,7 @@ def _caller(
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise HTTPException(401, "send 'Authorization: Bearer <token>'", challenge)
-    tokens: TokenTable = request.app.state.tokens
+    tokens: TokenSource = request.app.state.tokens
     principal = tokens.principal(credentials.credentials)
     if principal is None:
         raise HTTPException(401, "unknown token", challenge)
@@ -119,13 +126,21 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def create_app(
     kesu_factory: KesuFactory,
-    tokens: TokenTable,
+    tokens: TokenSource,
     *,
     body_limit: int = DEFAULT_BODY_LIMIT,
     records: sessionmaker[Session] | None = None,
 ) -> FastAPI:
     """The API, with the web console at ``/console``; ``records`` (the case database) feeds
-    the console's reports, which say so when it is missing."""
+    the console's reports (which say so when it is missing), case numbers beside case ids
+    and the database check of ``/healthz``."""
+    numbers = CaseNumbers(records) if records is not None else None
+
+    async def resolve(reference: str) -> tuple[str, str | None]:
+        """A case id or number -> (case id, case number)."""
+        if numbers is None:
+            return reference, None
+        return await run_in_threadpool(numbers.resolve, reference)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,6 +153,10 @@ def create_app(
         version="1",
         summary="Open complaint and service cases, send them events, read and list them.",
         lifespan=lifespan,
+        docs_url=None,  # ops.install serves /docs from local assets
+        redoc_url=None,
+        generate_unique_id_function=ops.operation_id,
+        dependencies=[Depends(ops.refuse_unknown_query)],
     )
     app.state.tokens = tokens
     app.state.records = records
@@ -145,6 +164,8 @@ def create_app(
     app.include_router(console_router())
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(RequireToken, tokens=lambda: app.state.tokens)
+    ops.install(app)
 
     @app.post(
         "/cases",
@@ -165,7 +186,8 @@ def create_app(
         started = await kesu.start_case(body.process, body.fields, key=key, actor=who.actor)
         response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/cases/{started.case_id}"
-        return models.Started(case_id=started.case_id, created=started.created)
+        _, number = await resolve(started.case_id)
+        return models.Started(case_id=started.case_id, case_number=number, created=started.created)
 
     @app.post(
         "/cases/{case_id}/events/{event}",
@@ -183,6 +205,7 @@ def create_app(
     ) -> models.EventApplied:
         """Send an event (checked against the caller's roles); answers the new stage."""
         body = body or models.SendEvent()
+        case_id, number = await resolve(case_id)
         result = await kesu.send_event(
             case_id,
             event,
@@ -191,7 +214,46 @@ def create_app(
             data=body.data,
             event_id=_one_key("event_id", body.event_id, idempotency_key),
         )
-        return models.EventApplied(case_id=case_id, event=event, **result.model_dump())
+        if number is None:  # the opening step is stored by now: its number is known
+            _, number = await resolve(case_id)
+        return models.EventApplied(
+            case_id=case_id, case_number=number, event=event, **result.model_dump()
+        )
+
+    @app.post(
+        "/cases/{case_id}/reassign",
+        response_model=models.EventApplied,
+        responses=_errors(403, 404, 409),
+        tags=["cases"],
+    )
+    async def reassign_case(
+        case_id: CaseId,
+        body: models.Reassign,
+        kesu: Service,
+        who: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> models.EventApplied:
+        """Move an open case to another responsible person (a supervisor's or manager's call);
+        recorded in the case's timeline as a ``case.reassigned`` step."""
+        if not REASSIGN_ROLES.intersection(who.roles):
+            roles = " or ".join(sorted(REASSIGN_ROLES))
+            acts = ", ".join(who.roles) or "no role"
+            raise KesuError(
+                f"reassigning case {case_id}: needs role {roles}; {who.actor!r} acts as {acts}",
+                RefusalKind.FORBIDDEN,
+            )
+        case_id, number = await resolve(case_id)
+        result = await kesu.reassign_case(
+            case_id,
+            body.from_assignee,
+            body.to_assignee,
+            actor=who.actor,
+            reason=body.reason,
+            request_id=_one_key("request_id", body.request_id, idempotency_key),
+        )
+        return models.EventApplied(
+            case_id=case_id, case_number=number, event=REASSIGNED_EVENT, **result.model_dump()
+        )
 
     @app.get(
         "/cases/{case_id}",
@@ -200,9 +262,14 @@ def create_app(
         tags=["cases"],
     )
     async def get_case(case_id: CaseId, kesu: Service, who: Caller) -> models.Case:
-        """Stage, fields (customer data masked unless a role may see it), clocks, timeline."""
+        """Stage, fields (customer data masked unless a role may see it), clocks, timeline.
+
+        ``case_id`` may also be the case number (``CP-2026-000123``)."""
+        case_id, number = await resolve(case_id)
         view = await kesu.get_case(case_id)
-        return views.case_body(view, kesu.definition_of(view.state), who.roles)
+        body = views.case_body(view, kesu.definition_of(view.state), who.roles)
+        body.case_number = number
+        return body
 
     @app.get("/cases", response_model=models.CaseList, responses=_errors(), tags=["cases"])
     async def list_cases(
@@ -216,8 +283,13 @@ def create_app(
         page = await kesu.list_page(
             where, page_size=page_size, page_token=views.decode_page_token(page_token)
         )
+        rows = [views.case_row(item) for item in page.cases]
+        if numbers is not None:
+            found = await run_in_threadpool(numbers.numbers, [row.case_id for row in rows])
+            for row in rows:
+                row.case_number = found.get(row.case_id)
         return models.CaseList(
-            cases=[views.case_row(item) for item in page.cases],
+            cases=rows,
             next_page_token=views.encode_page_token(page.next_page_token),
         )
 
@@ -282,8 +354,10 @@ def create_app(
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:
-        """200 when Temporal answers; no token needed."""
+        """200 when Temporal and the records database answer; no token needed."""
         await kesu.check_temporal()
+        if numbers is not None and (problem := await run_in_threadpool(numbers.problem)):
+            raise KesuError(problem, RefusalKind.UNAVAILABLE)
         in_use = calendars_in_use(kesu.processes.values())
         warnings = ending_soon(in_use.values(), datetime.now(UTC).date())
         return models.Health(status="ok", processes=len(kesu.processes), warnings=warnings)

@@ -47,6 +47,18 @@ class SendEvent(Strict):
     )
 
 
+class Reassign(Strict):
+    from_assignee: str = Field(min_length=1, max_length=200, examples=["陈静"])
+    """Who the case is assigned to now: a case assigned to someone else is refused (409)."""
+    to_assignee: str = Field(min_length=1, max_length=200, examples=["李娜"])
+    reason: str | None = Field(default=None, max_length=1000, examples=["离职 left the bank"])
+    request_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same id, the move is applied once.",
+    )
+
+
 class Error(BaseModel):
     error: str = Field(examples=["conflict"])
     detail: str = Field(
@@ -56,12 +68,16 @@ class Error(BaseModel):
 
 class Started(BaseModel):
     case_id: str
+    case_number: str | None = None
+    """The number people use (``CP-2026-000123``); null until the worker has stored the case."""
     created: bool
     """False when a case with this id already existed: nothing new was opened."""
 
 
 class EventApplied(BaseModel):
     case_id: str
+    case_number: str | None = None
+    """The number people use (``CP-2026-000123``); null until the worker has stored the case."""
     event: str
     seq: int
     from_stage: str
@@ -95,6 +111,8 @@ class TimelineStep(Step):
 
 class Case(BaseModel):
     case_id: str
+    case_number: str | None = None
+    """The number people use (``CP-2026-000123``); null until the worker has stored the case."""
     process: str
     definition: str
     """The definition the case runs: process, version and content hash."""
@@ -114,6 +132,8 @@ class Case(BaseModel):
 
 class CaseRow(BaseModel):
     case_id: str
+    case_number: str | None = None
+    """The number people use (``CP-2026-000123``); null until the worker has stored the case."""
     process: str | None
     stage: str | None
     priority: str | None

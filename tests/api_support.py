@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import Principal, TokenTable, create_app
+from api.access import TokenSource
 from service.cases import Kesu
 
 TOKENS = {
@@ -27,13 +28,16 @@ DASHBOARD = {"Authorization": "Bearer dashboard-token"}
 
 
 def api_app(
-    kesu: Kesu, body_limit: int = 64 * 1024, records: sessionmaker[Session] | None = None
+    kesu: Kesu,
+    body_limit: int = 64 * 1024,
+    records: sessionmaker[Session] | None = None,
+    tokens: TokenSource | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Kesu]:
         yield kesu
 
-    tokens = TokenTable.of_tokens(TOKENS)
+    tokens = tokens or TokenTable.of_tokens(TOKENS)
     return create_app(factory, tokens, body_limit=body_limit, records=records)
 
 
