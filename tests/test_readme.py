@@ -142,4 +142,5 @@ async def test_the_readme_python_session(
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         await scope["session"]()  # type: ignore[operator]
-    assert printed.getvalue().split() == expected.split()
+    # (the worker in this process prints its console messages too: "→ customer: ...")
+    assert expected.split() in [line.split() for line in printed.getvalue().splitlines()]
