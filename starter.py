@@ -4,7 +4,9 @@ Also the Python API for other systems::
 
     from starter import open_kesu
     async with open_kesu() as kesu:
-        started = await kesu.start_case("complaint", {"customer_id": "C-1"}, key="crm-42")
+        started = await kesu.start_case(
+            "complaint", {"customer_id": "C-1"}, key="crm-42", actor="王敏", roles=["agent"]
+        )
         await kesu.send_event(started.case_id, "accept", actor="li", roles=["agent"])
 """
 
@@ -120,7 +122,9 @@ def messages_text(settings: Settings, case_id: str) -> str:
 async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> int:
     if args.command == "start":
         fields = _fields(kesu.spec(args.process).definition.fields, args.field, args.json)
-        started = await kesu.start_case(args.process, fields, key=args.key, actor=args.actor)
+        started = await kesu.start_case(
+            args.process, fields, key=args.key, actor=args.actor, roles=args.role
+        )
         print(f"{started.case_id} {'opened' if started.created else 'already open (same key)'}")
     elif args.command == "event":
         view = await kesu.get_case(args.case)
@@ -157,6 +161,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
     start.add_argument("process", help="process name, e.g. complaint")
     start.add_argument("--key", help="your id for the case: the same key never opens two cases")
     start.add_argument("--actor", default="starter", help="who opens it")
+    start.add_argument("--role", action="append", default=[], help="a role the actor acts in")
 
     event = commands.add_parser("event", help="send an event to a case")
     event.add_argument("case", help="case id")

@@ -67,6 +67,17 @@ def _caller(
     return principal
 
 
+def _writer(who: Annotated[Principal, Depends(_caller)]) -> Principal:
+    """A caller that may change cases: a token with only read-only roles is refused here."""
+    if not who.acting_roles:
+        held = ", ".join(who.roles) or "no role"
+        raise KesuError(
+            f"{who.actor!r} acts as {held}: read-only, it cannot change cases",
+            RefusalKind.FORBIDDEN,
+        )
+    return Principal(who.actor, tuple(who.acting_roles))
+
+
 # Module-level aliases: FastAPI resolves these annotations in the module's namespace.
 def case_filter(
     process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
@@ -87,6 +98,7 @@ def case_filter(
 
 Service = Annotated[Kesu, Depends(_kesu)]
 Caller = Annotated[Principal, Depends(_caller)]
+Writer = Annotated[Principal, Depends(_writer)]
 CaseId = Annotated[
     str, Path(min_length=1, max_length=300, pattern=r"^\S+$", examples=["complaint-crm-42"])
 ]
@@ -171,19 +183,21 @@ def create_app(
         "/cases",
         status_code=201,
         response_model=models.Started,
-        responses={200: {"model": models.Started, "description": "already open"}, **_errors()},
+        responses={200: {"model": models.Started, "description": "already open"}, **_errors(403)},
         tags=["cases"],
     )
     async def start_case(
         body: models.StartCase,
         kesu: Service,
-        who: Caller,
+        who: Writer,
         response: Response,
         idempotency_key: IdempotencyKey = None,
     ) -> models.Started:
         """Open a case; 201, or 200 when the same external id / Idempotency-Key opened it."""
         key = _one_key("external_id", body.external_id, idempotency_key)
-        started = await kesu.start_case(body.process, body.fields, key=key, actor=who.actor)
+        started = await kesu.start_case(
+            body.process, body.fields, key=key, actor=who.actor, roles=list(who.roles)
+        )
         response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/cases/{started.case_id}"
         _, number = await resolve(started.case_id)
@@ -199,7 +213,7 @@ def create_app(
         case_id: CaseId,
         event: EventName,
         kesu: Service,
-        who: Caller,
+        who: Writer,
         body: models.SendEvent | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> models.EventApplied:

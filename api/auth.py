@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 _HEX_DIGEST = r"^[0-9a-f]{64}$"
 
+READ_ONLY_ROLES = frozenset({"viewer"})
+"""Roles that read cases and never change one, whatever a definition lets ``any`` role do."""
+
 
 class TokenConfigError(Exception):
     """The token file is wrong; the message says where (never repeating a digest)."""
@@ -25,6 +28,11 @@ class TokenConfigError(Exception):
 class Principal:
     actor: str
     roles: tuple[str, ...]
+
+    @property
+    def acting_roles(self) -> list[str]:
+        """The roles this caller may change cases in: its read-only roles left out."""
+        return [role for role in self.roles if role not in READ_ONLY_ROLES]
 
 
 class _TokenEntry(BaseModel):

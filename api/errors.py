@@ -40,6 +40,8 @@ _NAMES = {
 
 
 def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # A lone surrogate in a name echoed back has no UTF-8 form: escape it rather than fail.
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
     body = {"error": _NAMES.get(status, "error"), "detail": detail}
     return JSONResponse(body, status_code=status, headers=headers)
 

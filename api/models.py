@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from process.state import Step
 
 MAX_NAME = 100
-KEY_PATTERN = r"^[^\s/]{1,200}$"
+KEY_PATTERN = r"^[^\s/\x00-\x1f\x7f]{1,200}$"
 """A caller's id for a case or an event: no spaces or '/', at most 200 characters."""
 
 
@@ -123,6 +123,11 @@ class Case(BaseModel):
     stage_entered_at: datetime
     closed_at: datetime | None
     allowed_events: list[str]
+    pending_steps: list[int] = Field(default_factory=list)
+    """Steps taken but not yet stored (seq): the stage and fields shown include them, and
+    become final once they are stored. Empty when everything shown is stored."""
+    halted: str | None = None
+    """Why the case stopped: a step the database refuses. It takes no events until repaired."""
     fields: dict[str, Any]
     pii_masked: bool
     """True when customer data (pii fields) is shown as ``***`` for the caller's roles."""

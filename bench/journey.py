@@ -50,7 +50,9 @@ OPENED_STAGE = "triage"
 
 async def kesu_case(kesu: Kesu, key: str, events: int = len(JOURNEY)) -> str:
     """Open a complaint through the shipped API and send it the first ``events`` events."""
-    case_id = (await kesu.start_case("complaint", FIELDS, key=key, actor="web")).case_id
+    case_id = (
+        await kesu.start_case("complaint", FIELDS, key=key, actor="web", roles=["agent"])
+    ).case_id
     for event, actor, roles, data in JOURNEY[:events]:
         await kesu.send_event(case_id, event, actor=actor, roles=roles, data=data)
     return case_id

@@ -19,13 +19,14 @@ def deadline_spec(seconds: int) -> CompiledSpec:
 process: {DEADLINE_PROCESS}
 version: 1
 title: 时限精度 Deadline precision
+opened_by: [any]
 fields:
   customer_id: {{type: string, required: true}}
 stages:
   waiting:
     title: 等待答复 Waiting for an answer
     initial: true
-    on: {{answer: {{to: done}}}}
+    on: {{answer: {{to: done, roles: [any]}}}}
   done:
     final: true
 deadlines:
@@ -48,6 +49,7 @@ def generated_definition(stages: int) -> str:
         "version: 1",
         "title: 生成的长流程 Generated long process",
         "roles: [agent, handler, supervisor]",
+        "opened_by: [agent]",
         "fields:",
         "  customer_id: {type: string, required: true}",
         "  customer_name: {type: string, pii: true, title: 客户姓名}",

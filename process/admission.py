@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC
 
+from .access import accepted_inputs, roles_allow, undeclared_inputs
 from .events import TIMEOUT_EVENT
 from .expressions import Expression
 from .fields import data_problems, has_value
@@ -41,7 +42,10 @@ def event_problem(
     event: EventInput,
     legal_triggers: list[str],
     guards: Mapping[tuple[str, str], Expression],
+    *,
+    declared_inputs: bool = True,
 ) -> Refusal | None:
+    """``declared_inputs`` is False only for cases opened before events declared their inputs."""
     name, stage_name = event.event, state.stage
     where = f"event {name!r} in stage {stage_name!r}"
 
@@ -58,10 +62,15 @@ def event_problem(
         allowed = ", ".join(stage.on) or "none"
         return refuse(RefusalKind.CONFLICT, f"not allowed here (allowed: {allowed})")
     transition = stage.on[name]
-    if transition.roles and not set(event.roles) & set(transition.roles):
+    if not roles_allow(transition.roles, event.roles):
         held = ", ".join(event.roles) or "no role"
         needs = " or ".join(transition.roles)
         return refuse(RefusalKind.FORBIDDEN, f"needs role {needs}; {event.actor!r} acts as {held}")
+    if declared_inputs and (undeclared := undeclared_inputs(transition, event.data)):
+        accepted = ", ".join(accepted_inputs(transition)) or "none"
+        named = ", ".join(map(repr, undeclared))
+        reason = f"field {named}: not an input of this event (inputs: {accepted})"
+        return refuse(RefusalKind.INVALID, reason)
     for field_name, problem in data_problems(definition.fields, event.data):
         return refuse(RefusalKind.INVALID, f"field {field_name!r}: {problem}")
     missing = [item for item in transition.requires if not has_value(event.data.get(item))]

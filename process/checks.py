@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .access import ANY_ROLE, check_access
 from .calendars import CalendarSpec
 from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expressions import ExpressionError, parse
@@ -42,6 +43,7 @@ def check_definition(
     _check_deadlines(definition, calendars or {}, found)
     _check_decisions(definition, found)
     found.extend(check_reporting(definition))
+    found.extend(check_access(definition))
     return found
 
 
@@ -150,7 +152,7 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
                 found.append(((*here, "to"), _unknown("stage", transition.to, stages)))
             if definition.roles:
                 for role in transition.roles:
-                    if role not in definition.roles:
+                    if role not in definition.roles and role != ANY_ROLE:
                         message = _unknown_role(role, definition.roles)
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)

@@ -58,6 +58,9 @@ class CompiledSpec(BaseModel):
     machine: MachineConfig
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     """The business calendars the definition's clocks count in, as they were when compiled."""
+    declared_inputs: bool = False
+    """Events accept only the fields they declare. False in specs compiled before that rule:
+    a case running on one keeps the rules it started with (its history replays)."""
 
     @property
     def time_zone(self) -> str:
@@ -142,4 +145,5 @@ def compile_definition(
         definition=definition,
         machine=compile_machine(definition),
         calendars=used,
+        declared_inputs=True,
     )

@@ -98,7 +98,10 @@ class CaseEngine:
     def check_event(self, event: EventInput) -> Refusal | None:
         """Why ``event`` cannot be applied now, or None. Changes nothing."""
         legal = self._rules.legal(self.state.stage)
-        return event_problem(self.definition, self.state, event, legal, self._rules.guards)
+        return event_problem(
+            self.definition, self.state, event, legal, self._rules.guards,
+            declared_inputs=self.spec.declared_inputs,
+        )  # fmt: skip
 
     def apply_event(self, event: EventInput, at: datetime) -> Outcome:
         problem = self.check_event(event)

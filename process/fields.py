@@ -6,17 +6,59 @@ enters a case (start inputs, event inputs). Values stay JSON-friendly: dates are
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from .spec import FieldSpec, FieldType
 
+LARGEST_INTEGER = 2**63 - 1
+"""Whole numbers beyond 64 bits fit no database column kesu writes them to."""
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is (in PostgreSQL, in UTF-8), or None.
+
+    PostgreSQL text cannot hold NUL; a lone surrogate (half of a UTF-16 pair, as JSON's
+    ``"\\ud800"``) is no character at all and has no UTF-8 form.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "contains a lone surrogate (\\ud800-\\udfff), which is not a character"
+    return None
+
+
+def number_problem(value: int | float) -> str | None:
+    """Why a number cannot be stored: NaN and infinities (1e999 reads as infinity) are not
+    numbers JSON or the database keep, and integers past 64 bits overflow the columns."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a finite number (NaN, Infinity, 1e999...)"
+    if isinstance(value, int) and abs(value) > LARGEST_INTEGER:
+        return f"out of range (at most {LARGEST_INTEGER} either way)"
+    return None
+
+
+def storage_problem(value: Any) -> str | None:
+    """Why ``value`` could never be stored, whatever its field; the value is not repeated."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_problem(value)
+    if isinstance(value, dict):
+        value = [*value, *value.values()]
+    if isinstance(value, list | tuple):
+        return next(filter(None, map(storage_problem, value)), None)
+    return None
+
 
 def value_problem(field: FieldSpec, value: Any) -> str | None:
     """Why ``value`` does not fit ``field``, or None when it does. None always fits (unset)."""
     if value is None:
         return None
+    if (problem := storage_problem(value)) is not None:
+        return problem
     kind = field.type
     if kind in (FieldType.STRING, FieldType.TEXT):
         return None if isinstance(value, str) else f"expected text, got {_describe(value)}"
@@ -72,6 +114,8 @@ def data_problems(
         spec = fields.get(name)
         if spec is None:
             problems.append((name, "unknown field"))
+        elif (problem := storage_problem(value)) is not None:
+            problems.append((name, problem))
         elif (problem := value_problem(spec, value)) is not None:
             problems.append((name, f"not a valid {spec.type.value}" if spec.pii else problem))
     return problems

@@ -210,9 +210,11 @@ class Transition(Model):
     title: str | None = None
     """The event's name for people, e.g. ``受理 Accept``."""
     roles: list[str] = Field(default_factory=list)
-    """Roles allowed to send the event; empty means anyone."""
+    """Roles allowed to send the event; ``[any]`` for everybody (checked: never left empty)."""
     requires: list[str] = Field(default_factory=list)
     """Fields the event must carry a value for."""
+    inputs: list[str] = Field(default_factory=list)
+    """Fields the event may carry besides ``requires``; any other field is refused."""
     when: str | None = None
     """Guard in kesu's expression language over the case fields (and the event's inputs)."""
     actions: list[Action] = Field(default_factory=list)
@@ -396,6 +398,8 @@ class ProcessDefinition(Model):
     """The field shown as the case's priority in listings (a search attribute)."""
     roles: list[str] = Field(default_factory=list)
     """Every role the definition uses; events may only name these."""
+    opened_by: list[str] = Field(default_factory=list)
+    """Roles that may open a case; ``[any]`` for everybody (checked: never left empty)."""
     pii_roles: list[str] = Field(default_factory=list)
     """Roles that see ``pii`` fields unmasked when reading a case (HTTP API); empty: none."""
     fields: dict[str, FieldSpec] = Field(default_factory=dict)

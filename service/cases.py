@@ -31,9 +31,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.metrics import EVENTS_REFUSED
+from process.access import opening_problem
 from process.catalog import SpecCatalog
 from process.compiler import CompiledSpec
-from process.fields import data_problems, has_value
+from process.fields import data_problems, has_value, storage_problem, text_problem
 from process.recalendar import CalendarUpdate
 from process.refusals import RefusalKind, refusal_kind_of
 from process.state import CaseState, EventInput, EventResult, ReassignInput
@@ -157,9 +158,17 @@ class Kesu:
         *,
         key: str | None = None,
         actor: str = "system",
+        roles: list[str] | None = None,
     ) -> Started:
-        """Open a case. With ``key`` (the caller's own id for it) a retry opens nothing new."""
+        """Open a case. With ``key`` (the caller's own id for it) a retry opens nothing new.
+
+        ``roles`` are the roles ``actor`` acts in: the definition's ``opened_by`` says which
+        may open a case."""
         spec = self.spec(process)
+        _check_texts(actor=actor, roles=roles or [])
+        refused = opening_problem(spec.definition, roles or [], actor)
+        if refused is not None:
+            raise KesuError(refused, RefusalKind.FORBIDDEN)
         declared = spec.definition.fields
         problems = [f"{name}: {problem}" for name, problem in data_problems(declared, fields)]
         problems += [
@@ -206,6 +215,12 @@ class Kesu:
         event_id: str | None = None,
     ) -> EventResult:
         """Apply an event. Sent again with the same ``event_id``, it is applied only once."""
+        _check_texts(case=case_id, event=event, actor=actor, roles=roles or [], id=event_id or "")
+        for name, value in (data or {}).items():
+            # Checked here as well as in the case: such a value cannot even travel to it.
+            problem = text_problem(name) or storage_problem(value)
+            if problem is not None:
+                raise KesuError(f"event {event!r}: field {name!r}: {problem}")
         request = EventInput(event=event, actor=actor, roles=roles or [], data=dict(data or {}))
         return await self._update(case_id, EVENT_UPDATE, request, event_id)
 
@@ -220,6 +235,7 @@ class Kesu:
         request_id: str | None = None,
     ) -> EventResult:
         """Move an open case to another responsible person; recorded in its timeline."""
+        _check_texts(actor=actor, to=to_assignee, reason=reason or "", id=request_id or "")
         request = ReassignInput(
             from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason
         )
@@ -368,8 +384,18 @@ def _cannot_list(error: RPCError) -> KesuError:
     return KesuError(f"cannot list cases: {error.message}", RefusalKind.UNAVAILABLE)
 
 
+def _check_texts(**texts: str | list[str]) -> None:
+    """Names and ids go into the database too: one it cannot store is refused at the door."""
+    for name, given in texts.items():
+        for text in [given] if isinstance(given, str) else given:
+            problem = text_problem(text)
+            if problem is not None:
+                raise KesuError(f"{name}: {problem}")
+
+
 def _check_key(key: str) -> str:
     key = key.strip()
+    _check_texts(key=key)
     if not key or len(key) > MAX_KEY_LENGTH or any(ch.isspace() or ch == "/" for ch in key):
         raise KesuError(
             f"a case key is 1-{MAX_KEY_LENGTH} characters without spaces or '/', got {key!r}"

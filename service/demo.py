@@ -119,8 +119,9 @@ async def run_demo(kesu: Kesu, write: Callable[[str], None] = print) -> bool:
     as_expected = True
     for number, scenario in enumerate(SCENARIOS, start=1):
         write(f"\n=== {number}. {scenario.title}")
+        actor, roles = AGENT
         started = await kesu.start_case(
-            scenario.process, scenario.fields, key=f"demo-{run}-{number}", actor="demo"
+            scenario.process, scenario.fields, key=f"demo-{run}-{number}", actor=actor, roles=roles
         )
         for send in scenario.events:
             actor, roles = send.by

@@ -54,7 +54,9 @@ async def base_url(
         serving(api_app(harness.kesu)) as url,
     ):
         # The case the document's examples name, so the explicit phase reaches a real one.
-        await harness.kesu.start_case("complaint", {"customer_id": "C-42"}, key="crm-42")
+        await harness.kesu.start_case(
+            "complaint", {"customer_id": "C-42"}, key="crm-42", roles=["agent"]
+        )
         yield url
 
 

@@ -177,12 +177,13 @@ calendar: cn-workdays
 stages:
   intake:
     initial: true
-    on: {close: closed}
+    on: {close: {to: closed, roles: [any]}}
   closed:
     final: true
 deadlines:
   answer: {stop: {leave: intake}, within: 2d, clock: business}
   decide: {stop: {leave: intake}, within: 15wd}
+opened_by: [any]
 """
 
 

@@ -17,9 +17,11 @@ version: 3
 stages:
   open:
     initial: true
-    on: {work: busy, drop: done}
+    on:
+      work: {to: busy, roles: [any]}
+      drop: {to: done, roles: [any]}
   busy:
-    on: {finish: done}
+    on: {finish: {to: done, roles: [any]}}
     timeout: {after: 1h, to: done}
   done:
     final: true
@@ -28,6 +30,7 @@ deadlines:
     stop: {leave: open}
     within: 1h
     on_breach: [{to: busy}]
+opened_by: [any]
 """
 
 
@@ -64,7 +67,7 @@ def test_the_config_drives_a_real_transitions_machine() -> None:
 def test_the_hash_follows_behaviour_not_formatting() -> None:
     first = compile_definition(load_definition_text(SMALL, "small.yaml"))
     reformatted = SMALL.replace(
-        "on: {work: busy, drop: done}", "on:\n      work: busy\n      drop: done"
+        "work: {to: busy, roles: [any]}", "work:\n        to: busy\n        roles: [any]"
     )
     assert compile_definition(load_definition_text(reformatted, "small.yaml")) == first
     changed = compile_definition(

@@ -39,7 +39,9 @@ async def test_a_15_day_decision_breaches_after_15_days(
     time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
 ) -> None:
     async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as h:
-        case = (await h.kesu.start_case("bank_complaint", {"customer_id": "C-0"})).case_id
+        case = (
+            await h.kesu.start_case("bank_complaint", {"customer_id": "C-0"}, roles=["agent"])
+        ).case_id
         await h.kesu.send_event(case, "accept", data={"assignee": "陈静"}, **AGENT)  # type: ignore[arg-type]
         accepted_at = (await h.kesu.get_case(case)).state.steps[1].at
         assert await time_env.fast_forward(handle(h, case), timedelta(days=14, hours=23))
@@ -56,7 +58,9 @@ async def test_an_extended_decision_warns_breaches_and_escalates(
     time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
 ) -> None:
     async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as h:
-        case = (await h.kesu.start_case("bank_complaint", {"customer_id": "C-1"})).case_id
+        case = (
+            await h.kesu.start_case("bank_complaint", {"customer_id": "C-1"}, roles=["agent"])
+        ).case_id
         await h.kesu.send_event(case, "accept", data={"assignee": "陈静"}, **AGENT)  # type: ignore[arg-type]
         await h.kesu.send_event(
             case,
@@ -96,7 +100,9 @@ async def test_a_deadline_that_falls_due_while_the_worker_is_down(
     database = sqlite_url(tmp_path)
     async with running_harness(time_env.client, database, specs) as h:
         queue = h.task_queue
-        case = (await h.kesu.start_case("complaint", {"customer_id": "C-2"})).case_id
+        case = (
+            await h.kesu.start_case("complaint", {"customer_id": "C-2"}, roles=["agent"])
+        ).case_id
         await h.kesu.send_event(case, "accept", **AGENT)  # type: ignore[arg-type]
         workflow = handle(h, case)
         # The 75 % warning comes first, with the worker up.

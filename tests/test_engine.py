@@ -10,6 +10,7 @@ import pytest
 from process.clocks import ClockStatus
 from process.compiler import CompiledSpec, compile_definition
 from process.engine import CaseEngine
+from process.fields import data_problems
 from process.loader import load_definition, load_definition_text
 from process.refusals import IllegalEvent
 from process.state import EventInput
@@ -93,7 +94,8 @@ def test_refusals_name_the_event_and_the_stage(complaint: CompiledSpec) -> None:
         "severity == 'urgent' or amount > 50000"
     )
     assert refusal(engine, "assign", AGENT, assignee="chen", colour="red") == (
-        "event 'assign' in stage 'triage': field 'colour': unknown field"
+        "event 'assign' in stage 'triage': field 'colour': not an input of this event"
+        " (inputs: assignee)"
     )
     assert refusal(engine, "assign", AGENT, assignee=42) == (
         "event 'assign' in stage 'triage': field 'assignee': expected text, got number 42"
@@ -106,7 +108,9 @@ def test_refusals_never_repeat_customer_data(complaint: CompiledSpec) -> None:
     send(engine, "accept", AGENT, T0)
     problem = refusal(engine, "assign", AGENT, assignee="chen", phone=13800000000)
     assert "13800000000" not in problem
-    assert problem.endswith("field 'phone': not a valid string")
+    assert problem.endswith("field 'phone': not an input of this event (inputs: assignee)")
+    fields = complaint.definition.fields
+    assert data_problems(fields, {"phone": 13800000000}) == [("phone", "not a valid string")]
 
 
 def test_a_guard_sees_the_events_own_inputs(complaint: CompiledSpec) -> None:
@@ -198,8 +202,9 @@ def test_closing_stops_every_clock_and_ends_the_alarms(complaint: CompiledSpec) 
 def test_targets_follow_the_field_they_depend_on() -> None:
     text = (DEFINITIONS / "service_request.yaml").read_text(encoding="utf-8")
     text = text.replace(
-        "      cancel: {to: cancelled, title: 取消 Cancel}",
-        "      cancel: {to: cancelled, title: 取消 Cancel}\n      upgrade: {to: intake}",
+        "      cancel: {to: cancelled, roles: [customer, agent], title: 取消 Cancel}",
+        "      cancel: {to: cancelled, roles: [customer, agent], title: 取消 Cancel}\n"
+        "      upgrade: {to: intake, roles: [any], inputs: [urgency]}",
     )
     spec = compile_definition(load_definition_text(text, "service_request.yaml"))
     engine, _ = CaseEngine.open(spec, "sr-1", {"customer_id": "C-1"}, "web", T0)

@@ -22,12 +22,13 @@ stages:
       accept: {to: triage, roles: [agent]}
   triage:
     on:
-      close: {to: closed, when: "amount > 100"}
+      close: {to: closed, roles: [any], when: "amount > 100"}
     timeout: {after: 2d, to: closed}
   closed:
     final: true
 deadlines:
   response: {stop: {leave: intake}, within: 1h}
+opened_by: [agent]
 """
 
 
@@ -71,12 +72,13 @@ BROKEN = [
     ),
     pytest.param(
         "    timeout: {after: 2d, to: closed}\n",
-        "    timeout: {after: 2d, to: closed}\n  limbo:\n    on: {close: closed}\n",
+        "    timeout: {after: 2d, to: closed}\n"
+        "  limbo:\n    on: {close: {to: closed, roles: [any]}}\n",
         ["demo.yaml:16: stages.limbo: stage 'limbo' cannot be reached from 'intake'"],
         id="unreachable-stage",
     ),
     pytest.param(
-        "    on:\n      close: {to: closed, when: \"amount > 100\"}\n"
+        "    on:\n      close: {to: closed, roles: [any], when: \"amount > 100\"}\n"
         "    timeout: {after: 2d, to: closed}\n",
         "    title: 评估 Triage\n",
         ["demo.yaml:12: stages.triage: stage 'triage' has no way out: add 'on' or 'timeout',"
@@ -138,7 +140,7 @@ BROKEN = [
     ),
     pytest.param(
         "  closed:\n    final: true\n",
-        "  closed:\n    final: true\n    on: {reopen: triage}\n",
+        "  closed:\n    final: true\n    on: {reopen: {to: triage, roles: [any]}}\n",
         ["demo.yaml:16: stages.closed: a final stage ends the case: it cannot have 'on' or"
          " 'timeout'"],
         id="final-with-exit",
@@ -185,11 +187,46 @@ BROKEN = [
     ),
     pytest.param(
         "    timeout: {after: 2d, to: closed}\n",
-        "      stall: {to: limbo}\n    timeout: {after: 2d, to: closed}\n"
-        "  limbo:\n    on: {next: limbo2}\n  limbo2:\n    on: {back: limbo}\n",
+        "      stall: {to: limbo, roles: [any]}\n    timeout: {after: 2d, to: closed}\n"
+        "  limbo:\n    on: {next: {to: limbo2, roles: [any]}}\n"
+        "  limbo2:\n    on: {back: {to: limbo, roles: [any]}}\n",
         ["demo.yaml:17: stages.limbo: from stage 'limbo' no path leads to a final stage",
          "demo.yaml:19: stages.limbo2: from stage 'limbo2' no path leads to a final stage"],
         id="cycle-without-end",
+    ),
+    pytest.param(
+        "accept: {to: triage, roles: [agent]}",
+        "accept: {to: triage}",
+        ["demo.yaml:11: stages.intake.on.accept: event 'accept' names no roles: add roles:"
+         " [...] or [any]"],
+        id="event-without-roles",
+    ),
+    pytest.param(
+        "accept: {to: triage, roles: [agent]}",
+        "accept: {to: triage, roles: [any, agent]}",
+        ["demo.yaml:11: stages.intake.on.accept.roles: 'any' already lets everybody in; list it"
+         " alone"],
+        id="any-beside-roles",
+    ),
+    pytest.param(
+        "accept: {to: triage, roles: [agent]}",
+        "accept: {to: triage, roles: [agent], inputs: [amont]}",
+        ["demo.yaml:11: stages.intake.on.accept.inputs.0: unknown field 'amont'; did you mean"
+         " 'amount'?"],
+        id="unknown-input",
+    ),
+    pytest.param(
+        "opened_by: [agent]\n",
+        "",
+        ["demo.yaml:1: say who may open a case: opened_by: [agent, ...] or [any]"],
+        id="no-opened-by",
+    ),
+    pytest.param(
+        "opened_by: [agent]\n",
+        "opened_by: [agnet]\n",
+        ["demo.yaml:20: opened_by: unknown role 'agnet'; did you mean 'agent'? (the roles are agent,"
+         " supervisor)"],
+        id="opened-by-unknown-role",
     ),
     pytest.param(
         "amount: {type: number}",

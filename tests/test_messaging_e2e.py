@@ -63,7 +63,7 @@ async def test_a_withdrawn_case_mails_the_customer_and_publishes_its_events(
             build_worker(temporal_env.client, task_queue, activities, executor),
         ):
             kesu = Kesu(temporal_env.client, specs, task_queue)
-            case = (await kesu.start_case("complaint", fields)).case_id
+            case = (await kesu.start_case("complaint", fields, roles=["agent"])).case_id
             await kesu.send_event(case, "withdraw", actor="王敏", roles=["agent"])
             # A final case delivers its outbox before its workflow ends.
             await temporal_env.client.get_workflow_handle_for(CaseWorkflow.run, case).result()

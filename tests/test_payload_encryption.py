@@ -80,7 +80,7 @@ async def test_no_customer_data_is_readable_in_the_history(
 ) -> None:
     h = encrypted
     fields = {"customer_id": "C-1", "customer_name": "张女士", "phone": "13800000001"}
-    case = (await h.kesu.start_case("complaint", fields)).case_id
+    case = (await h.kesu.start_case("complaint", fields, roles=["agent"])).case_id
     await h.kesu.send_event(case, "accept", actor="王敏", roles=["agent"])
     view = await h.kesu.get_case(case)
     assert view.state.fields["customer_name"] == "张女士"  # the key holder reads it

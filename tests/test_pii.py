@@ -16,8 +16,9 @@ fields:
   customer_id: {type: string}
   phone: {type: string, pii: true}
 stages:
-  intake: {initial: true, on: {close: closed}}
+  intake: {initial: true, on: {close: {to: closed, roles: [any]}}}
   closed: {final: true}
+opened_by: [agent]
 """
 
 

@@ -40,7 +40,9 @@ async def run(h: Harness, database_url: str, specs: dict[str, CompiledSpec], *ar
 
 
 async def open_assigned(h: Harness, process: str, key: str, assignee: str | None) -> str:
-    case = (await h.kesu.start_case(process, {"customer_id": "C-1"}, key=key)).case_id
+    case = (
+        await h.kesu.start_case(process, {"customer_id": "C-1"}, key=key, roles=["agent"])
+    ).case_id
     if process == "bank_complaint":
         data = {"assignee": assignee}
         await h.kesu.send_event(case, "accept", actor=AGENT[0], roles=AGENT[1], data=data)

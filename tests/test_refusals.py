@@ -39,6 +39,16 @@ def problem(engine: CaseEngine, event: str, roles: list[str], **data: object) ->
         ("intake", "accept", ["agent"], {"severity": 3}, RefusalKind.INVALID),  # wrong type
         ("intake", "accept", ["agent"], {"colour": "red"}, RefusalKind.INVALID),  # unknown field
         ("triage", "assign", ["agent"], {}, RefusalKind.INVALID),  # requires input
+        ("triage", "assign", ["agent"], {"assignee": "a\x00b"}, RefusalKind.INVALID),  # NUL
+        ("triage", "assign", ["agent"], {"assignee": "\ud800"}, RefusalKind.INVALID),  # surrogate
+        ("feedback", "satisfied", ["customer"], {"csat": 2**70}, RefusalKind.INVALID),  # overflow
+        (
+            "triage",
+            "assign",
+            ["agent"],
+            {"assignee": "x", "csat": 5},
+            RefusalKind.INVALID,
+        ),  # undeclared
         ("triage", "escalate", ["agent"], {}, RefusalKind.CONFLICT),  # condition not met
         ("closure", "close", ["handler"], {}, RefusalKind.INVALID),  # requires input
         ("review", "uphold", ["reviewer"], {}, RefusalKind.INVALID),  # 'closed' requires a field

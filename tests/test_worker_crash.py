@@ -84,7 +84,9 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_repeats_nothing(
     kesu = Kesu(temporal_env.client, specs, queue)
     worker = await restart()
     try:
-        case = (await kesu.start_case("complaint", {"customer_id": "C-9"}, key=queue)).case_id
+        case = (
+            await kesu.start_case("complaint", {"customer_id": "C-9"}, key=queue, roles=["agent"])
+        ).case_id
         await send_until_applied(kesu, case, "accept", "e1", actor="li", roles=["agent"])
         # Kill the worker while an event is on its way through it.
         in_flight = asyncio.create_task(
