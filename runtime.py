@@ -31,7 +31,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.keys import Keyring, PayloadKeyError, parse_key, parse_keys
@@ -392,6 +392,8 @@ async def embedded_temporal(
 def data_converter(
     payload_key: bytes | Keyring | None, allow_plaintext: bool = False
 ) -> DataConverter:
+    """Payloads and failures alike go through the codec: a failure's message and stack trace
+    (an activity's error, a refusal naming a field) are encrypted like the data they quote."""
     if payload_key is None:
         return pydantic_data_converter
     codec = EncryptionCodec(payload_key, allow_plaintext=allow_plaintext)
@@ -399,6 +401,7 @@ def data_converter(
         pydantic_data_converter,
         payload_converter_class=KesuPayloadConverter,
         payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 

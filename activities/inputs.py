@@ -15,7 +15,20 @@ from process.clocks import ClockState
 from process.spec import Reporting
 from process.state import OutboxMessage, Step
 
-__all__ = ["DeliverInput", "DeliverResult", "OutboxMessage", "StepRecord", "StepRecorded"]
+__all__ = [
+    "STEP_NOT_STORABLE",
+    "STORAGE_FAILED",
+    "DeliverInput",
+    "DeliverResult",
+    "OutboxMessage",
+    "StepRecord",
+    "StepRecorded",
+]
+
+STEP_NOT_STORABLE = "StepNotStorable"
+"""Failure type of a step whose data the database refuses: retrying cannot help."""
+STORAGE_FAILED = "StorageFailed"
+"""Failure type of a step not stored because of the database (an outage): retried."""
 
 
 class StepRecord(Step):

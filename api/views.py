@@ -43,7 +43,9 @@ def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -
         opened_at=state.opened_at,
         stage_entered_at=state.stage_entered_at,
         closed_at=state.closed_at,
-        allowed_events=view.allowed_events,
+        allowed_events=[] if view.halted else view.allowed_events,
+        pending_steps=view.pending,
+        halted=view.halted,
         fields=shown(state.fields),
         pii_masked=not show
         and (

@@ -55,8 +55,12 @@ def render_case(
     ]
     if state.closed_at:
         lines.append(f"  closed:     {when(state.closed_at)}")
-    if view.allowed_events:
+    if view.halted:
+        lines.append(f"  HALTED:     {view.halted}")
+    elif view.allowed_events:
         lines.append(f"  next:       {', '.join(view.allowed_events)}")
+    if view.pending:
+        lines.append(f"  pending:    step {', '.join(map(str, view.pending))} not stored yet")
     lines.append("fields:")
     for name, value in (state.fields if show_pii else mask_pii(state.fields, definition)).items():
         lines.append(f"  {name:<16} {value}")

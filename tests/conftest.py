@@ -50,7 +50,9 @@ def postgres_url() -> str:
 def postgres_admin() -> Iterator[Engine]:
     """An engine on the test server for creating and dropping schemas; skips if unreachable."""
     url = make_url(postgres_url())
-    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"connect_timeout": 3}, hide_parameters=True
+    )
     try:
         with engine.connect():
             pass
@@ -85,6 +87,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'data' / 'kesu.db'}"
     else:
         yield from _postgres_schema_url(request.getfixturevalue("postgres_admin"))
+
+
+@pytest.fixture
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL schema alone, for what only PostgreSQL refuses (a NUL in text)."""
+    yield from _postgres_schema_url(request.getfixturevalue("postgres_admin"))
 
 
 @pytest.fixture

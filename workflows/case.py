@@ -22,12 +22,18 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.inputs import DeliverInput, DeliverResult, StepRecord, StepRecorded
+    from activities.inputs import (
+        STEP_NOT_STORABLE,
+        DeliverInput,
+        DeliverResult,
+        StepRecord,
+        StepRecorded,
+    )
     from process.calendars import CalendarSpec
     from process.compiler import CompiledSpec
     from process.engine import CaseEngine
     from process.recalendar import CalendarUpdate
-    from process.refusals import IllegalEvent, Refusal
+    from process.refusals import IllegalEvent, Refusal, RefusalKind
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
     from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
 
@@ -69,6 +75,10 @@ class CaseView(BaseModel):
     state: CaseState
     allowed_events: list[str]
     definition: str
+    pending: list[int] = Field(default_factory=list)
+    """Steps taken but not yet stored (the database is slow or away): not yet final."""
+    halted: str | None = None
+    """Why the case stopped: a step the database refuses. It takes no events; an operator acts."""
 
 
 class CaseSummary(BaseModel):
@@ -134,6 +144,7 @@ class CaseWorkflow:
         # a calendar's end); every case started or continued since counts weekly hours there.
         provisional = workflow.patched(PROVISIONAL_PATCH)
         self._provisional = provisional
+        self._halted: str | None = None
         if case.state is not None:
             self._engine = CaseEngine(self._spec, case.state, provisional)
         else:
@@ -148,6 +159,9 @@ class CaseWorkflow:
             async with self._lock:
                 self._unsaved.extend(self._engine.fire_due(workflow.now()))
                 await self._save()
+            if self._halted is not None:
+                # Readable (queries) and refusing events until an operator acts on the case.
+                await workflow.wait_condition(lambda: False)
             if self._deliver:
                 await self._deliver_outbox()
             engine = self._engine  # read after every wait: an upgrade replaces it
@@ -180,7 +194,7 @@ class CaseWorkflow:
             summary = self._engine.next_alarm_summary()
         with contextlib.suppress(TimeoutError):  # on a timeout an alarm is due: the loop fires it
             await workflow.wait_condition(
-                lambda: self._changes != seen or self._deliver,
+                lambda: self._changes != seen or self._deliver or self._halted is not None,
                 timeout=delay,
                 timeout_summary=summary,
             )
@@ -191,7 +205,7 @@ class CaseWorkflow:
 
     @event.validator
     def _validate_event(self, event: EventInput) -> None:
-        _refuse(self._engine.check_event(event))
+        _refuse(self._halt_refusal() or self._engine.check_event(event))
 
     @workflow.update(name=REASSIGN_UPDATE)
     async def reassign(self, request: ReassignInput) -> EventResult:
@@ -199,7 +213,7 @@ class CaseWorkflow:
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignInput) -> None:
-        _refuse(self._engine.reassign_problem(request))
+        _refuse(self._halt_refusal() or self._engine.reassign_problem(request))
 
     @workflow.update(name=UPGRADE_UPDATE)
     async def upgrade(self, request: UpgradeInput) -> EventResult:
@@ -250,13 +264,24 @@ class CaseWorkflow:
         """Apply a change under the lock and answer only once its step is stored."""
         async with self._lock:
             # State may have moved since the validator ran (another event got the lock first).
+            halted = self._halt_refusal()
+            if halted is not None:
+                raise _refused(halted)
             try:
                 outcome = change(workflow.now())
             except IllegalEvent as error:
                 raise _refused(error.refusal) from None
             self._unsaved.append(outcome)
             await self._save()
+        halted = self._halt_refusal()
+        if halted is not None:
+            raise _refused(halted)
         return _result(outcome)
+
+    def _halt_refusal(self) -> Refusal | None:
+        if self._halted is None:
+            return None
+        return Refusal(kind=RefusalKind.CONFLICT, message=self._halted)
 
     @workflow.query(name=CASE_QUERY)
     def case(self) -> CaseView:
@@ -264,23 +289,45 @@ class CaseWorkflow:
             state=self._engine.state,
             allowed_events=self._engine.allowed_events(),
             definition=self._spec.label,
+            pending=[outcome.step.seq for outcome in self._unsaved],
+            halted=self._halted,
         )
 
     async def _save(self) -> None:
         """Persist steps in order; a step is only reported once the database has it."""
-        while self._unsaved:
+        while self._unsaved and self._halted is None:
             outcome = self._unsaved[0]
-            await workflow.execute_activity(
-                "record_step",
-                self._record(outcome),
-                result_type=StepRecorded,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_STORE_RETRY,
-            )
+            try:
+                await workflow.execute_activity(
+                    "record_step",
+                    self._record(outcome),
+                    result_type=StepRecorded,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=_STORE_RETRY,
+                )
+            except ActivityError as error:
+                cause = error.cause
+                if not (isinstance(cause, ApplicationError) and cause.type == STEP_NOT_STORABLE):
+                    raise
+                self._halt(outcome, cause.message)
+                break
             self._unsaved.pop(0)
             self._deliver = self._deliver or bool(outcome.messages)
             self._changes += 1
         self._publish()
+
+    def _halt(self, outcome: Outcome, reason: str) -> None:
+        """A step the database refuses for its data: retrying cannot help, so the case stops
+        where everyone can see it (the case query, the log) instead of retrying forever."""
+        step = outcome.step
+        self._halted = f"case {self._engine.state.case_id} is halted: {reason}"
+        # No fields or event data here: the log is not the place for customer data.
+        workflow.logger.error(
+            "case halted at step %d (%s): %s; an operator must repair it",
+            step.seq,
+            step.event,
+            reason,
+        )
 
     def _record(self, outcome: Outcome) -> StepRecord:
         step, state = outcome.step, self._engine.state

@@ -10,6 +10,7 @@ from sqlalchemy import MetaData
 
 from .audit import GENESIS, HASHED_COLUMNS, AuditLink, ChainProblem, chain_hash, first_problem
 from .database import Base, BigId, JSONType, UTCDateTime, make_engine, make_session_factory
+from .faults import describe_failure, is_data_fault
 from .projections import (
     AssignmentRow,
     CaseNumberRow,
@@ -81,8 +82,10 @@ __all__ = [
     "allocate_case_number",
     "case_definition",
     "chain_hash",
+    "describe_failure",
     "first_problem",
     "get_case",
+    "is_data_fault",
     "list_events",
     "list_outbox",
     "load_models",

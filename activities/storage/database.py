@@ -100,13 +100,16 @@ def _set_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPo
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``: a SQLite file (its folder is created) or a PostgreSQL server."""
+    """An engine for ``url``: a SQLite file (its folder is created) or a PostgreSQL server.
+
+    ``hide_parameters``: a database error never carries the statement's values (customer
+    data) into logs or Temporal failures."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, json_serializer=_dump_json)
+        engine = create_engine(parsed, json_serializer=_dump_json, hide_parameters=True)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         # pysqlite's own transaction handling stays on purpose: it opens the transaction at the
         # first write, so a writer waits (busy_timeout) for the lock and then sees the latest
@@ -114,7 +117,9 @@ def make_engine(url: str) -> Engine:
         # snapshot ("database is locked").
         return engine
     # pool_pre_ping: a worker outlives database restarts and idle-connection reaping.
-    return create_engine(parsed, json_serializer=_dump_json, pool_pre_ping=True)
+    return create_engine(
+        parsed, json_serializer=_dump_json, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -34,6 +34,7 @@ from process.state import ASSIGNEE_FIELD
 
 from .audit import GENESIS, HASHED_COLUMNS, chain_hash
 from .database import Base, BigId, JSONType, UTCDateTime
+from .faults import storage_failure
 from .projections import allocate_case_number, project_step, update_clocks
 
 # Activity details (workflow id, attempt) are added when running inside an activity; outside
@@ -267,6 +268,15 @@ class StorageActivities:
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
         """Store one step of a case with its outbox messages; idempotent per (case_id, seq)."""
+        try:
+            return self._record_step(step)
+        except Exception as error:
+            failure = storage_failure(error, f"case {step.case_id} step {step.seq}")
+            log.warning("%s", failure.message)
+            # Not chained: the driver's error carries the row's values (customer data).
+            raise failure from None
+
+    def _record_step(self, step: StepRecord) -> StepRecorded:
         if self._events is not None:
             step = step.model_copy(update={"messages": [*step.messages, *self._events(step)]})
         try:
