@@ -32,7 +32,7 @@ from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
 from service.cases import Kesu
 from service.versions import PublishedDefinitions
-from starter import open_kesu
+from starter import kesu_for, open_kesu
 from worker import running_worker
 
 TOKENS_ENV = "KESU_API_TOKENS"
@@ -69,7 +69,7 @@ async def serving_kesu(settings: Settings, with_worker: bool) -> AsyncIterator[K
     try:
         async with running_worker(settings) as client:
             registry = PublishedDefinitions(make_session_factory(engine))
-            yield Kesu(client, {}, settings.task_queue, registry)
+            yield kesu_for(client, settings, registry)
     finally:
         engine.dispose()
 

@@ -78,6 +78,11 @@ class Settings:
     payloads readable and stores customer data unencrypted (with a warning)."""
     allow_plaintext: bool = False
     """Accept unencrypted payloads despite a keyring (while migrating to encryption)."""
+    wait_seconds: float = 30.0
+    """How long a call waits for a worker before it answers "unavailable"."""
+    database_configured: bool = True
+    """False when ``database_url`` is only the embedded default, which a process talking to a
+    cluster cannot vouch for."""
 
     @property
     def payload_key(self) -> bytes | None:
@@ -109,6 +114,8 @@ class Settings:
             data_dir=data_dir,
             database_url=environ.get("KESU_DATABASE_URL") or f"sqlite:///{data_dir / 'kesu.db'}",
             definitions_dir=Path(environ.get("KESU_DEFINITIONS", PROJECT_DIR / "definitions")),
+            wait_seconds=_seconds(environ.get("KESU_WAIT_SECONDS"), 30.0, "KESU_WAIT_SECONDS"),
+            database_configured=address is None or bool(environ.get("KESU_DATABASE_URL")),
         )
 
 
@@ -132,6 +139,18 @@ def _keyring(environ: Mapping[str, str], address: str | None, data_dir: Path) ->
     except OSError as error:
         raise SetupError(f"cannot read the keyring: {error}") from None
     return None
+
+
+def _seconds(text: str | None, default: float, name: str) -> float:
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 3600:
+        raise SetupError(f"{name} is a number of seconds between 0 and 3600, not {text!r}")
+    return seconds
 
 
 def exit_after(code: int) -> NoReturn:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from activities.channels.setup import TEMPLATES_FOLDER
 from activities.storage import make_engine, make_session_factory
@@ -48,6 +49,7 @@ from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
 from service.render import render_case, render_listing
 from service.versions import PublishedDefinitions
+from service.waiting import database_probe
 
 __all__ = ["CaseListing", "Kesu", "KesuError", "Started", "open_kesu"]
 
@@ -60,9 +62,18 @@ async def open_kesu(settings: Settings | None = None) -> AsyncIterator[Kesu]:
     try:
         registry = PublishedDefinitions(make_session_factory(engine))
         async with temporal_client(settings) as client:
-            yield Kesu(client, {}, settings.task_queue, registry)
+            yield kesu_for(client, settings, registry)
     finally:
         engine.dispose()
+
+
+def kesu_for(client: Client, settings: Settings, registry: PublishedDefinitions) -> Kesu:
+    """The service layer with the configured wait and, where known, a database to check."""
+    known = settings.database_configured
+    probe = database_probe(settings.database_url) if known else None
+    return Kesu(
+        client, {}, settings.task_queue, registry, wait=settings.wait_seconds, database=probe
+    )
 
 
 def _fields(

@@ -368,13 +368,21 @@ def create_app(
 
     @app.get("/healthz", response_model=models.Health, responses={503: {"model": models.Error}})
     async def healthz(kesu: Service) -> models.Health:
-        """200 when Temporal and the records database answer; no token needed."""
-        await kesu.check_temporal()
+        """200 when Temporal and the records database answer and a worker polls the task queue;
+        503 naming what is missing otherwise. No token needed."""
+        found = await kesu.health()
         if numbers is not None and (problem := await run_in_threadpool(numbers.problem)):
             raise KesuError(problem, RefusalKind.UNAVAILABLE)
+        database = "ok" if numbers is not None else found.database
         in_use = calendars_in_use(kesu.processes.values())
         warnings = ending_soon(in_use.values(), datetime.now(UTC).date())
-        return models.Health(status="ok", processes=len(kesu.processes), warnings=warnings)
+        return models.Health(
+            status="ok",
+            processes=len(kesu.processes),
+            workers=found.workers,
+            database=database,
+            warnings=warnings,
+        )
 
     return app
 

@@ -193,6 +193,10 @@ class Definition(BaseModel):
 class Health(BaseModel):
     status: str
     processes: int
+    workers: int
+    """Workers that polled the task queue lately."""
+    database: str
+    """``ok``, or ``not checked`` where this process does not know the database."""
     warnings: list[str] = []
     """Not failures: e.g. a calendar in use whose known dates end within 60 days."""
 

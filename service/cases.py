@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 import uuid
@@ -62,8 +63,18 @@ from .listing import (
 from .refusals import KesuError
 from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade
 from .versions import PublishedDefinitions
+from .waiting import DEFAULT_WAIT, DatabaseProbe, Health, Waiter, health
 
-__all__ = ["CaseFilter", "CaseListing", "CasePage", "Kesu", "KesuError", "RefusalKind", "Started"]
+__all__ = [
+    "CaseFilter",
+    "CaseListing",
+    "CasePage",
+    "Health",
+    "Kesu",
+    "KesuError",
+    "RefusalKind",
+    "Started",
+]
 
 MAX_KEY_LENGTH = 200
 
@@ -88,8 +99,15 @@ class Kesu:
         specs: Mapping[str, CompiledSpec],
         task_queue: str,
         registry: PublishedDefinitions | None = None,
+        *,
+        wait: float = DEFAULT_WAIT,
+        database: DatabaseProbe | None = None,
     ) -> None:
+        """``wait``: seconds a call waits for a worker before it is refused as unavailable;
+        ``database``: how ``health`` checks the database (None: not checked here)."""
         self._client = client
+        self._waiter = Waiter(client, task_queue, wait)
+        self._database = database
         self._pinned = dict(specs)
         self._catalog = SpecCatalog(specs.values())
         self._registry = registry
@@ -151,6 +169,14 @@ class Kesu:
         if not serving:
             raise KesuError(f"Temporal does not answer: {reason}", RefusalKind.UNAVAILABLE)
 
+    async def health(self) -> Health:
+        """Temporal, the workers polling the task queue, the database; UNAVAILABLE if any fails."""
+        await self.check_temporal()
+        found = await health(self._client, self._task_queue, self._database)
+        if found.problems:
+            raise KesuError("; ".join(found.problems), RefusalKind.UNAVAILABLE)
+        return found
+
     async def start_case(
         self,
         process: str,
@@ -202,7 +228,21 @@ class Kesu:
             return Started(case_id=case_id, created=False)
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
+        # Opened means stored: a case the database has not taken yet is not reported opened.
+        then = "; it is stored once a worker can: sending the same key again is safe"
+        await self._waiter.bounded(case_id, self._stored_opening(case_id), then)
         return Started(case_id=case_id, created=not existed)
+
+    async def _stored_opening(self, case_id: str) -> None:
+        pause = 0.02
+        while True:
+            view = await self.get_case(case_id, bounded=False)
+            if view.halted:
+                raise KesuError(view.halted, RefusalKind.CONFLICT)
+            if 0 not in view.pending:
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     async def send_event(
         self,
@@ -288,9 +328,13 @@ class Kesu:
         self, case_id: str, name: str, request: BaseModel, update_id: str | None
     ) -> EventResult:
         handle = self._handle(case_id)
+        update_id = update_id or uuid.uuid4().hex
+        then = f"; it may still be applied: send it again with id {update_id!r}"
         try:
-            result: EventResult = await handle.execute_update(
-                name, request, id=update_id or uuid.uuid4().hex, result_type=EventResult
+            result: EventResult = await self._waiter.bounded(
+                case_id,
+                handle.execute_update(name, request, id=update_id, result_type=EventResult),
+                then,
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause
@@ -304,9 +348,10 @@ class Kesu:
             raise self._rpc_problem(case_id, error) from None
         return result
 
-    async def get_case(self, case_id: str) -> CaseView:
+    async def get_case(self, case_id: str, *, bounded: bool = True) -> CaseView:
+        query = self._handle(case_id).query(CaseWorkflow.case)
         try:
-            return await self._handle(case_id).query(CaseWorkflow.case)
+            return await (self._waiter.bounded(case_id, query) if bounded else query)
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
         except WorkflowQueryFailedError as error:  # not a case, or no worker could answer
