@@ -39,6 +39,7 @@ from activities.metrics import OutboxCollector
 from activities.storage import (
     PublishRefused,
     StorageActivities,
+    describe_failure,
     make_engine,
     make_session_factory,
 )
@@ -64,7 +65,8 @@ from workflows.definitions import CACHE, workflow_runner
 
 log = logging.getLogger("kesu.worker")
 
-SWEEP_INTERVAL_SECONDS = 30.0
+SWEEP_INTERVAL_SECONDS = 2.0
+"""Often enough that a message a crashed worker had claimed goes out seconds after its lease."""
 CHANNELS_ENV = "KESU_CHANNELS"
 DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
@@ -136,16 +138,17 @@ def build_worker(
 
 
 async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
-    """Deliver what cases left in the outbox (a channel was down, a worker died mid-send)."""
+    """Deliver what cases left in the outbox (a channel was down, a worker died mid-send),
+    starting at once: what a crashed worker left behind goes out as soon as one is back."""
     while True:
-        await asyncio.sleep(interval)
         try:
             result = await asyncio.to_thread(messaging.deliver_pending)
-        except Exception:  # the sweep must outlive a database hiccup
-            log.exception("outbox sweep failed; trying again in %.0f s", interval)
-            continue
-        if result.delivered or result.failed:
-            log.info("outbox sweep: %d delivered, %d failed", result.delivered, result.failed)
+        except Exception as error:  # the sweep must outlive a database hiccup
+            log.warning("outbox sweep failed (%s); trying again", describe_failure(error))
+        else:
+            if result.delivered or result.failed:
+                log.info("outbox sweep: %d delivered, %d failed", result.delivered, result.failed)
+        await asyncio.sleep(interval)
 
 
 def publish_definitions(sessions: sessionmaker[Session], folder: Path) -> None:

@@ -30,12 +30,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.inputs import DeliverInput, DeliverResult
+from activities.lease import LeaseRenewal
 from activities.storage import CaseEventRow, OutboxRow, OutboxStatus
 
 # Never log params, nor the text of a channel's error (it may quote the message).
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
 
 LAST_ERROR_LIMIT = 500
+LEASE = timedelta(seconds=6)
+"""How long a claim protects a message unrenewed: a crashed deliverer's message waits this long."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class MessagingActivities:
     ``channels`` maps a recipient role (``customer``, ``supervisor``, ...) to its channel;
     other roles go to ``default``. A message that failed ``max_attempts`` times is marked
     ``dead`` and left for an operator. ``lease`` is how long a claimed message is protected
-    from other deliverers: longer than any channel takes to send.
+    from other deliverers; the deliverer renews it while its send runs (``LeaseRenewal``), so
+    it can be short: a message a crashed worker had claimed waits at most that long.
     """
 
     def __init__(
@@ -129,7 +133,7 @@ class MessagingActivities:
         default: Channel,
         *,
         max_attempts: int = 5,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
@@ -196,7 +200,8 @@ class MessagingActivities:
         envelope, attempts = claimed
         channel = self._channels.get(envelope.recipient, self._default)
         try:
-            channel.send(envelope)
+            with LeaseRenewal(lambda: self._renew(message_id), self._lease.total_seconds() / 3):
+                channel.send(envelope)
         except Exception as error:  # any channel failure is recorded, then retried later
             dead = self._record_failure(message_id, envelope, attempts + 1, error)
             return _Outcome.DEAD if dead else _Outcome.FAILED
@@ -256,6 +261,16 @@ class MessagingActivities:
             trigger=trigger or "",
         )
         return envelope, row.attempts
+
+    def _renew(self, message_id: int) -> None:
+        renew = (
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.status == OutboxStatus.PENDING.value)
+            .values(claimed_until=self._clock() + self._lease)
+            .execution_options(synchronize_session=False)
+        )
+        with self._sessions.begin() as session:
+            session.execute(renew)
 
     def _record_failure(
         self, message_id: int, envelope: Envelope, attempt: int, error: Exception

@@ -128,8 +128,9 @@ async def test_an_outage_is_retried_and_its_failure_carries_no_customer_data(
     result = await sending  # retried until the database took it
     assert result.stage == "triage"
     # The failure's message travels encrypted, like the data it might quote.
-    assert failure.message == "Encoded failure"
-    assert failure.HasField("encoded_attributes")
+    # (The server may also drop a failure it finds too big; then nothing is readable either.)
+    assert failure.message in ("Encoded failure", "Failure exceeds size limit."), failure
+    assert "database is locked" not in failure.message
     history = await plain.fetch_history()
     stored = b"".join(event.SerializeToString() for event in history.events)
     assert stored.count(b"Encoded failure") >= 1

@@ -52,6 +52,7 @@ _STORE_RETRY = RetryPolicy(
 )
 _DELIVERY_RETRY = RetryPolicy(maximum_attempts=3)
 _SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
+DELIVER_EVENTS_PATCH = "deliver-domain-events-with-their-step"
 
 
 class CaseInput(BaseModel):
@@ -298,11 +299,13 @@ class CaseWorkflow:
         while self._unsaved and self._halted is None:
             outcome = self._unsaved[0]
             try:
-                await workflow.execute_activity(
+                recorded = await workflow.execute_activity(
                     "record_step",
                     self._record(outcome),
                     result_type=StepRecorded,
-                    start_to_close_timeout=timedelta(seconds=30),
+                    # Short: a step in flight on a worker that died is retried by another
+                    # this soon (storing one takes milliseconds; a lock wait just retries).
+                    start_to_close_timeout=timedelta(seconds=10),
                     retry_policy=_STORE_RETRY,
                 )
             except ActivityError as error:
@@ -312,7 +315,12 @@ class CaseWorkflow:
                 self._halt(outcome, cause.message)
                 break
             self._unsaved.pop(0)
-            self._deliver = self._deliver or bool(outcome.messages)
+            # Domain events are queued by the activity, beside the step's own messages: they
+            # go out with this delivery, not with the next sweep. (Histories from before this
+            # delivered only the step's own messages; the patch keeps them replaying.)
+            queued_more = recorded.messages_queued > len(outcome.messages)
+            more = queued_more and workflow.patched(DELIVER_EVENTS_PATCH)
+            self._deliver = self._deliver or bool(outcome.messages) or more
             self._changes += 1
         self._publish()
 
