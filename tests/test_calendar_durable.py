@@ -62,7 +62,9 @@ async def test_a_clock_past_the_calendar_is_provisional_and_breaches_on_time(
     async with running_harness(
         time_env.client, sqlite_url(tmp_path), with_calendar(specs, short)
     ) as h:
-        case = (await h.kesu.start_case("bank_complaint", {"customer_id": "C-9"})).case_id
+        case = (
+            await h.kesu.start_case("bank_complaint", {"customer_id": "C-9"}, roles=["agent"])
+        ).case_id
         view = await h.kesu.get_case(case)
         clock = view.state.clocks["acknowledge"]
         due = clock.due_at

@@ -97,7 +97,7 @@ async def test_running_cases_survive_a_key_rotation_and_plain_events_are_refused
     url = sqlite_url(tmp_path)
     async with running_harness(before, url, specs) as h:
         fields = {"customer_id": "C-1", "customer_name": "张女士"}
-        case = (await h.kesu.start_case("complaint", fields)).case_id
+        case = (await h.kesu.start_case("complaint", fields, roles=["agent"])).case_id
         queue = h.task_queue
     async with running_harness(after, url, specs, task_queue=queue) as h:
         await h.kesu.send_event(case, "accept", actor="王敏", roles=["agent"])

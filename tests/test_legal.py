@@ -134,10 +134,11 @@ process: demo
 version: 1
 calendar: cn-workdays
 stages:
-  open: {{initial: true, on: {{close: closed}}}}
+  open: {{initial: true, on: {{close: {{to: closed, roles: [any]}}}}}}
   closed: {{final: true}}
 deadlines:
   answer: {{stop: {{enter: closed}}, within: {within}, clock: {clock}{extra}}}
+opened_by: [any]
 """
 
 

@@ -80,7 +80,7 @@ async def test_worker_metrics_health_and_readiness(worker_with_health: Worked) -
     forbidden = sample("kesu_events_refused_total", reason="forbidden")
     timed = sample("kesu_activity_seconds_count", activity="record_step", outcome="ok")
 
-    case = (await kesu.start_case("complaint", {"customer_id": "C-1"})).case_id
+    case = (await kesu.start_case("complaint", {"customer_id": "C-1"}, roles=["agent"])).case_id
     with pytest.raises(KesuError):
         await kesu.send_event(case, "accept", actor="张三", roles=["customer"])  # forbidden
     await kesu.send_event(case, "accept", actor="王敏", roles=["agent"])

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.exceptions import ApplicationError
 
-from activities.inputs import OutboxMessage
+from activities.inputs import STORAGE_FAILED, OutboxMessage
 from activities.storage import (
     AssignmentRow,
     Base,
@@ -183,8 +184,9 @@ def test_a_retry_after_a_lost_commit_writes_nothing_twice(
     )
     survey = OutboxMessage(recipient="customer", template="survey")
     step = step.model_copy(update={"messages": [survey] * messages})
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ApplicationError, match="not stored yet: ConnectionError") as caught:
         activities.record_step(step)
+    assert caught.value.type == STORAGE_FAILED and not caught.value.non_retryable
     before = counts(session_factory)
     result = activities.record_step(step)  # the activity's retry
     assert result.created is False

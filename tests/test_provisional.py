@@ -78,8 +78,9 @@ DEFINITION = """
 process: late
 version: 1
 calendar: cn-workdays
+opened_by: [any]
 stages:
-  open: {initial: true, on: {close: closed}}
+  open: {initial: true, on: {close: {to: closed, roles: [any]}}}
   closed: {final: true}
 deadlines:
   answer:

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.exceptions import ApplicationError
 
-from activities.inputs import OutboxMessage, StepRecord, StepRecorded
+from activities.inputs import STEP_NOT_STORABLE, OutboxMessage, StepRecord, StepRecorded
 from activities.storage import (
     CaseEventRow,
     CaseRow,
@@ -21,6 +22,7 @@ from activities.storage import (
     get_case,
     list_events,
     list_outbox,
+    store_step,
 )
 from activities.storage import steps as storage_module
 
@@ -224,9 +226,13 @@ def test_timestamps_are_timezone_aware_utc(
 def test_a_naive_timestamp_is_refused(
     storage: StorageActivities, session_factory: sessionmaker[Session]
 ) -> None:
-    with pytest.raises(StatementError, match="naive datetime"):
+    # A fault of the data, not of the database: retrying cannot help, so it is final.
+    with pytest.raises(ApplicationError, match="the database refuses its data") as caught:
         storage.record_step(make_step(0, at=datetime(2026, 11, 23, 9, 0)))
+    assert caught.value.type == STEP_NOT_STORABLE and caught.value.non_retryable
     assert count(session_factory, CaseRow) == 0
+    with pytest.raises(StatementError, match="naive datetime"), session_factory.begin() as s:
+        store_step(s, make_step(0, at=datetime(2026, 11, 23, 9, 0)))
 
 
 def test_a_failing_step_leaves_nothing_behind(
@@ -235,9 +241,11 @@ def test_a_failing_step_leaves_nothing_behind(
     storage.record_step(make_step(0))
     # The message cannot be stored (not JSON), after the case row was already updated.
     broken = OutboxMessage(recipient="customer", template="x", params={"bad": object()})
-    # SQLAlchemy wraps the encoder's TypeError on SQLite; psycopg raises it as it is.
-    with pytest.raises((StatementError, TypeError), match="not JSON serializable"):
+    # SQLAlchemy wraps the encoder's TypeError on SQLite; psycopg raises it as it is. Either
+    # way the data is at fault: the step fails for good, naming only the error's class.
+    with pytest.raises(ApplicationError, match=r"step 1 cannot be stored.*TypeError") as caught:
         storage.record_step(make_step(1, messages=[ack(), broken]))
+    assert caught.value.non_retryable
 
     with session_factory() as session:
         case = get_case(session, CASE)
