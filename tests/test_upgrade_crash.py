@@ -59,7 +59,9 @@ async def test_an_upgrade_rerun_after_a_crash_moves_each_case_once(
     try:
         cases = []
         for index in range(CASES):
-            case = (await kesu.start_case("claim", {"customer_id": f"C-{index}"})).case_id
+            case = (
+                await kesu.start_case("claim", {"customer_id": f"C-{index}"}, roles=["agent"])
+            ).case_id
             await kesu.send_event(case, "accept", actor="王敏", roles=["agent"])
             cases.append(case)
         # v2 is published while the worker runs: it fetches it without a restart.

@@ -52,9 +52,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 async def open_claims(h: VersionedHarness) -> tuple[str, str]:
     """Two v1 claims: one in handling, one still in intake."""
     fields = {"customer_id": "C-1", "description": "车损理赔被拒"}
-    handling = (await h.kesu.start_case("claim", fields)).case_id
+    handling = (await h.kesu.start_case("claim", fields, roles=["agent"])).case_id
     await h.kesu.send_event(handling, "accept", actor=AGENT[0], roles=AGENT[1])
-    intake = (await h.kesu.start_case("claim", {"customer_id": "C-2"})).case_id
+    intake = (await h.kesu.start_case("claim", {"customer_id": "C-2"}, roles=["agent"])).case_id
 
     async def stored() -> bool:  # upgrades plan from the database's open cases
         with h.sessions() as session:
@@ -72,7 +72,7 @@ async def test_old_cases_read_list_and_mask_by_their_own_version(
         old, _ = await open_claims(h)
         publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
         h.kesu.refresh()
-        new = (await h.kesu.start_case("claim", {"customer_id": "C-3"})).case_id
+        new = (await h.kesu.start_case("claim", {"customer_id": "C-3"}, roles=["agent"])).case_id
         assert (await h.kesu.get_case(new)).state.version == 2
 
         view = await h.kesu.get_case(old)
@@ -108,7 +108,7 @@ async def test_a_running_worker_takes_a_new_process_without_restart(
         (folder / f"{process}.yaml").write_text(text, encoding="utf-8")
         publish_folder(h.registry, folder)
         h.kesu.refresh()
-        case = (await h.kesu.start_case(process, {"customer_id": "C-9"})).case_id
+        case = (await h.kesu.start_case(process, {"customer_id": "C-9"}, roles=["agent"])).case_id
         result = await h.kesu.send_event(case, "accept", actor=AGENT[0], roles=AGENT[1])
         assert result.stage == "handling"
 

@@ -23,6 +23,7 @@ process: claim
 version: 1
 title: 理赔 Claim
 roles: [agent, supervisor]
+opened_by: [agent]
 pii_roles: [supervisor]
 fields:
   customer_id: {type: string, required: true}
@@ -49,6 +50,7 @@ process: claim
 version: 2
 title: 理赔 Claim
 roles: [agent, supervisor]
+opened_by: [agent]
 pii_roles: [supervisor]
 fields:
   customer_id: {type: string, required: true}
