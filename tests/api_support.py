@@ -7,6 +7,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Generator
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,16 @@ AGENT = {"Authorization": "Bearer agent-token"}
 SUPERVISOR = {"Authorization": "Bearer supervisor-token"}
 HANDLER = {"Authorization": "Bearer handler-token"}
 DASHBOARD = {"Authorization": "Bearer dashboard-token"}
+
+
+@contextlib.asynccontextmanager
+async def api_client(kesu: Kesu, body_limit: int = 64 * 1024) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over ``kesu`` on a loopback port, and an HTTP client for it."""
+    async with (
+        serving(api_app(kesu, body_limit=body_limit)) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as client,
+    ):
+        yield client
 
 
 def api_app(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.api_support import AGENT, DASHBOARD, api_app, serving
+from tests.api_support import AGENT, DASHBOARD, api_client
 from tests.temporal_support import Harness
 
 pytestmark = pytest.mark.temporal
@@ -16,10 +16,7 @@ pytestmark = pytest.mark.temporal
 
 @pytest_asyncio.fixture
 async def http(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        serving(api_app(harness.kesu)) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=30) as client,
-    ):
+    async with api_client(harness.kesu) as client:
         yield client
 
 

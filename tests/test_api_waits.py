@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from process.compiler import CompiledSpec
 from service.cases import Kesu
 from service.waiting import database_probe
-from tests.api_support import AGENT, api_app, serving
+from tests.api_support import AGENT, api_client
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from tests.test_api import open_complaint, refused
 
@@ -26,21 +23,12 @@ pytestmark = pytest.mark.temporal
 BODY = {"process": "complaint", "fields": {"customer_id": "C-1"}}
 
 
-@asynccontextmanager
-async def api(kesu: Kesu) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        serving(api_app(kesu)) as base_url,
-        httpx.AsyncClient(base_url=base_url, timeout=60) as client,
-    ):
-        yield client
-
-
 async def test_without_a_worker_every_call_answers_503_with_the_reason(
     harness: Harness, specs: dict[str, CompiledSpec], tmp_path: Path
 ) -> None:
     queue = f"kesu-nobody-{uuid.uuid4().hex[:8]}"  # no worker has ever polled it
     idle = Kesu(harness.client, specs, queue, wait=1)
-    async with api(idle) as http:
+    async with api_client(idle) as http:
         opened = await http.post("/cases", json={**BODY, "external_id": "w1"}, headers=AGENT)
         refused(opened, 503, f"no worker polls task queue {queue!r}", "sending the same key")
         case_id = "complaint-w1"
@@ -56,7 +44,7 @@ async def test_without_a_worker_every_call_answers_503_with_the_reason(
         refused(health, 503, f"no worker polls task queue {queue!r}")
     # A worker on that queue takes the waiting case; the same key then finds it stored.
     worker = running_harness(harness.client, sqlite_url(tmp_path), specs, task_queue=queue)
-    async with worker as running, api(running.kesu) as http:
+    async with worker as running, api_client(running.kesu) as http:
         again = await http.post("/cases", json={**BODY, "external_id": "w1"}, headers=AGENT)
         assert (again.status_code, again.json()["created"]) == (200, False)
         # The accept sent into the void was kept: sent again with its id, it is applied once.
@@ -75,7 +63,7 @@ async def test_a_database_outage_is_503_naming_it_and_nothing_is_lost(
     harness: Harness, specs: dict[str, CompiledSpec], tmp_path: Path, unique_key: str
 ) -> None:
     kesu = Kesu(harness.client, specs, harness.task_queue, wait=15)
-    async with api(kesu) as http:
+    async with api_client(kesu) as http:
         case_id = await open_complaint(http, f"outage-{unique_key}")
         blocker = sqlite3.connect(tmp_path / "kesu.db", isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")  # the database takes no writes: an outage
@@ -106,10 +94,10 @@ async def test_healthz_reports_an_unreachable_database(
     good = Kesu(
         harness.client, specs, harness.task_queue, database=database_probe(sqlite_url(tmp_path))
     )
-    async with api(good) as http:
+    async with api_client(good) as http:
         body = (await http.get("/healthz")).json()
         assert body["database"] == "ok" and body["workers"] >= 1
     nowhere = database_probe("postgresql+psycopg://kesu@127.0.0.1:9/nowhere?connect_timeout=2")
     bad = Kesu(harness.client, specs, harness.task_queue, database=nowhere)
-    async with api(bad) as http:
+    async with api_client(bad) as http:
         refused(await http.get("/healthz"), 503, "database unreachable: OperationalError")
