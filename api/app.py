@@ -196,7 +196,7 @@ def create_app(
         """Open a case; 201, or 200 when the same external id / Idempotency-Key opened it."""
         key = _one_key("external_id", body.external_id, idempotency_key)
         started = await kesu.start_case(
-            body.process, body.fields, key=key, actor=who.actor, roles=list(who.roles)
+            body.process, body.fields, key=key, actor=who.actor, roles=list(who.roles), stored=True
         )
         response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/cases/{started.case_id}"

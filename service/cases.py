@@ -185,11 +185,13 @@ class Kesu:
         key: str | None = None,
         actor: str = "system",
         roles: list[str] | None = None,
+        stored: bool = False,
     ) -> Started:
         """Open a case. With ``key`` (the caller's own id for it) a retry opens nothing new.
 
         ``roles`` are the roles ``actor`` acts in: the definition's ``opened_by`` says which
-        may open a case."""
+        may open a case. ``stored``: return only once the opening step is stored (at most the
+        wait), as the HTTP API does."""
         spec = self.spec(process)
         _check_texts(actor=actor, roles=roles or [])
         refused = opening_problem(spec.definition, roles or [], actor)
@@ -228,9 +230,10 @@ class Kesu:
             return Started(case_id=case_id, created=False)
         except RPCError as error:
             raise self._rpc_problem(case_id, error) from None
-        # Opened means stored: a case the database has not taken yet is not reported opened.
-        then = "; it is stored once a worker can: sending the same key again is safe"
-        await self._waiter.bounded(case_id, self._stored_opening(case_id), then)
+        if stored:
+            # Opened means stored: a case the database has not taken yet is not reported so.
+            then = "; it is stored once a worker can: sending the same key again is safe"
+            await self._waiter.bounded(case_id, self._stored_opening(case_id), then)
         return Started(case_id=case_id, created=not existed)
 
     async def _stored_opening(self, case_id: str) -> None:
