@@ -101,7 +101,9 @@ async def test_publishing_a_new_year_retargets_an_open_case(
     short = ending(specs["bank_complaint"].calendars["cn-workdays"], yesterday())
     running = with_calendar(specs, short)
     async with running_harness(time_env.client, sqlite_url(tmp_path), running) as h:
-        case = (await h.kesu.start_case("bank_complaint", {"customer_id": "C-10"})).case_id
+        case = (
+            await h.kesu.start_case("bank_complaint", {"customer_id": "C-10"}, roles=["agent"])
+        ).case_id
         before = (await h.kesu.get_case(case)).state.clocks["acknowledge"]
         assert before.due_at is not None and before.provisional is not None
         # The published year makes the provisional due day a holiday: the due time moves a day

@@ -53,7 +53,9 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     browser: Browser, console: str, harness: Harness, unique_key: str
 ) -> None:
     fields = {"customer_id": "C-9", "customer_name": "张女士", "category": "card"}
-    started = await harness.kesu.start_case("complaint", fields, key=f"console-{unique_key}")
+    started = await harness.kesu.start_case(
+        "complaint", fields, key=f"console-{unique_key}", roles=["agent"]
+    )
     case_id = started.case_id
 
     agent = await signed_in(browser, console, "agent-token")
@@ -105,7 +107,7 @@ async def test_pages_need_a_session_and_forms_need_its_token(
     console: str, harness: Harness, unique_key: str
 ) -> None:
     started = await harness.kesu.start_case(
-        "complaint", {"customer_id": "C-1"}, key=f"csrf-{unique_key}"
+        "complaint", {"customer_id": "C-1"}, key=f"csrf-{unique_key}", roles=["agent"]
     )
     async with httpx.AsyncClient(base_url=console, timeout=30) as http:
         response = await http.get("/console/cases")

@@ -224,8 +224,8 @@ BROKEN = [
     pytest.param(
         "opened_by: [agent]\n",
         "opened_by: [agnet]\n",
-        ["demo.yaml:20: opened_by: unknown role 'agnet'; did you mean 'agent'? (the roles are agent,"
-         " supervisor)"],
+        ["demo.yaml:20: opened_by: unknown role 'agnet'; did you mean 'agent'? (the roles are"
+         " agent, supervisor)"],
         id="opened-by-unknown-role",
     ),
     pytest.param(

@@ -80,7 +80,10 @@ client_key_path = "{client_pair.key}"
     async with running_worker(settings) as client:
         kesu = Kesu(client, specs, settings.task_queue)
         started = await kesu.start_case(
-            "complaint", {"customer_id": "C-1", "customer_name": "张女士"}, key="tls-1"
+            "complaint",
+            {"customer_id": "C-1", "customer_name": "张女士"},
+            key="tls-1",
+            roles=["agent"],
         )
         await kesu.send_event(started.case_id, "accept", actor="王敏", roles=["agent"])
         view = await kesu.get_case(started.case_id)
