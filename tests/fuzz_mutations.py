@@ -117,7 +117,8 @@ def _new_event(rng: random.Random, data: Data) -> None:
     if not open_stages:
         return
     source = stages[rng.choice(open_stages)]
-    transition: Data = {"to": rng.choice(list(stages))}
+    # Every event names who may send it (a definition must): one of its roles, or anyone.
+    transition: Data = {"to": rng.choice(list(stages)), "roles": ["any"]}
     if data.get("roles") and rng.random() < 0.5:
         transition["roles"] = [rng.choice(data["roles"])]
     if rng.random() < 0.3:
