@@ -172,6 +172,7 @@ def create_app(
     )
     app.state.tokens = tokens
     app.state.records = records
+    app.state.case_numbers = numbers
     app.state.console_secret = new_secret()
     app.include_router(console_router())
     install_error_handlers(app)

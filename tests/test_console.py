@@ -8,6 +8,7 @@ reports and process pages render. Each page leaves a screenshot under build/scre
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +38,14 @@ async def signed_in(browser: Browser, base_url: str, token: str) -> Page:
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{base_url}/console/cases")
     return page
+
+
+async def http_json(base_url: str, path: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        response = await http.get(path, headers=AGENT)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
 
 async def unlabelled_controls(page: Page) -> list[str]:
@@ -88,7 +97,9 @@ async def test_an_agent_works_a_case_and_a_supervisor_sees_the_customer(
     assert view.state.stage == "triage"
 
     supervisor = await signed_in(browser, console, "supervisor-token")
-    await supervisor.goto(f"{console}/console/cases/{case_id}")
+    number = (await http_json(console, f"/cases/{case_id}"))["case_number"]
+    await supervisor.goto(f"{console}/console/cases/{number}")  # case numbers work in the URL
+    await expect(supervisor.get_by_test_id("case-number")).to_have_text(number)
     await expect(supervisor.locator('[data-field="customer_name"]')).to_have_text("张女士")
     await supervisor.screenshot(path=screenshot_path("case-supervisor"), full_page=True)
 

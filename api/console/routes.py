@@ -18,10 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from api import views
 from api.errors import STATUS
 from service import diagrams
+from service.case_numbers import CaseNumbers
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError
 
 from . import charts, reports
@@ -55,6 +57,19 @@ def when(moment: datetime | None, zone: str = "UTC") -> str:
     if moment is None:
         return "–"
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+async def _resolve(request: Request, reference: str) -> tuple[str, str | None]:
+    """(case id, case number) of a case id or number; ids pass through without the records."""
+    numbers: CaseNumbers | None = request.app.state.case_numbers
+    if numbers is None:
+        return reference, None
+    return await run_in_threadpool(numbers.resolve, reference)
+
+
+def _numbers(request: Request, case_ids: list[str]) -> dict[str, str]:
+    numbers: CaseNumbers | None = request.app.state.case_numbers
+    return numbers.numbers(case_ids) if numbers is not None else {}
 
 
 def _to_login() -> RedirectResponse:
@@ -138,15 +153,17 @@ def console_router() -> APIRouter:
             stages=sorted({name for s in kesu.processes.values() for name in s.definition.stages}),
             soon=SOON_SECONDS, first_page="?" + urlencode(query) if page else None,
             zones={name: spec.time_zone for name, spec in kesu.processes.items()},
+            numbers=await run_in_threadpool(_numbers, request, [row.case_id for row in rows]),
             opened=(opened_from, opened_until),
         )  # fmt: skip
 
-    @router.get("/cases/{case_id}")
-    async def case(request: Request, case_id: str) -> Response:
+    @router.get("/cases/{reference}")
+    async def case(request: Request, reference: str) -> Response:
+        """A case by its id or its number (``CP-2026-000123``)."""
         session = _session(request)
         if session.principal is None:
             return _to_login()
-        return await _case_page(request, session, case_id)
+        return await _case_page(request, session, reference)
 
     @router.post("/cases/{case_id}/events/{event}")
     async def send_event(request: Request, case_id: str, event: str) -> Response:
@@ -208,6 +225,7 @@ async def _case_page(
     kesu: Kesu = request.app.state.kesu
     assert session.principal is not None
     roles = session.principal.roles
+    case_id, number = await _resolve(request, case_id)
     try:
         view = await kesu.get_case(case_id)
     except KesuError as missing:
@@ -223,7 +241,8 @@ async def _case_page(
     )
     return _render(
         request, session, "case", STATUS[refused.kind] if refused else 200,
-        case=body, definition=spec.definition, forms=forms, refused=refused, zone=spec.time_zone,
+        case=body, number=number, definition=spec.definition, forms=forms, refused=refused,
+        zone=spec.time_zone,
         done=request.query_params.get("done"), event_id=uuid.uuid4().hex,
         path=[step.to_stage for step in view.state.steps],
         diagram=Markup(diagrams.case_diagram(spec, view.state, "svg")),

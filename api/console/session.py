@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 
-from api.auth import Principal, TokenTable
+from api.access import TokenSource
+from api.auth import Principal
 
 from .i18n import LANGUAGES, pick_language
 
@@ -24,7 +25,7 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class Session:
-    def __init__(self, request: Request, tokens: TokenTable, secret: bytes) -> None:
+    def __init__(self, request: Request, tokens: TokenSource, secret: bytes) -> None:
         self._token = request.cookies.get(SESSION_COOKIE) or ""
         self.principal: Principal | None = tokens.principal(self._token) if self._token else None
         self.language = pick_language(
