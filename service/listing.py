@@ -48,6 +48,8 @@ class CaseFilter:
     """Cases opened at or after this moment."""
     opened_until: datetime | None = None
     """Cases opened before this moment."""
+    case_ids: tuple[str, ...] | None = None
+    """Only these cases (e.g. those of one assignee, found in the records)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ def list_query(specs: list[CompiledSpec], where: CaseFilter) -> str:
         clauses.append(f"{search.PRIORITY.name} = {_quoted(where.priority)}")
     if not where.include_finished:
         clauses.append("ExecutionStatus = 'Running'")
+    if where.case_ids is not None:
+        listed = ", ".join(_quoted(case_id) for case_id in where.case_ids)
+        clauses.append(f"WorkflowId IN ({listed})" if listed else "WorkflowId = ''")
     if where.opened_from is not None:
         clauses.append(f"StartTime >= {_quoted(where.opened_from.isoformat())}")
     if where.opened_until is not None:

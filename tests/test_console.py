@@ -141,6 +141,14 @@ async def test_pages_need_a_session_and_forms_need_its_token(
         assert started.case_id not in before.text
         api = await http.get("/cases?opened_until=2000-01-01T00:00:00Z", headers=AGENT)
         assert api.status_code == 200 and api.json()["cases"] == []
+        await harness.kesu.send_event(started.case_id, "accept", roles=["agent"])
+        await harness.kesu.send_event(
+            started.case_id, "assign", roles=["agent"], data={"assignee": "赵磊"}
+        )
+        mine = await http.get("/console/cases", params={"assignee": "赵磊"})
+        assert started.case_id in mine.text
+        others = await http.get("/console/cases", params={"assignee": "nobody"})
+        assert started.case_id not in others.text
         chinese = await http.get(f"/console/cases/{started.case_id}")
         assert (
             "案件信息" in chinese.text

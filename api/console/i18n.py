@@ -27,6 +27,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "process": ("流程", "Process"),
     "stage": ("阶段", "Stage"),
     "priority": ("优先级", "Priority"),
+    "assignee": ("责任人", "Assignee"),
     "overdue_only": ("仅显示超时", "Overdue only"),
     "include_finished": ("含已结案", "Include finished"),
     "any": ("全部", "Any"),

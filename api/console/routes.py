@@ -18,11 +18,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api import views
 from api.errors import STATUS
 from service import diagrams
+from service.assignments import cases_assigned_to
 from service.case_numbers import CaseNumbers
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError
 
@@ -70,6 +73,15 @@ async def _resolve(request: Request, reference: str) -> tuple[str, str | None]:
 def _numbers(request: Request, case_ids: list[str]) -> dict[str, str]:
     numbers: CaseNumbers | None = request.app.state.case_numbers
     return numbers.numbers(case_ids) if numbers is not None else {}
+
+
+def _assigned(request: Request, assignee: str, finished: bool) -> tuple[str, ...] | None:
+    """The cases of ``assignee`` (责任人) from the records; None: no filter by assignee."""
+    records: sessionmaker[DbSession] | None = request.app.state.records
+    if not assignee or records is None:
+        return None
+    found = cases_assigned_to(records, assignee, include_closed=finished)
+    return tuple(found) if found is not None else None
 
 
 def _to_login() -> RedirectResponse:
@@ -122,16 +134,19 @@ def console_router() -> APIRouter:
         finished: bool = False,
         opened_from: str = "",
         opened_until: str = "",
+        assignee: str = "",
         page: str = "",
     ) -> Response:
         session = _session(request)
         if session.principal is None:
             return _to_login()
         kesu: Kesu = request.app.state.kesu
+        assigned = await run_in_threadpool(_assigned, request, assignee.strip(), finished)
         where = CaseFilter(
             process=process or None, stage=stage or None, priority=priority or None,
             overdue=overdue, include_finished=finished,
             opened_from=form_day(opened_from), opened_until=form_day(opened_until, end=True),
+            case_ids=assigned,
         )  # fmt: skip
         query = {k: v for k, v in request.query_params.items() if k != "page"}
         error: KesuError | None = None
@@ -154,7 +169,7 @@ def console_router() -> APIRouter:
             soon=SOON_SECONDS, first_page="?" + urlencode(query) if page else None,
             zones={name: spec.time_zone for name, spec in kesu.processes.items()},
             numbers=await run_in_threadpool(_numbers, request, [row.case_id for row in rows]),
-            opened=(opened_from, opened_until),
+            opened=(opened_from, opened_until), assignee=assignee,
         )  # fmt: skip
 
     @router.get("/cases/{reference}")
