@@ -23,6 +23,9 @@ __all__ = ["browser"]
 
 pytestmark = pytest.mark.temporal
 
+# Pages wait on a real worker and Temporal: on a loaded machine a step can take seconds.
+expect.set_options(timeout=30_000)
+
 
 @pytest_asyncio.fixture
 async def console(harness: Harness) -> AsyncIterator[str]:
@@ -32,6 +35,7 @@ async def console(harness: Harness) -> AsyncIterator[str]:
 
 async def signed_in(browser: Browser, base_url: str, token: str) -> Page:
     page = await browser.new_page(locale="en-US")
+    page.set_default_timeout(30_000)
     await page.goto(f"{base_url}/console/cases")
     await expect(page).to_have_url(f"{base_url}/console/login")
     await page.get_by_label("Access token").fill(token)

@@ -6,6 +6,7 @@ and in any browser; every shape has a text equivalent beside it for screen reade
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,8 +31,11 @@ def _x(moment: datetime, start: datetime, end: datetime) -> float:
     return PAD + max(0.0, min(1.0, share)) * (WIDTH - 2 * PAD)
 
 
-def clock_line(clock: models.Clock, now: datetime, words: dict[str, str]) -> Markup:
-    """A clock from its start to its due time (or now), with its pause, breach and stop marked."""
+def clock_line(
+    clock: models.Clock, now: datetime, words: dict[str, str], warned: Sequence[datetime] = ()
+) -> Markup:
+    """A clock from its start to its due time (or now), with its pause, the warnings given,
+    its breach and its stop marked."""
     if clock.started_at is None:
         return Markup("")
     start = clock.started_at
@@ -51,6 +55,7 @@ def clock_line(clock: models.Clock, now: datetime, words: dict[str, str]) -> Mar
             f'<rect x="{x1:.1f}" y="{y - 6}" width="{max(x2 - x1, 2):.1f}" height="12" '
             f'class="pause"><title>{escape(words["paused"])}</title></rect>'
         )
+    parts.extend(_mark(at, start, end, "warning", words["warning"]) for at in warned)
     if clock.due_at is not None:
         kind = "due provisional" if clock.provisional else "due"
         label = words["due"] + (f" ({words['provisional']})" if clock.provisional else "")

@@ -65,6 +65,7 @@ _WORDS: Mapping[str, tuple[str, str]] = {
     "paused": ("暂停中", "Paused"),
     "stopped": ("已停止", "Stopped"),
     "breached": ("已违约", "Breached"),
+    "warning": ("预警", "Warning"),
     "provisional": ("暂定", "Provisional"),
     "now": ("现在", "Now"),
     "no_due": ("无到期时间", "No due time"),

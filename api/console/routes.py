@@ -24,6 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api import views
 from api.errors import STATUS
+from process.events import WARNING_EVENT_PREFIX
+from process.state import Step
 from service import diagrams
 from service.assignments import cases_assigned_to
 from service.case_numbers import CaseNumbers
@@ -82,6 +84,15 @@ def _assigned(request: Request, assignee: str, finished: bool) -> tuple[str, ...
         return None
     found = cases_assigned_to(records, assignee, include_closed=finished)
     return tuple(found) if found is not None else None
+
+
+def _warnings(steps: list[Step]) -> dict[str, list[datetime]]:
+    """When each clock warned: its ``deadline.warning:<clock>`` steps."""
+    warned: dict[str, list[datetime]] = {}
+    for step in steps:
+        if step.event.startswith(WARNING_EVENT_PREFIX):
+            warned.setdefault(step.event.removeprefix(WARNING_EVENT_PREFIX), []).append(step.at)
+    return warned
 
 
 def _to_login() -> RedirectResponse:
@@ -260,5 +271,6 @@ async def _case_page(
         zone=spec.time_zone,
         done=request.query_params.get("done"), event_id=uuid.uuid4().hex,
         path=[step.to_stage for step in view.state.steps],
+        warned=_warnings(view.state.steps),
         diagram=Markup(diagrams.case_diagram(spec, view.state, "svg")),
     )  # fmt: skip
