@@ -18,14 +18,16 @@ from playwright.async_api import Browser, async_playwright
 from tests.services import require_service
 
 CHROMIUM_ENV = "KESU_CHROMIUM"
-SCREENSHOTS = Path(__file__).parent.parent / "build" / "screenshots"
-"""Where page tests leave their screenshots (git-ignored): look at them after a run."""
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+"""Where page tests leave their pages and screenshots (git-ignored): look at them after a run."""
 
 
 def chromium_path() -> str:
     found = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium")
     if not found:
-        require_service("chromium", "no Chromium: `make browser` installs Debian's package")
+        require_service(
+            "chromium", "Debian's chromium is not installed (make test installs it: make browser)"
+        )
     return found
 
 
@@ -33,13 +35,21 @@ def chromium_path() -> str:
 async def browser() -> AsyncIterator[Browser]:
     executable = chromium_path()
     async with async_playwright() as playwright:
+        # Debian's browser, never one Playwright downloads; no sandbox when tests run as root.
         launched = await playwright.chromium.launch(
             executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
         )
-        yield launched
-        await launched.close()
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
-def screenshot_path(name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"
+def artifacts(area: str) -> Path:
+    folder = ARTIFACTS / area
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def screenshot_path(name: str, area: str = "console") -> Path:
+    return artifacts(area) / f"{name}.png"

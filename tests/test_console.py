@@ -2,7 +2,7 @@
 
 An agent signs in, finds a case in the list, opens it (customer data masked), accepts it
 through its form and sees a refusal with its reason; a supervisor sees the data unmasked; the
-reports and process pages render. Each page leaves a screenshot under build/screenshots.
+reports and process pages render. Each page leaves a screenshot under test-artifacts/console.
 """
 
 from __future__ import annotations

@@ -7,52 +7,27 @@ for a person to look at.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, Route, async_playwright
+from playwright.async_api import Browser, Page, Route
 
 from runtime import load_specs
 from service.diagrams import case_diagram, process_diagram
 from service.scenarios import load_scenario, run_scenario
+from tests.browser_support import artifacts, browser
 from tests.services import require_service
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "definitions"
-ARTIFACTS = ROOT / "test-artifacts" / "diagrams"
+ARTIFACTS = artifacts("diagrams")
 SPECS = load_specs(DEFINITIONS)
 
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        require_service(
-            "chromium",
-            "Debian's chromium is not installed (make test installs it: apt-get install chromium)",
-        )
-    return found
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = _chromium()
-    async with async_playwright() as playwright:
-        # Debian's browser, never one Playwright downloads; no sandbox when tests run as root.
-        launched = await playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+__all__ = ["browser"]  # the shared fixture
 
 
 async def _open_offline(browser: Browser, html: str, name: str) -> tuple[Page, list[str]]:
     path = ARTIFACTS / f"{name}.html"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     page = await browser.new_page(viewport={"width": 1600, "height": 1000})
     fetched: list[str] = []
@@ -118,7 +93,6 @@ async def test_the_mermaid_text_renders_in_mermaid(browser: Browser, process: st
     """What designers paste into a wiki must parse: Mermaid itself (npm) renders it."""
     if not MERMAID.exists():
         require_service("mermaid", f"the mermaid npm package is not installed ({MERMAID.name})")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = await browser.new_page(viewport={"width": 2400, "height": 1400})
     await page.set_content("<!DOCTYPE html><html><body></body></html>")
     await page.add_script_tag(path=str(MERMAID))
