@@ -5,7 +5,8 @@ The entry point of the API: it reads the environment and the token file and hand
 Temporal server and a worker in this process, like ``starter.py demo``, so one command gives a
 working service; against a cluster, workers run apart (``worker.py``) unless ``--worker``.
 
-``python api_server.py new-token --actor 王敏 --role agent`` makes a token for the token file.
+``python api_server.py new-token --actor 王敏 --role agent`` makes a token for the token file;
+``python api_server.py codec`` serves only Temporal's codec endpoint (``/encode``, ``/decode``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import functools
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -28,14 +29,20 @@ from activities.storage import make_engine, make_session_factory
 from api import TokenTable, create_app
 from api.access import ReloadingTokens
 from api.auth import TokenConfigError, hash_token
+from api.codec import codec_app
+from api.privacy import PrivacySetup
+from process.compiler import CompiledSpec
 from process.loader import DefinitionError
 from runtime import PROJECT_DIR, Settings, SetupError, exit_after, load_specs
 from service.cases import Kesu
+from service.crypto import EncryptionCodec
 from service.versions import PublishedDefinitions
 from starter import kesu_for, open_kesu
 from worker import running_worker
 
 TOKENS_ENV = "KESU_API_TOKENS"
+CODEC_ORIGINS_ENV = "KESU_CODEC_ORIGINS"
+DEFAULT_CODEC_ORIGINS = "http://localhost:8233 http://127.0.0.1:8233"
 DEFAULT_TOKENS = PROJECT_DIR / "config" / "tokens.yaml"
 
 
@@ -74,16 +81,44 @@ async def serving_kesu(settings: Settings, with_worker: bool) -> AsyncIterator[K
         engine.dispose()
 
 
+def _codec(settings: Settings) -> EncryptionCodec | None:
+    if settings.keyring is None:
+        return None
+    return EncryptionCodec(settings.keyring, allow_plaintext=settings.allow_plaintext)
+
+
+def _decoders(specs: Mapping[str, CompiledSpec]) -> frozenset[str]:
+    return frozenset(role for spec in specs.values() for role in spec.definition.pii_roles)
+
+
+def _origins() -> list[str]:
+    return os.environ.get(CODEC_ORIGINS_ENV, DEFAULT_CODEC_ORIGINS).replace(",", " ").split()
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configured = os.environ.get(TOKENS_ENV)
     # Read again whenever the file changes: tokens are added and revoked without a restart.
     tokens = ReloadingTokens(Path(configured) if configured else DEFAULT_TOKENS, load_tokens)
-    load_specs(settings.definitions_dir)  # a broken definition stops us here, with its line
-    with_worker = args.worker if args.worker is not None else settings.temporal_address is None
-    factory = functools.partial(serving_kesu, settings, with_worker)
-    records = make_session_factory(make_engine(settings.database_url))
-    app = create_app(factory, tokens, body_limit=args.body_limit, records=records)
+    specs = load_specs(settings.definitions_dir)  # a broken definition stops here, with its line
+    if args.command == "codec":
+        codec = _codec(settings)
+        if codec is None:
+            raise SetupError("the codec endpoint needs a keyring (KESU_PAYLOAD_KEYS, ...)")
+        app = codec_app(codec, tokens, _decoders(specs), _origins())
+    else:
+        with_worker = args.worker if args.worker is not None else settings.temporal_address is None
+        factory = functools.partial(serving_kesu, settings, with_worker)
+        records = make_session_factory(make_engine(settings.database_url))
+        privacy = PrivacySetup(
+            sessions=records,
+            codec=_codec(settings),
+            web_ui_origins=_origins(),
+            decoders=_decoders(specs),
+        )
+        app = create_app(
+            factory, tokens, body_limit=args.body_limit, records=records, privacy=privacy
+        )
     # log_config=None: uvicorn's lines go through kesu's handler (plain or JSON).
     config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None)
     asyncio.run(uvicorn.Server(config).serve())
@@ -116,6 +151,7 @@ def _parser(prog: str = "api_server.py") -> argparse.ArgumentParser:
     token = commands.add_parser("new-token", help="make a token and its token-file entry")
     token.add_argument("--actor", required=True, help="who the caller acts as, e.g. 王敏")
     token.add_argument("--role", action="append", default=[], help="a role it acts in")
+    commands.add_parser("codec", help="serve only the Temporal codec endpoint (/encode, /decode)")
     return parser
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import signal
 import sys
@@ -44,9 +45,10 @@ from runtime import (
     reader_left,
     temporal_client,
 )
-from service import calendars_cli, designer_cli, outbox, records_cli, versions_cli
+from service import calendars_cli, designer_cli, outbox, privacy_cli, records_cli, versions_cli
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
+from service.privacy import Privacy
 from service.render import render_case, render_listing
 from service.versions import PublishedDefinitions
 from service.waiting import database_probe
@@ -149,6 +151,13 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
         view = await kesu.get_case(args.case)
         number = records_cli.case_number(settings.database_url, args.case)
         spec = kesu.definition_of(view.state)
+        if args.show_pii:  # recorded before it is shown: no unmasked read goes unrecorded
+            pii = spec.definition.pii_fields if spec is not None else list(view.state.fields)
+            shown = [name for name in pii if name in view.state.fields]
+            with privacy_cli.open_sessions(settings.database_url) as sessions:
+                Privacy(sessions, {}).record_unmasked_read(
+                    args.case, args.actor, ["cli"], shown, "cli"
+                )
         print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
         print(messages_text(settings, args.case))
     elif args.command == "list":
@@ -187,7 +196,11 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="a case: fields, deadlines, timeline")
     show.add_argument("case")
-    show.add_argument("--show-pii", action="store_true", help="show customer data unmasked")
+    show.add_argument(
+        "--unmasked", "--show-pii", dest="show_pii", action="store_true",
+        help="show customer data unmasked (recorded: starter.py access-log CASE)",
+    )  # fmt: skip
+    show.add_argument("--actor", default=getpass.getuser(), help="who reads (recorded)")
 
     listing = commands.add_parser("list", help="list open cases")
     listing.add_argument("--process")
@@ -210,6 +223,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
     designer_cli.add_commands(commands)  # schema, diagram, simulate, test
     versions_cli.add_commands(commands)  # publish, versions, upgrade
     calendars_cli.add_commands(commands)  # calendars [add-year | publish]
+    privacy_cli.add_commands(commands)  # keys, retention, access-log
     commands.add_parser("check", help="validate the process definitions and stop")
     demo = commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     demo.add_argument(
@@ -265,6 +279,14 @@ async def _main(args: argparse.Namespace) -> int:
     if args.command == calendars_cli.COMMAND:
         calendars_dir = settings.definitions_dir / CALENDARS_FOLDER
         return await calendars_cli.run(args, calendars_dir, lambda: open_kesu(settings))
+    if args.command in privacy_cli.COMMANDS:
+        context = privacy_cli.PrivacyContext(
+            settings.database_url,
+            settings.keyring,
+            load_specs(settings.definitions_dir),
+            lambda: temporal_client(settings),
+        )
+        return await privacy_cli.run(args, context)
     if args.command in records_cli.COMMANDS:
         specs = load_specs(settings.definitions_dir) if args.command == "report" else {}
         reporting = {name: spec.definition.reporting for name, spec in specs.items()}

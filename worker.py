@@ -34,9 +34,11 @@ from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
 from activities.channels.setup import load_channel_setup, read_channels
 from activities.events import domain_events
+from activities.keys import Keyring
 from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
 from activities.storage import (
+    CaseSealer,
     PublishRefused,
     StorageActivities,
     describe_failure,
@@ -78,8 +80,11 @@ class Activities:
     sessions: sessionmaker[Session]
 
 
-def build_activities(database_url: str, channels: ChannelSetup | None = None) -> Activities:
-    """The activities on ``database_url``; messages go to the console unless ``channels``."""
+def build_activities(
+    database_url: str, channels: ChannelSetup | None = None, keyring: Keyring | None = None
+) -> Activities:
+    """The activities on ``database_url``; messages go to the console unless ``channels``.
+    With a ``keyring``, customer data is stored encrypted with per-case keys."""
     engine = make_engine(database_url)
     try:
         migrate(engine)  # the schema at the newest revision before any activity runs
@@ -90,9 +95,13 @@ def build_activities(database_url: str, channels: ChannelSetup | None = None) ->
         raise SetupError(f"cannot connect to the database {where}: {error.orig}") from None
     sessions = make_session_factory(engine)
     channels = channels or console_setup()
+    sealer = CaseSealer(keyring) if keyring is not None else None
     return Activities(
         storage=StorageActivities(
-            sessions, domain_events if channels.events else None, stored=metrics.count_step
+            sessions,
+            domain_events if channels.events else None,
+            stored=metrics.count_step,
+            sealer=sealer,
         ),
         messaging=MessagingActivities(
             sessions,
@@ -100,6 +109,7 @@ def build_activities(database_url: str, channels: ChannelSetup | None = None) ->
             channels.default,
             max_attempts=channels.max_attempts,
             backoff=channels.backoff,
+            sealer=sealer,
         ),
         sessions=sessions,
     )
@@ -184,7 +194,7 @@ async def running_worker(
     ``health``: serve ``/metrics``, ``/healthz`` and ``/readyz`` there (``telemetry.HealthServer``).
     """
     channels = channel_setup(settings)
-    activities = build_activities(settings.database_url, channels)
+    activities = build_activities(settings.database_url, channels, settings.keyring)
     publish_definitions(activities.sessions, settings.definitions_dir)
     polling = threading.Event()
     async with contextlib.AsyncExitStack() as cleanup:

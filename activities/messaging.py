@@ -31,7 +31,7 @@ from temporalio import activity
 
 from activities.inputs import DeliverInput, DeliverResult
 from activities.lease import LeaseRenewal
-from activities.storage import CaseEventRow, OutboxRow, OutboxStatus
+from activities.storage import CaseEventRow, CaseSealer, OutboxRow, OutboxStatus, holds_sealed
 
 # Never log params, nor the text of a channel's error (it may quote the message).
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
@@ -136,6 +136,7 @@ class MessagingActivities:
         lease: timedelta = LEASE,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        sealer: CaseSealer | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -146,6 +147,8 @@ class MessagingActivities:
         self._lease = lease
         self._backoff = backoff or Backoff()
         self._clock = clock
+        self._sealer = sealer
+        """Opens customer data stored encrypted (``activities.casekeys``) for the channel."""
 
     @activity.defn(name="deliver_outbox")
     def deliver_outbox(self, inp: DeliverInput) -> DeliverResult:
@@ -252,12 +255,15 @@ class MessagingActivities:
                     CaseEventRow.case_id == row.case_id, CaseEventRow.seq == row.seq
                 )
             )
+            params = row.params
+            if self._sealer is not None and holds_sealed(params):
+                params = self._sealer.open_values(session, row.case_id, params)
         envelope = Envelope(
             idempotency_key=row.idempotency_key,
             case_id=row.case_id,
             recipient=row.recipient,
             template=row.template,
-            params=row.params,
+            params=params,
             trigger=trigger or "",
         )
         return envelope, row.attempts

@@ -7,6 +7,7 @@ token: the actor and roles sent to a case are the token's, never the request's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from .access import RequireToken, TokenSource
 from .auth import Principal
 from .console import console_router, new_secret
 from .errors import BodyLimit, install_error_handlers
+from .privacy import PrivacySetup, install_privacy, record_read
 
 KesuFactory = Callable[[], AbstractAsyncContextManager[Kesu]]
 """Opens a ``Kesu`` when the app starts and closes it when the app stops."""
@@ -142,6 +144,7 @@ def create_app(
     *,
     body_limit: int = DEFAULT_BODY_LIMIT,
     records: sessionmaker[Session] | None = None,
+    privacy: PrivacySetup | None = None,
 ) -> FastAPI:
     """The API, with the web console at ``/console``; ``records`` (the case database) feeds
     the console's reports (which say so when it is missing), case numbers beside case ids
@@ -276,13 +279,17 @@ def create_app(
         responses=_errors(404),
         tags=["cases"],
     )
-    async def get_case(case_id: CaseId, kesu: Service, who: Caller) -> models.Case:
+    async def get_case(
+        case_id: CaseId, kesu: Service, who: Caller, request: Request
+    ) -> models.Case:
         """Stage, fields (customer data masked unless a role may see it), clocks, timeline.
 
         ``case_id`` may also be the case number (``CP-2026-000123``)."""
         case_id, number = await resolve(case_id)
         view = await kesu.get_case(case_id)
-        body = views.case_body(view, kesu.definition_of(view.state), who.roles)
+        spec = kesu.definition_of(view.state)
+        await asyncio.to_thread(record_read, request, view, spec, who)  # unmasked: recorded
+        body = views.case_body(view, spec, who.roles)
         body.case_number = number
         return body
 
@@ -385,6 +392,8 @@ def create_app(
             warnings=warnings,
         )
 
+    if privacy is not None:
+        install_privacy(app, privacy)
     return app
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 
 from .calendars import known_zone
 from .events import CASE_OPENED_TRIGGER
+from .retention import Retention
 
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|mo|w|d|h|m|s)")
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -412,6 +413,8 @@ class ProcessDefinition(Model):
     """Decision tables by name, used by ``decide`` actions: the first matching rule applies."""
     reporting: Reporting = Field(default_factory=Reporting)
     """Which fields, clocks, stages and events ``starter.py report`` reads."""
+    retention: Retention | None = None
+    """How long customer data is kept once the case closed; None: until destroyed by hand."""
 
     @property
     def number_prefix(self) -> str:

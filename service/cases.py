@@ -133,6 +133,10 @@ class Kesu:
         self._refresh()
         return {**self._catalog.current(), **self._pinned}
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     def spec(self, process: str) -> CompiledSpec:
         processes = self.processes
         try:

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
+from activities.keys import Keyring
 from activities.storage import Publication
 from process.compiler import CompiledSpec
 from runtime import SetupError, load_specs, temporal_binary
@@ -89,9 +90,11 @@ async def running_harness(
     database_url: str,
     specs: dict[str, CompiledSpec],
     task_queue: str | None = None,
+    keyring: Keyring | None = None,
 ) -> AsyncIterator[Harness]:
-    """A worker for the block's duration; pass the same ``task_queue`` to start it again."""
-    activities = build_activities(database_url)
+    """A worker for the block's duration; pass the same ``task_queue`` to start it again.
+    With a ``keyring`` it stores customer data encrypted, as ``worker.py`` does."""
+    activities = build_activities(database_url, keyring=keyring)
     publish_specs(activities.sessions, specs.values())
     task_queue = task_queue or f"kesu-test-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=8) as executor:

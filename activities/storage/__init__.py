@@ -8,8 +8,25 @@ Everything outside this package imports it from here.
 
 from sqlalchemy import MetaData
 
+from .access import PiiAccessRow, access_log, record_access
 from .audit import GENESIS, HASHED_COLUMNS, AuditLink, ChainProblem, chain_hash, first_problem
-from .database import Base, BigId, JSONType, UTCDateTime, make_engine, make_session_factory
+from .casekeys import CaseKeyDestroyed, CaseKeyRow, CaseSealer, keys_by_master, rewrap
+from .database import (
+    Base,
+    BigId,
+    JSONType,
+    UTCDateTime,
+    make_engine,
+    make_session_factory,
+    scrub,
+)
+from .destruction import (
+    DESTROYED_EVENT,
+    DestructionError,
+    DestructionRow,
+    approve_destruction,
+    request_destruction,
+)
 from .faults import describe_failure, is_data_fault
 from .projections import (
     AssignmentRow,
@@ -35,6 +52,7 @@ from .registry import (
     version_spec,
     versions,
 )
+from .sealed import holds_sealed, is_sealed, is_shredded
 from .steps import (
     CaseEventRow,
     CaseRow,
@@ -55,6 +73,7 @@ def load_models() -> MetaData:
 
 
 __all__ = [
+    "DESTROYED_EVENT",
     "GENESIS",
     "HASHED_COLUMNS",
     "AssignmentRow",
@@ -62,15 +81,21 @@ __all__ = [
     "Base",
     "BigId",
     "CaseEventRow",
+    "CaseKeyDestroyed",
+    "CaseKeyRow",
     "CaseNumberRow",
     "CaseRow",
+    "CaseSealer",
     "ChainProblem",
     "ClockRow",
     "DefinitionRow",
+    "DestructionError",
+    "DestructionRow",
     "JSONType",
     "OpenCase",
     "OutboxRow",
     "OutboxStatus",
+    "PiiAccessRow",
     "Publication",
     "PublishRefused",
     "Published",
@@ -79,13 +104,19 @@ __all__ = [
     "StorageActivities",
     "UTCDateTime",
     "VersionInfo",
+    "access_log",
     "allocate_case_number",
+    "approve_destruction",
     "case_definition",
     "chain_hash",
     "describe_failure",
     "first_problem",
     "get_case",
+    "holds_sealed",
     "is_data_fault",
+    "is_sealed",
+    "is_shredded",
+    "keys_by_master",
     "list_events",
     "list_outbox",
     "load_models",
@@ -97,6 +128,10 @@ __all__ = [
     "outbox_key",
     "publish",
     "published_hashes",
+    "record_access",
+    "request_destruction",
+    "rewrap",
+    "scrub",
     "store_step",
     "version_spec",
     "versions",

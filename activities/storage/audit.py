@@ -7,7 +7,9 @@ check it.
 
 The hash must survive a round trip through either database, so the content is canonicalised:
 keys sorted, times as UTC ISO text with microseconds, and integral floats written as integers
-(PostgreSQL's JSONB gives ``1e20`` back as ``100000000000000000000``).
+(PostgreSQL's JSONB gives ``1e20`` back as ``100000000000000000000``). Encrypted customer data
+is hashed through a digest of its ciphertext (``activities.sealed``), so that destroying a
+case's data leaves its chain verifiable.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from .sealed import audit_form
 
 GENESIS = "0" * 64
 """What step 0 of every case chains to."""
@@ -43,6 +47,8 @@ def _canonical(value: Any) -> Any:
         return value.astimezone(UTC).isoformat(timespec="microseconds")
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str):
+        return audit_form(value)  # encrypted customer data: sealed as stored, even once shredded
     if isinstance(value, Mapping):
         return {str(key): _canonical(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -33,6 +33,7 @@ from activities.inputs import OutboxMessage, StepRecord, StepRecorded
 from process.state import ASSIGNEE_FIELD
 
 from .audit import GENESIS, HASHED_COLUMNS, chain_hash
+from .casekeys import CaseSealer
 from .database import Base, BigId, JSONType, UTCDateTime
 from .faults import storage_failure
 from .projections import allocate_case_number, project_step, update_clocks
@@ -134,16 +135,20 @@ def outbox_key(case_id: str, seq: int, index: int) -> str:
     return f"{case_id}:{seq}:{index}"
 
 
-def store_step(session: Session, step: StepRecord) -> StepRecorded:
+def store_step(
+    session: Session, step: StepRecord, sealer: CaseSealer | None = None
+) -> StepRecorded:
     """Write ``step`` in ``session``'s transaction; the caller commits.
 
     Returns ``created=False`` without writing if the step is already stored. A concurrent
-    duplicate that commits first makes the final flush raise ``IntegrityError``.
+    duplicate that commits first makes the final flush raise ``IntegrityError``. With a
+    ``sealer``, pii values are stored encrypted with the case's data key.
     """
     stored = _stored_event(session, step.case_id, step.seq)
     if stored is not None:
         _check_same_step(stored, step)
         return StepRecorded(created=False, messages_queued=0)
+    plain, step = step, (step if sealer is None else sealer.seal_step(session, step))
 
     # FOR UPDATE (PostgreSQL) serialises writers of one case; SQLite ignores it and
     # serialises all writers at their first write instead.
@@ -169,8 +174,8 @@ def store_step(session: Session, step: StepRecord) -> StepRecorded:
 
     touched: dict[str, Any] = {}
     if newest:
-        project_step(session, before, step)
-        touched = update_clocks(session, step)
+        project_step(session, before, plain)
+        touched = update_clocks(session, plain)
     session.add(_sealed_event(session, step, touched))
     session.add_all(
         OutboxRow(
@@ -260,10 +265,12 @@ class StorageActivities:
         session_factory: sessionmaker[Session],
         events: Callable[[StepRecord], list[OutboxMessage]] | None = None,
         stored: Callable[[StepRecord], None] | None = None,
+        sealer: CaseSealer | None = None,
     ) -> None:
         self._sessions = session_factory
         self._events = events
         self._stored = stored
+        self._sealer = sealer
 
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
@@ -281,7 +288,7 @@ class StorageActivities:
             step = step.model_copy(update={"messages": [*step.messages, *self._events(step)]})
         try:
             with self._sessions.begin() as session:
-                result = store_step(session, step)
+                result = store_step(session, step, self._sealer)
         except IntegrityError:
             # Either a concurrent duplicate won the race (then the step is stored: done) or
             # something else is wrong (then re-raise, and the activity is retried).
