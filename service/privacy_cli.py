@@ -74,6 +74,10 @@ def open_sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 
 
 async def run(args: argparse.Namespace, ctx: PrivacyContext, out: TextIO = sys.stdout) -> int:
+    if args.command == "keys" and args.keys_command == "new":  # no database needed
+        text = new_key_text()
+        print(f"{text}  # id {key_id(parse_key(text))}", file=out)
+        return 0
     with open_sessions(ctx.database_url) as sessions:
         if args.command == "keys":
             return _keys(args.keys_command, ctx.keyring, sessions, out)
@@ -117,10 +121,6 @@ async def run(args: argparse.Namespace, ctx: PrivacyContext, out: TextIO = sys.s
 def _keys(
     command: str, keyring: Keyring | None, sessions: sessionmaker[Session], out: TextIO
 ) -> int:
-    if command == "new":
-        text = new_key_text()
-        print(f"{text}  # id {key_id(parse_key(text))}", file=out)
-        return 0
     if keyring is None:
         raise KesuError(
             "no keyring is configured (KESU_PAYLOAD_KEYS, KESU_KEYRING or KESU_PAYLOAD_KEY)"
