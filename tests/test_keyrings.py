@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import io
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.keys import Keyring, append_key, key_id, new_key_text
+from activities.storage import make_engine
+from activities.storage.migrations import migrate
 from process.compiler import CompiledSpec
+from process.retention import Retention
 from process.state import EventInput
 from runtime import Settings, SetupError, connect
+from service.cases import KesuError
 from service.crypto import EncryptionCodec, KesuPayloadConverter, PlaintextPayloadError
+from service.privacy_cli import PrivacyContext, run
+from starter import build_parser
 from tests.temporal_support import running_harness, sqlite_url
 from tests.test_payload_encryption import payloads_in
 from workflows.case import EVENT_UPDATE
@@ -116,3 +126,24 @@ async def test_running_cases_survive_a_key_rotation_and_plain_events_are_refused
         assert not [p for p in stored if b"13800000009" in p.data]
         ids = {p.metadata.get("encryption-key-id") for p in stored}  # None: search attributes
         assert ids == {None, key_id(OLD).encode(), key_id(NEW).encode()}
+
+
+def test_retention_periods_count_calendar_years_and_bad_ones_are_refused() -> None:
+    leap = datetime(2024, 2, 29, 12, tzinfo=UTC)
+    assert Retention(keep="3y").due(leap) == datetime(2027, 2, 28, 12, tzinfo=UTC)
+    assert Retention(keep="90d").due(leap) == leap + timedelta(days=90)
+    assert Retention(keep="2w").roles == ["data_officer"]
+    with pytest.raises(ValidationError, match="bad retention '3 years'"):
+        Retention(keep="3 years")
+
+
+async def test_keys_rotate_refuses_a_keyring_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kesu.db'}"
+    migrate(make_engine(url))
+    context = PrivacyContext(url, Keyring([OLD]), {}, _no_temporal)
+    with pytest.raises(KesuError, match="comes from the environment"):
+        await run(build_parser().parse_args(["keys", "rotate"]), context, io.StringIO())
+
+
+def _no_temporal() -> contextlib.AbstractAsyncContextManager[Client]:
+    raise AssertionError("keys need no Temporal")
