@@ -168,11 +168,12 @@ async def test_pii_is_encrypted_at_rest_rotated_and_destroyed_with_approval(
 
 
 async def _deleted(client: Client, case_id: str) -> bool:
-    for _ in range(300):
+    for _ in range(1200):
         try:
             await client.get_workflow_handle(case_id).describe()
         except RPCError as error:
-            return error.status == RPCStatusCode.NOT_FOUND
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return True
         await asyncio.sleep(0.1)
     return False
 
