@@ -70,7 +70,7 @@ async def test_reads_destruction_and_the_codec_endpoint_over_http(
         privacy_api(h, keyring) as http,
     ):
         fields = {"customer_id": "C-9", "customer_name": NAME, "phone": "13700001111"}
-        case = (await h.kesu.start_case("complaint", fields)).case_id
+        case = (await h.kesu.start_case("complaint", fields, roles=["agent"])).case_id
 
         # Unmasked reads are recorded; masked ones are not.
         masked = await http.get(f"/cases/{case}", headers=AGENT)

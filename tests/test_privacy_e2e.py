@@ -88,8 +88,8 @@ async def test_pii_is_encrypted_at_rest_rotated_and_destroyed_with_approval(
     async with running_harness(client, database_url, specs, keyring=keyring) as h:
         fields = {"customer_id": "C-77", "customer_name": NAME, "phone": PHONE,
                   "description": STORY, "category": "card"}  # fmt: skip
-        done = (await h.kesu.start_case("complaint", fields)).case_id
-        running = (await h.kesu.start_case("complaint", fields)).case_id
+        done = (await h.kesu.start_case("complaint", fields, roles=["agent"])).case_id
+        running = (await h.kesu.start_case("complaint", fields, roles=["agent"])).case_id
         await h.kesu.send_event(done, "accept", actor="王敏", roles=["agent"])
         await h.kesu.send_event(done, "withdraw", actor="王敏", roles=["agent"])
         assert (await h.kesu.get_case(done)).state.fields["phone"] == PHONE
