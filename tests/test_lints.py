@@ -12,12 +12,13 @@ DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
 # A clock that starts on entering 'triage' and stops on leaving it; 'again' sends the case back.
 REENTERED = (
     BASE.replace(
-        '      close: {to: closed, when: "amount > 100"}\n',
-        '      close: {to: closed, when: "amount > 100"}\n      park: {to: parked}\n',
+        '      close: {to: closed, roles: [any], when: "amount > 100"}\n',
+        '      close: {to: closed, roles: [any], when: "amount > 100"}\n'
+        "      park: {to: parked, roles: [agent]}\n",
     )
     .replace(
         "  closed:\n    final: true\n",
-        "  parked:\n    on: {again: triage}\n  closed:\n    final: true\n",
+        "  parked:\n    on: {again: {to: triage, roles: [agent]}}\n  closed:\n    final: true\n",
     )
     .replace(
         "  response: {stop: {leave: intake}, within: 1h}\n",
