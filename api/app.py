@@ -11,14 +11,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
 from process.coverage import calendars_in_use, ending_soon
 from process.diagram_page import MEDIA_TYPES
@@ -29,8 +26,19 @@ from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
 
 from . import models, ops, views
 from .access import RequireToken, TokenSource
-from .auth import Principal
 from .console import console_router, new_secret
+from .deps import (
+    Caller,
+    CaseId,
+    DiagramFormat,
+    EventName,
+    IdempotencyKey,
+    ProcessName,
+    Service,
+    Writer,
+    case_filter,
+    error_responses,
+)
 from .errors import BodyLimit, install_error_handlers
 from .privacy import PrivacySetup, install_privacy, record_read
 
@@ -46,82 +54,6 @@ REASSIGN_ROLES = frozenset({"supervisor", "manager"})
 operator's tool and needs no role)."""
 
 
-_bearer = HTTPBearer(auto_error=False, description="a token from the API's token file")
-
-
-def _kesu(request: Request) -> Kesu:
-    kesu: Kesu = request.app.state.kesu
-    return kesu
-
-
-def _caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The token's actor and roles: the only source of who acts, never the request body."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise HTTPException(401, "send 'Authorization: Bearer <token>'", challenge)
-    tokens: TokenSource = request.app.state.tokens
-    principal = tokens.principal(credentials.credentials)
-    if principal is None:
-        raise HTTPException(401, "unknown token", challenge)
-    return principal
-
-
-def _writer(who: Annotated[Principal, Depends(_caller)]) -> Principal:
-    """A caller that may change cases: a token with only read-only roles is refused here."""
-    if not who.acting_roles:
-        held = ", ".join(who.roles) or "no role"
-        raise KesuError(
-            f"{who.actor!r} acts as {held}: read-only, it cannot change cases",
-            RefusalKind.FORBIDDEN,
-        )
-    return Principal(who.actor, tuple(who.acting_roles))
-
-
-# Module-level aliases: FastAPI resolves these annotations in the module's namespace.
-def case_filter(
-    process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-    stage: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-    priority: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,
-    overdue: bool = False,
-    finished: Annotated[bool, Query(description="include finished cases")] = False,
-    opened_from: Annotated[
-        AwareDatetime | None, Query(description="opened at or after (RFC 3339)")
-    ] = None,
-    opened_until: Annotated[AwareDatetime | None, Query(description="opened before")] = None,
-) -> CaseFilter:
-    return CaseFilter(
-        process=process, stage=stage, priority=priority, overdue=overdue,
-        include_finished=finished, opened_from=opened_from, opened_until=opened_until,
-    )  # fmt: skip
-
-
-Service = Annotated[Kesu, Depends(_kesu)]
-Caller = Annotated[Principal, Depends(_caller)]
-Writer = Annotated[Principal, Depends(_writer)]
-CaseId = Annotated[
-    str, Path(min_length=1, max_length=300, pattern=r"^\S+$", examples=["complaint-crm-42"])
-]
-EventName = Annotated[
-    str, Path(min_length=1, max_length=models.MAX_NAME, pattern=r"^\S+$", examples=["accept"])
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        pattern=models.KEY_PATTERN,
-        description="Your id for this request: sent again, it changes nothing.",
-    ),
-]
-
-
-ProcessName = Annotated[
-    str, Path(min_length=1, max_length=models.MAX_NAME, pattern=r"^\S+$", examples=["complaint"])
-]
-DiagramFormat = Annotated[
-    Literal["mermaid", "svg", "html"], Query(description="mermaid text, SVG, or an HTML page")
-]
 _DIAGRAM_CONTENT: dict[str, Any] = {
     "description": "the diagram",
     "content": {
@@ -132,10 +64,6 @@ _DIAGRAM_CONTENT: dict[str, Any] = {
 
 def _diagram(text: str, form: str) -> Response:
     return Response(text, media_type=MEDIA_TYPES[form])
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": models.Error} for code in (400, 401, 413, 422, 503, *codes)}
 
 
 def create_app(
@@ -187,7 +115,10 @@ def create_app(
         "/cases",
         status_code=201,
         response_model=models.Started,
-        responses={200: {"model": models.Started, "description": "already open"}, **_errors(403)},
+        responses={
+            200: {"model": models.Started, "description": "already open"},
+            **error_responses(403),
+        },
         tags=["cases"],
     )
     async def start_case(
@@ -210,7 +141,7 @@ def create_app(
     @app.post(
         "/cases/{case_id}/events/{event}",
         response_model=models.EventApplied,
-        responses=_errors(403, 404, 409),
+        responses=error_responses(403, 404, 409),
         tags=["cases"],
     )
     async def send_event(
@@ -241,7 +172,7 @@ def create_app(
     @app.post(
         "/cases/{case_id}/reassign",
         response_model=models.EventApplied,
-        responses=_errors(403, 404, 409),
+        responses=error_responses(403, 404, 409),
         tags=["cases"],
     )
     async def reassign_case(
@@ -276,7 +207,7 @@ def create_app(
     @app.get(
         "/cases/{case_id}",
         response_model=models.Case,
-        responses=_errors(404),
+        responses=error_responses(404),
         tags=["cases"],
     )
     async def get_case(
@@ -293,7 +224,7 @@ def create_app(
         body.case_number = number
         return body
 
-    @app.get("/cases", response_model=models.CaseList, responses=_errors(), tags=["cases"])
+    @app.get("/cases", response_model=models.CaseList, responses=error_responses(), tags=["cases"])
     async def list_cases(
         kesu: Service,
         who: Caller,
@@ -318,7 +249,7 @@ def create_app(
     @app.get(
         "/definitions",
         response_model=list[models.Definition],
-        responses=_errors(),
+        responses=error_responses(),
         tags=["definitions"],
     )
     async def definitions(kesu: Service, who: Caller) -> list[models.Definition]:
@@ -327,7 +258,7 @@ def create_app(
 
     diagram_route: dict[str, Any] = {
         "response_class": Response,
-        "responses": {200: _DIAGRAM_CONTENT, **_errors(404)},
+        "responses": {200: _DIAGRAM_CONTENT, **error_responses(404)},
     }
 
     @app.get("/processes/{process}/diagram", tags=["definitions"], **diagram_route)
@@ -356,7 +287,7 @@ def create_app(
     @app.post(
         "/processes/{process}/upgrade",
         response_model=models.UpgradeResult,
-        responses=_errors(403, 404, 409),
+        responses=error_responses(403, 404, 409),
         tags=["definitions"],
     )
     async def upgrade(

@@ -26,6 +26,7 @@ from workflows.case import CaseView
 
 from .auth import Principal
 from .codec import allow_web_ui, codec_router
+from .deps import Caller, CaseId, error_responses
 
 
 @dataclass(frozen=True)
@@ -109,15 +110,13 @@ def _require_officer(who: Principal, roles: Sequence[str]) -> None:
 
 
 def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
-    from .app import Caller, CaseId, _errors
-
     app.state.privacy = setup
 
     @app.post(
         "/cases/{case_id}/destruction",
         status_code=202,
         response_model=Destruction,
-        responses=_errors(403, 404, 409),
+        responses=error_responses(403, 404, 409),
         tags=["privacy"],
     )
     async def request_destruction(
@@ -132,7 +131,7 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
     @app.post(
         "/cases/{case_id}/destruction/approval",
         response_model=Destruction,
-        responses=_errors(403, 404, 409),
+        responses=error_responses(403, 404, 409),
         tags=["privacy"],
     )
     async def approve_destruction(case_id: CaseId, request: Request, who: Caller) -> Destruction:
@@ -144,7 +143,7 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
     @app.get(
         "/cases/{case_id}/access-log",
         response_model=list[AccessRecord],
-        responses=_errors(403),
+        responses=error_responses(403),
         tags=["privacy"],
     )
     async def access_log(case_id: CaseId, request: Request, who: Caller) -> list[AccessRecord]:
@@ -155,7 +154,10 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
         return [AccessRecord(**row.as_dict()) for row in rows]
 
     @app.get(
-        "/retention/due", response_model=list[DueCase], responses=_errors(403), tags=["privacy"]
+        "/retention/due",
+        response_model=list[DueCase],
+        responses=error_responses(403),
+        tags=["privacy"],
     )
     async def retention_due(
         request: Request,

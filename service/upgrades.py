@@ -11,18 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from activities.storage import OpenCase, open_cases_on, version_spec
 from process.compiler import CompiledSpec
 from process.refusals import Refusal, RefusalKind
+from process.state import EventResult
 from process.upgrade import upgrade_problem
 
 from .refusals import KesuError
 from .versions import PublishedDefinitions
 
-if TYPE_CHECKING:
-    from .cases import Kesu
+
+class CaseUpgrader(Protocol):
+    """What moving cases needs of the client (``Kesu``): one upgrade update per case."""
+
+    async def upgrade_case(
+        self,
+        case_id: str,
+        to_definition: str,
+        *,
+        stage_map: Mapping[str, str] | None = None,
+        actor: str = "system",
+        request_id: str | None = None,
+    ) -> EventResult: ...
+
 
 __all__ = ["Move", "UpgradePlan", "parse_stage_map", "plan_upgrade", "run_upgrade"]
 
@@ -114,7 +127,7 @@ def plan_upgrade(
 
 
 async def run_upgrade(
-    kesu: Kesu,
+    kesu: CaseUpgrader,
     plan: UpgradePlan,
     *,
     actor: str = "system",
