@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .reporting import _unknown
+from .problems import unknown_name, unknown_role
 from .spec import ProcessDefinition, Transition
 
 ANY_ROLE = "any"
@@ -68,7 +68,7 @@ def check_access(definition: ProcessDefinition) -> Found:
             _check_roles(transition.roles, (*here, "roles"), found)  # names: checks.py
             for index, name in enumerate(transition.inputs):
                 if name not in definition.fields:
-                    message = _unknown("field", name, definition.fields)
+                    message = unknown_name("field", name, definition.fields)
                     found.append(((*here, "inputs", index), message))
     return found
 
@@ -81,5 +81,4 @@ def _check_roles(
     if known:  # a definition without a roles: list names any role it likes
         for role in roles:
             if role not in known and role != ANY_ROLE:
-                listed = ", ".join(known)
-                found.append((path, f"{_unknown('role', role, known)} (the roles are {listed})"))
+                found.append((path, unknown_role(role, list(known))))

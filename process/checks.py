@@ -6,7 +6,6 @@ check runs, so a designer sees every mistake at once rather than one per attempt
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from .calendars import CalendarSpec
 from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expressions import ExpressionError, parse
 from .fields import value_problem
+from .problems import unknown_name, unknown_role
 from .reporting import check_reporting
 from .spec import (
     Action,
@@ -47,17 +47,6 @@ def check_definition(
     return found
 
 
-def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
-    message = f"unknown {kind} {name!r}"
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"{message}; did you mean {close[0]!r}?" if close else message
-
-
-def _unknown_role(name: str, roles: list[str]) -> str:
-    """Roles are few and named by the business: listing them all is the quickest help."""
-    return f"{_unknown('role', name, roles)} (the roles are {', '.join(roles)})"
-
-
 def _check_fields(definition: ProcessDefinition, found: Found) -> None:
     for name, field in definition.fields.items():
         path: Path = ("fields", name)
@@ -70,13 +59,13 @@ def _check_fields(definition: ProcessDefinition, found: Found) -> None:
     priority = definition.priority_field
     if priority is not None:
         if priority not in definition.fields:
-            found.append((("priority_field",), _unknown("field", priority, definition.fields)))
+            found.append((("priority_field",), unknown_name("field", priority, definition.fields)))
         elif definition.fields[priority].pii:
             found.append((("priority_field",), "a pii field cannot be shown in listings"))
     if definition.roles:
         for index, role in enumerate(definition.pii_roles):
             if role not in definition.roles:
-                found.append((("pii_roles", index), _unknown("role", role, definition.roles)))
+                found.append((("pii_roles", index), unknown_name("role", role, definition.roles)))
 
 
 def _check_field_names(
@@ -84,7 +73,7 @@ def _check_field_names(
 ) -> None:
     for name in names:
         if name not in definition.fields:
-            found.append((path, _unknown("field", name, definition.fields)))
+            found.append((path, unknown_name("field", name, definition.fields)))
 
 
 def _check_guard(definition: ProcessDefinition, source: str, path: Path, found: Found) -> None:
@@ -102,7 +91,7 @@ def _check_values(
     for name, value in values.items():
         field = definition.fields.get(name)
         if field is None:
-            found.append(((*path, name), _unknown("field", name, definition.fields)))
+            found.append(((*path, name), unknown_name("field", name, definition.fields)))
         elif (problem := value_problem(field, value)) is not None:
             found.append(((*path, name), problem))
 
@@ -115,13 +104,13 @@ def _check_actions(
         if action.set is not None:
             _check_values(definition, action.set, (*here, "set"), found)
         if action.decide is not None and action.decide not in definition.decisions:
-            message = _unknown("decision table", action.decide, definition.decisions)
+            message = unknown_name("decision table", action.decide, definition.decisions)
             found.append(((*here, "decide"), message))
         if action.to is not None:
             if not moves:
                 found.append(((*here, "to"), "'to' is not allowed here; use a transition"))
             elif action.to not in definition.stages:
-                found.append(((*here, "to"), _unknown("stage", action.to, definition.stages)))
+                found.append(((*here, "to"), unknown_name("stage", action.to, definition.stages)))
 
 
 def _check_stages(definition: ProcessDefinition, found: Found) -> None:
@@ -142,18 +131,18 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
         _check_field_names(definition, stage.requires, (*path, "requires"), found)
         for clock in stage.pauses:
             if clock not in definition.deadlines:
-                message = _unknown("deadline", clock, definition.deadlines)
+                message = unknown_name("deadline", clock, definition.deadlines)
                 found.append(((*path, "pauses"), message))
         for event, transition in stage.on.items():
             here: Path = (*path, "on", event)
             if event in RESERVED_EVENTS:
                 found.append((here, f"{event!r} is reserved for kesu's own moves; rename it"))
             if transition.to not in stages:
-                found.append(((*here, "to"), _unknown("stage", transition.to, stages)))
+                found.append(((*here, "to"), unknown_name("stage", transition.to, stages)))
             if definition.roles:
                 for role in transition.roles:
                     if role not in definition.roles and role != ANY_ROLE:
-                        message = _unknown_role(role, definition.roles)
+                        message = unknown_role(role, definition.roles)
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)
             _check_actions(definition, transition.actions, (*here, "actions"), found, moves=False)
@@ -162,7 +151,7 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
         if stage.timeout is not None:
             here = (*path, "timeout")
             if stage.timeout.to not in stages:
-                found.append(((*here, "to"), _unknown("stage", stage.timeout.to, stages)))
+                found.append(((*here, "to"), unknown_name("stage", stage.timeout.to, stages)))
             _check_actions(
                 definition, stage.timeout.actions, (*here, "actions"), found, moves=False
             )
@@ -238,9 +227,9 @@ def _check_deadlines(
                 here: Path = (*path, part, index)
                 for stage in (trigger.enter, trigger.leave):
                     if stage is not None and stage not in definition.stages:
-                        found.append((here, _unknown("stage", stage, definition.stages)))
+                        found.append((here, unknown_name("stage", stage, definition.stages)))
                 if trigger.event is not None and trigger.event not in events:
-                    found.append((here, _unknown("event", trigger.event, events)))
+                    found.append((here, unknown_name("event", trigger.event, events)))
         _check_clock(definition, name, calendars, path, found)
         _check_targets(definition, name, path, found)
         for index, warning in enumerate(deadline.warn):
@@ -283,7 +272,7 @@ def _check_clock(
         found.append(((*path, "clock"), message))
     elif calendar not in calendars:
         where = (*path, "calendar") if deadline.calendar else ("calendar",)
-        found.append((where, _unknown("calendar", calendar, calendars)))
+        found.append((where, unknown_name("calendar", calendar, calendars)))
     if deadline.clock == "legal":
         for where, text in targets:
             if parse_amount(text).units - {"d", "mo"}:
@@ -312,7 +301,7 @@ def _check_targets(definition: ProcessDefinition, name: str, path: Path, found: 
         return
     field = definition.fields.get(deadline.by)
     if field is None:
-        found.append(((*path, "by"), _unknown("field", deadline.by, definition.fields)))
+        found.append(((*path, "by"), unknown_name("field", deadline.by, definition.fields)))
         return
     if field.type is not FieldType.ENUM:
         found.append(((*path, "by"), f"field {deadline.by!r} is not an enum"))

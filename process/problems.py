@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -43,3 +44,15 @@ class YamlSyntaxError(Exception):
 
 def format_path(path: Sequence[str | int]) -> str:
     return ".".join(str(part) for part in path)
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> str:
+    """``unknown stage 'escalte'; did you mean 'escalation'?``"""
+    message = f"unknown {kind} {name!r}"
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"{message}; did you mean {close[0]!r}?" if close else message
+
+
+def unknown_role(name: str, roles: Sequence[str]) -> str:
+    """Roles are few and named by the business: listing them all is the quickest help."""
+    return f"{unknown_name('role', name, roles)} (the roles are {', '.join(roles)})"
