@@ -4,8 +4,10 @@
     python tools/generate_calendar.py --from 2020
 
 Run it when a new release of ``chinesecalendar`` knows the next year's holidays, or add the
-year by hand: the State Council publishes the holidays and make-up working days (调休) each
-autumn. Working hours are written once here and kept by designers in the YAML.
+year by hand (``starter.py calendars add-year``): the State Council publishes the holidays and
+make-up working days (调休) each autumn. Years in the existing file that the package does not
+know (added by hand) are kept, and the output says which; for the years it knows, the package's
+dates are written. Working hours are written once here and kept by designers in the YAML.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from datetime import date
 from pathlib import Path
 
 import chinese_calendar  # type: ignore[import-untyped]
+
+from process.calendars import CalendarSpec
+from process.loader import load_calendar
 
 CALENDAR = "cn-workdays"
 TARGET = Path(__file__).resolve().parent.parent / "definitions" / "calendars" / f"{CALENDAR}.yaml"
@@ -52,18 +57,42 @@ def _name(english: str) -> str:
     return f"{CHINESE_NAMES.get(english, english)} {english}"
 
 
-def render(first_year: int) -> str:
+def _package_days() -> tuple[dict[date, str], dict[date, str]]:
     constants = chinese_calendar.constants
-    holidays = {day: name for day, name in constants.holidays.items() if day.year >= first_year}
-    workdays = {day: name for day, name in constants.workdays.items() if day.year >= first_year}
-    last_year = max(day.year for day in holidays)
+    holidays = {day: _name(str(name)) for day, name in constants.holidays.items()}
+    workdays = {day: f"{_name(str(name))} 调休" for day, name in constants.workdays.items()}
+    return holidays, workdays
+
+
+def render(
+    first_year: int,
+    existing: CalendarSpec | None = None,
+    package: tuple[dict[date, str], dict[date, str]] | None = None,
+) -> tuple[str, list[int]]:
+    """The calendar file's text, and the years kept from ``existing`` that the package lacks.
+
+    A year the package does not know but ``existing`` covers (added by hand from the State
+    Council's notice) is kept as it is, with its holidays, make-up days and coverage.
+    """
+    holidays, workdays = package or _package_days()
+    known = {day.year for day in holidays}
+    last_year = max(known)
+    kept: list[int] = []
+    if existing is not None:
+        covered = range(max(first_year, existing.covers.first.year), existing.covers.last.year + 1)
+        kept = [year for year in covered if year not in known]
+        holidays = {**holidays, **{d: n for d, n in existing.holidays.items() if d.year in kept}}
+        workdays = {**workdays, **{d: n for d, n in existing.workdays.items() if d.year in kept}}
+        last_year = max([last_year, *kept])
+    holidays = {day: name for day, name in holidays.items() if first_year <= day.year <= last_year}
+    workdays = {day: name for day, name in workdays.items() if first_year <= day.year <= last_year}
     first, last = date(first_year, 1, 1), date(last_year, 12, 31)
     lines = [HEADER.format(name=CALENDAR, first=first, last=last)]
     lines.append("holidays:")
-    lines += [f"  {day}: {_name(str(name))}" for day, name in sorted(holidays.items())]
+    lines += [f"  {day}: {name}" for day, name in sorted(holidays.items())]
     lines.append("workdays:")
-    lines += [f"  {day}: {_name(str(name))} 调休" for day, name in sorted(workdays.items())]
-    return "\n".join(lines) + "\n"
+    lines += [f"  {day}: {name}" for day, name in sorted(workdays.items())]
+    return "\n".join(lines) + "\n", kept
 
 
 def main() -> None:
@@ -71,8 +100,13 @@ def main() -> None:
     parser.add_argument("--from", dest="first_year", type=int, default=2004)
     parser.add_argument("--output", type=Path, default=TARGET)
     args = parser.parse_args()
-    args.output.write_text(render(args.first_year), encoding="utf-8")
+    existing = load_calendar(args.output) if args.output.is_file() else None
+    text, kept = render(args.first_year, existing)
+    args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")
+    if kept:
+        years = ", ".join(map(str, kept))
+        print(f"kept {years} from the existing file: added by hand, unknown to chinesecalendar")
 
 
 if __name__ == "__main__":
