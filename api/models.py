@@ -105,6 +105,19 @@ class Clock(BaseModel):
     explain: list[str]
 
 
+class StageTimeout(BaseModel):
+    """The current stage's timeout: it moves the case ``to`` a stage at ``due_at``."""
+
+    stage: str
+    after: str
+    """As written: ``7d`` (calendar time) or ``3wd`` (working days on ``calendar``)."""
+    to: str
+    calendar: str | None
+    due_at: datetime
+    provisional: str | None
+    """Why ``due_at`` is provisional (it runs past the dates its calendar knows), or null."""
+
+
 class TimelineStep(Step):
     """A step of the case's timeline; inputs of pii fields masked as in ``fields``."""
 
@@ -132,6 +145,8 @@ class Case(BaseModel):
     pii_masked: bool
     """True when customer data (pii fields) is shown as ``***`` for the caller's roles."""
     clocks: list[Clock]
+    timeout: StageTimeout | None = None
+    """The current stage's timeout, if it has one."""
     timeline: list[TimelineStep]
 
 

@@ -72,6 +72,7 @@ def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -
             for name, clock in state.clocks.items()
             for deadline in [deadlines.get(name)]
         ],
+        timeout=models.StageTimeout(**dict(view.timeout)) if view.timeout is not None else None,
         timeline=[
             models.TimelineStep(**{**dict(step), "data": shown(step.data)}) for step in state.steps
         ],

@@ -24,6 +24,7 @@ from .spec import (
     parse_amount,
     shown,
 )
+from .timeouts import check_timeouts
 
 Path = tuple[str | int, ...]
 Found = list[tuple[Path, str]]
@@ -41,6 +42,7 @@ def check_definition(
         # With a misspelt stage name, unreachable stages are only its echo: skip them.
         _check_paths(definition, found)
     _check_deadlines(definition, calendars or {}, found)
+    found.extend(check_timeouts(definition, calendars or {}))
     _check_decisions(definition, found)
     found.extend(check_reporting(definition))
     found.extend(check_access(definition))

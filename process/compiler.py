@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .calendars import CalendarSpec
 from .events import TIMEOUT_EVENT
 from .spec import ProcessDefinition
+from .timeouts import timeout_calendars
 
 BREACH_EVENT_PREFIX = "breach:"
 
@@ -125,11 +126,12 @@ def content_hash(
 
 
 def used_calendars(definition: ProcessDefinition) -> set[str]:
+    """The calendars business and legal clocks, and timeouts in working days, count on."""
     return {
         deadline.calendar or definition.calendar or ""
         for deadline in definition.deadlines.values()
         if deadline.clock != "calendar"
-    }
+    } | timeout_calendars(definition)
 
 
 def compile_definition(

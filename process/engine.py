@@ -31,7 +31,7 @@ from .fields import initial_fields
 from .recalendar import CalendarUpdate, change_reason, update_problem
 from .refusals import IllegalEvent, Refusal, RefusalKind
 from .rules import rules_for
-from .spec import Action, Stage, parse_duration
+from .spec import Action, Stage
 from .state import (
     ASSIGNEE_FIELD,
     CaseState,
@@ -41,6 +41,7 @@ from .state import (
     ReassignInput,
     Step,
 )
+from .timeouts import TimeoutState, timeout_state
 
 
 class CaseEngine:
@@ -173,8 +174,10 @@ class CaseEngine:
         new = update.calendar
         why = change_reason(self.spec.calendars[new.calendar], new)
         calendars = {**self.spec.calendars, new.calendar: new}
+        timeout_before = self.stage_timeout()
         self.spec = self.spec.model_copy(update={"calendars": calendars})
         notes = [why, *self._board.recalendar(calendars, new.calendar, why)]
+        notes += self._timeout_moved(timeout_before, new.calendar, why)
         stage = self.state.stage
         step = Step(
             seq=self.state.next_seq, at=at, event=CALENDAR_UPDATED_EVENT, from_stage=stage,
@@ -185,11 +188,32 @@ class CaseEngine:
 
     # -- alarms: stage timeouts, warnings, breaches, escalations --------------------------------
 
-    def _timeout_at(self) -> datetime | None:
-        timeout = self._stage.timeout
-        if timeout is None:
+    def stage_timeout(self) -> TimeoutState | None:
+        """The current stage's timeout: when it fires, provisional past a calendar's end."""
+        if self.state.closed_at is not None:
             return None
-        return self.state.stage_entered_at + parse_duration(timeout.after)
+        state = self.state
+        return timeout_state(
+            self.definition, state.stage, state.stage_entered_at, self.spec.calendars
+        )
+
+    def _timeout_at(self) -> datetime | None:
+        timeout = self.stage_timeout()
+        return None if timeout is None else timeout.due_at
+
+    def _timeout_moved(self, before: TimeoutState | None, calendar: str, why: str) -> list[str]:
+        """The note of a timeout in working days that new calendar data moved."""
+        after, zone = self.stage_timeout(), ZoneInfo(self.spec.time_zone)
+        if before is None or after is None or after.calendar != calendar or before == after:
+            return []
+        moved = f"{before.due_text(zone)} → {after.due_text(zone)}"
+        return [f"stage {after.stage} timeout after {after.after} due {moved} ({why})"]
+
+    @property
+    def provisional(self) -> bool:
+        """A due time of the case is provisional: a clock's or the stage timeout's."""
+        timeout = self.stage_timeout()
+        return self.state.provisional or (timeout is not None and timeout.provisional is not None)
 
     def next_alarm(self) -> datetime | None:
         if self.state.closed_at is not None:
@@ -226,9 +250,11 @@ class CaseEngine:
         return outcomes
 
     def _fire_timeout(self, now: datetime) -> Outcome:
-        timeout = self._stage.timeout
-        assert timeout is not None
+        timeout, due = self._stage.timeout, self.stage_timeout()
+        assert timeout is not None and due is not None
         notes = [f"no event within {timeout.after} in {self.state.stage}"]
+        if due.provisional is not None:
+            notes[0] += f" (due time provisional: {due.provisional})"
         messages = self._actions.run(timeout.actions, self.state, notes)
         return self._move(
             TIMEOUT_EVENT, now, actor="system", role=None, data={}, before=messages, notes=notes
@@ -337,6 +363,9 @@ class CaseEngine:
         stage = self.definition.stages[stage_name]
         notes += self._board.moment("enter", stage_name, at, self.state.fields)
         notes += self._board.pause_in(stage.pauses, at)
+        timeout = timeout_state(self.definition, stage_name, at, self.spec.calendars)
+        if timeout is not None and timeout.calendar is not None:
+            notes.append(timeout.text(ZoneInfo(self.spec.time_zone)))  # says how it counts
         messages = self._actions.run(stage.on_enter, self.state, notes)
         notes += self._board.retarget(self.state.fields)
         if stage.final:

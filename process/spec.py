@@ -225,10 +225,12 @@ class Transition(Model):
 class Timeout(Model):
     """Leave the stage by itself when no event came within ``after``."""
 
-    after: Duration
-    """Calendar time in the stage, e.g. ``7d``."""
+    after: TimeAmount
+    """Time in the stage: calendar time (``7d``) or working days (``3wd``, on ``calendar``)."""
     to: str
     """The stage the case moves to."""
+    calendar: str | None = None
+    """The business calendar a timeout in working days counts on (default: the process's)."""
     refuse: str | None = None
     """Once the timeout has fired, the reason an event of this stage is refused (a window that
     closed), e.g. ``核查申请须在收到决定后30日内提出``."""

@@ -74,6 +74,8 @@ def render_case(
             lines.extend(
                 _clock_lines(clock, deadline, definition.calendar if definition else None, zone)
             )
+    if view.timeout is not None:
+        lines += ["timeout:", f"  {view.timeout.text(zone)}"]
     lines.append("timeline:")
     for step in state.steps:
         who = step.actor + (f" ({step.role})" if step.role else "")

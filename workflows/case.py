@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from process.recalendar import CalendarUpdate
     from process.refusals import IllegalEvent, Refusal, RefusalKind
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
+    from process.timeouts import TimeoutState
     from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
 
     from . import definitions, search
@@ -80,6 +81,8 @@ class CaseView(BaseModel):
     """Steps taken but not yet stored (the database is slow or away): not yet final."""
     halted: str | None = None
     """Why the case stopped: a step the database refuses. It takes no events; an operator acts."""
+    timeout: TimeoutState | None = None
+    """The current stage's timeout, when it has one: when it fires, and whether provisionally."""
 
 
 class CaseSummary(BaseModel):
@@ -292,6 +295,7 @@ class CaseWorkflow:
             definition=self._spec.label,
             pending=[outcome.step.seq for outcome in self._unsaved],
             halted=self._halted,
+            timeout=self._engine.stage_timeout(),
         )
 
     async def _save(self) -> None:
@@ -386,6 +390,6 @@ class CaseWorkflow:
                 if deadline is not None
                 else search.NEXT_DEADLINE.value_unset(),
                 search.BREACHED.value_set(state.breached),
-                search.PROVISIONAL.value_set(state.provisional),
+                search.PROVISIONAL.value_set(self._engine.provisional),
             ]
         )
