@@ -101,7 +101,11 @@ class Clock(BaseModel):
     met: bool | None
     problem: str | None
     provisional: str | None = None
-    """Why ``due_at`` is provisional (it runs past the dates its calendar knows), or null."""
+    """Why ``due_at`` is provisional (it runs past the dates its calendar knows, or the date
+    field it counts from is empty), or null."""
+    counts_from: str | None = None
+    """The date field the clock counts from (``started_at`` is its value), or null: it counts
+    from the moment it started."""
     explain: list[str]
 
 

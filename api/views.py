@@ -67,6 +67,7 @@ def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -
                 met=clock.met,
                 problem=clock.problem,
                 provisional=clock.provisional,
+                counts_from=clock.counts_from,
                 explain=clock.explain,
             )
             for name, clock in state.clocks.items()

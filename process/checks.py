@@ -232,6 +232,8 @@ def _check_deadlines(
                         found.append((here, unknown_name("stage", stage, definition.stages)))
                 if trigger.event is not None and trigger.event not in events:
                     found.append((here, unknown_name("event", trigger.event, events)))
+                if trigger.field is not None:
+                    found.extend(_origin_problems(definition, part, trigger.field, here))
         _check_clock(definition, name, calendars, path, found)
         _check_targets(definition, name, path, found)
         for index, warning in enumerate(deadline.warn):
@@ -243,6 +245,20 @@ def _check_deadlines(
             if parse_amount(rung.after).working_days:
                 found.append(((*here, "after"), "escalate after hours or minutes, not 'wd'"))
             _check_actions(definition, rung.actions, (*here, "actions"), found, moves=True)
+
+
+def _origin_problems(definition: ProcessDefinition, part: str, field: str, path: Path) -> Found:
+    """A clock counts from a date field only when it starts, and only from a date."""
+    where: Path = (*path, "field")
+    if part != "start":
+        return [(where, f"'field' belongs to 'start' (a clock counts from a date), not {part!r}")]
+    spec = definition.fields.get(field)
+    if spec is None:
+        return [(where, unknown_name("field", field, definition.fields))]
+    if spec.type not in (FieldType.DATE, FieldType.DATETIME):
+        message = f"field {field!r} is {spec.type.value}: a clock counts from a date or datetime"
+        return [(where, message)]
+    return []
 
 
 def _check_clock(

@@ -31,7 +31,11 @@ class Alarm:
 
 
 def _matches(triggers: list[ClockTrigger], moment: Moment, value: str) -> bool:
-    return any(getattr(trigger, moment) == value for trigger in triggers)
+    return _matching(triggers, moment, value) is not None
+
+
+def _matching(triggers: list[ClockTrigger], moment: Moment, value: str) -> ClockTrigger | None:
+    return next((trigger for trigger in triggers if getattr(trigger, moment) == value), None)
 
 
 class ClockBoard:
@@ -81,8 +85,11 @@ class ClockBoard:
         notes: list[str | None] = []
         for name, deadline in self._definition.deadlines.items():
             clock, measure = self._clocks[name], self._measures[name]
-            if _matches(deadline.start, moment, value):
-                notes.append(clocks.start(clock, at, self._target(name, fields), measure))
+            if (trigger := _matching(deadline.start, moment, value)) is not None:
+                field = trigger.field
+                counts_from = (field, fields.get(field)) if field is not None else None
+                target = self._target(name, fields)
+                notes.append(clocks.start(clock, at, target, measure, counts_from))
             if _matches(deadline.restart, moment, value):
                 why = f"{value} {'event' if moment == 'event' else moment + 'ed'}"
                 notes.append(clocks.restart(clock, at, self._target(name, fields), measure, why))
@@ -107,7 +114,14 @@ class ClockBoard:
         ]
 
     def retarget(self, fields: Mapping[str, Any]) -> list[str]:
+        """Fields changed: targets picked by a field, and clocks counting from one, move."""
         notes = []
+        for name in self._definition.deadlines:
+            clock = self._clocks[name]
+            if clock.counts_from is not None:
+                value = fields.get(clock.counts_from)
+                if note := clocks.recount(clock, value, self._measures[name]):
+                    notes.append(note)
         for name, deadline in self._definition.deadlines.items():
             why = "policy" if deadline.by is None else f"{deadline.by}={fields.get(deadline.by)}"
             target = self._target(name, fields)

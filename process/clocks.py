@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from .calendars import CalendarCoverageError
 from .measures import Measure
+from .origins import empty_reason, origin_of
 from .spec import Deadline, parse_amount
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -50,6 +51,12 @@ class ClockState(BaseModel):
     provisional due times existed); shown, never guessed."""
     provisional: str | None = None
     """Why the due time is provisional (it runs past a calendar's known dates), or None."""
+    counts_from: str | None = None
+    """The date field the clock counts from (``start: {field: received_at}``), or None."""
+    moment_at: datetime | None = None
+    """When a clock counting from a field started: its origin while the field is empty."""
+    field_empty: bool = False
+    """The field it counts from had no value: the due time is provisional until it is set."""
     explain: list[str] = Field(default_factory=list)
 
     @property
@@ -102,6 +109,9 @@ def _recompute(clock: ClockState, measure: Measure) -> None:
         clock.problem = f"{clock.target} from {clock.started_at:%Y-%m-%d} is past year 9999"
     else:
         clock.provisional = measure.guessed(clock.started_at, clock.due_at)
+    if clock.field_empty and clock.counts_from and clock.due_at is not None:
+        empty = empty_reason(clock.counts_from, stamp(clock.moment_at, measure.zone))
+        clock.provisional = f"{empty}; {clock.provisional}" if clock.provisional else empty
 
 
 def due_text(clock: ClockState, zone: tzinfo) -> str:
@@ -117,15 +127,59 @@ def _due_text(clock: ClockState, measure: Measure) -> str:
     return due_text(clock, measure.zone)
 
 
-def start(clock: ClockState, at: datetime, target: str, measure: Measure) -> str | None:
+def start(
+    clock: ClockState,
+    at: datetime,
+    target: str,
+    measure: Measure,
+    counts_from: tuple[str, object] | None = None,
+) -> str | None:
+    """``counts_from``: the date field the clock counts from, and its value now."""
     if clock.status is not ClockStatus.WAITING:
         return None  # started once; 'restart' starts again
     clock.status, clock.started_at, clock.target = ClockStatus.RUNNING, at, target
-    _set_budget(clock, at, target, measure)
+    origin = ""
+    if counts_from is not None:
+        field, value = counts_from
+        clock.counts_from, clock.moment_at = field, at
+        found = origin_of(value, measure.zone)
+        clock.field_empty = found is None
+        clock.started_at = found or at
+        origin = f", counting from {field} ({'empty' if found is None else value})"
+    _set_budget(clock, clock.started_at, target, measure)
     _recompute(clock, measure)
-    return _say(
-        clock, f"{clock.name} started: {target} of {measure.label}, {_due_text(clock, measure)}"
-    )
+    due = _due_text(clock, measure)
+    return _say(clock, f"{clock.name} started: {target} of {measure.label}{origin}, {due}")
+
+
+def recount(clock: ClockState, value: object, measure: Measure) -> str | None:
+    """The field a clock counts from changed (a letter's receipt date entered): it counts
+    from the new value, or from its start moment again if the field was emptied."""
+    field = clock.counts_from
+    if field is None or clock.moment_at is None or clock.status is ClockStatus.WAITING:
+        return None
+    if clock.status is ClockStatus.STOPPED:
+        return None
+    found = origin_of(value, measure.zone)
+    origin = found or clock.moment_at
+    if origin == clock.started_at and clock.field_empty == (found is None):
+        return None
+    shown = value if found is not None else "empty"
+    if clock.breached_at is not None:
+        return _say(
+            clock,
+            f"{clock.name}: {field} is now {shown}; the breach at "
+            f"{stamp(clock.breached_at, measure.zone)} stands",
+        )
+    before = stamp(clock.due_at, measure.zone)
+    clock.started_at, clock.field_empty = origin, found is None
+    if clock.target:
+        _set_budget(clock, origin, clock.target, measure)
+    _recompute(clock, measure)
+    if clock.status is ClockStatus.PAUSED:
+        return _say(clock, f"{clock.name} counts from {field} ({shown}), paused")
+    after = _due_text(clock, measure).removeprefix("due ")
+    return _say(clock, f"{clock.name} counts from {field} ({shown}): due {before} → {after}")
 
 
 def _set_budget(clock: ClockState, at: datetime, target: str, measure: Measure) -> None:
@@ -139,6 +193,7 @@ def restart(clock: ClockState, at: datetime, target: str, measure: Measure, why:
     before = clock.due_at
     clock.status, clock.started_at, clock.target = ClockStatus.RUNNING, at, target
     clock.paused_at, clock.paused_for, clock.stopped_at = None, timedelta(), None
+    clock.counts_from, clock.moment_at, clock.field_empty = None, None, False  # from now on
     clock.breached_at, clock.warnings_sent, clock.escalations_sent = None, [], []
     _set_budget(clock, at, target, measure)
     _recompute(clock, measure)

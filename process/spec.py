@@ -266,7 +266,8 @@ class Stage(Model):
 
 
 class ClockTrigger(Model):
-    """When a deadline clock starts or stops: exactly one of enter / leave / event."""
+    """When a deadline clock starts or stops: exactly one of enter / leave / event; a start
+    may count from a date ``field`` (alone: from when the case opens)."""
 
     enter: str | None = None
     """On entering this stage."""
@@ -274,6 +275,9 @@ class ClockTrigger(Model):
     """On leaving this stage."""
     event: str | None = None
     """When this event is applied (``case_opened``: when the case opens)."""
+    field: str | None = None
+    """``start`` only: count from this date or datetime field's value rather than from the
+    moment (``{field: received_at}``: a letter's receipt date entered later)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +285,9 @@ class ClockTrigger(Model):
         if data == CASE_OPENED_TRIGGER:
             return {"event": CASE_OPENED_TRIGGER}
         kinds = ("enter", "leave", "event")
+        alone = isinstance(data, dict) and not any(data.get(key) is not None for key in kinds)
+        if alone and data.get("field") is not None:  # counts from a date: starts on opening
+            data = {**data, "event": CASE_OPENED_TRIGGER}
         if isinstance(data, dict) and sum(data.get(key) is not None for key in kinds) != 1:
             raise ValueError(
                 f"write exactly one of enter, leave, event (or {CASE_OPENED_TRIGGER!r})"

@@ -117,6 +117,8 @@ def _clock_lines(
         measure += f" on {deadline.calendar or calendar}"
     target = clock.target or target_for_display(deadline)
     lines = [f"  {clock.name:<12} {state}", f"      target {target} of {measure}"]
+    if clock.counts_from is not None:
+        lines[-1] += f", counted from {clock.counts_from} ({when(clock.started_at)})"
     if clock.paused_for >= timedelta(seconds=1):
         lines[-1] += f", {format_duration(clock.paused_for)} paused"
     if deadline.title:
