@@ -30,7 +30,8 @@ class CalendarUsage:
     processes: list[str]
     open_cases: int = 0
     open_clocks: int = 0
-    """Running or paused clocks of open cases that count on this calendar."""
+    """Running or paused clocks of open cases that count on this calendar, and stage timeouts
+    in working days on it (publishing re-targets both)."""
 
 
 @dataclass
@@ -74,6 +75,7 @@ async def calendar_usage(kesu: Kesu, calendars: Mapping[str, CalendarSpec]) -> l
             active = (ClockStatus.RUNNING, ClockStatus.PAUSED)
             clocks = [view.state.clocks[n] for n in _counts_on(definition, name)]
             counted = sum(1 for clock in clocks if clock.status in active)
+            counted += 1 if view.timeout is not None and view.timeout.calendar == name else 0
             usage.open_cases += 1 if counted else 0
             usage.open_clocks += counted
         usages.append(usage)
