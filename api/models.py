@@ -149,9 +149,9 @@ class Case(BaseModel):
     pii_masked: bool
     """True when customer data (pii fields) is shown as ``***`` for the caller's roles."""
     clocks: list[Clock]
-    timeout: StageTimeout | None = None
-    """The current stage's timeout, if it has one."""
     timeline: list[TimelineStep]
+    timeout: StageTimeout | None = None
+    """The current stage's timeout, if it has one: when it fires, and whether provisionally."""
 
 
 class CaseRow(BaseModel):
