@@ -229,7 +229,9 @@ class Timeout(Model):
     """Time in the stage: calendar time (``7d``) or working days (``3wd``, on ``calendar``)."""
     to: str
     """The stage the case moves to."""
-    calendar: str | None = None
+    # Left out of dumps while unset: a definition that does not use it keeps its content hash
+    # (a published version stays the same content; its cases' histories name it by hash).
+    calendar: str | None = Field(default=None, exclude_if=lambda value: value is None)
     """The business calendar a timeout in working days counts on (default: the process's)."""
     refuse: str | None = None
     """Once the timeout has fired, the reason an event of this stage is refused (a window that
@@ -275,7 +277,7 @@ class ClockTrigger(Model):
     """On leaving this stage."""
     event: str | None = None
     """When this event is applied (``case_opened``: when the case opens)."""
-    field: str | None = None
+    field: str | None = Field(default=None, exclude_if=lambda value: value is None)  # hash kept
     """``start`` only: count from this date or datetime field's value rather than from the
     moment (``{field: received_at}``: a letter's receipt date entered later)."""
 

@@ -15,6 +15,7 @@ from process.compiler import CompiledSpec, compile_definition
 from process.engine import CaseEngine
 from process.loader import DefinitionError, load_calendar, load_definition_text
 from process.recalendar import CalendarUpdate
+from process.spec import ClockTrigger
 from process.state import EventInput
 
 CALENDARS = Path(__file__).parent.parent / "definitions" / "calendars"
@@ -185,3 +186,13 @@ def test_check_refuses_timeouts_it_cannot_count(after: str, extra: str, problem:
     with pytest.raises(DefinitionError) as caught:
         load_definition_text(text, "waits.yaml", {"cn-workdays": china()})
     assert caught.value.problems == [f"waits.yaml:{line}: {problem}"]
+
+
+def test_definitions_without_the_new_keys_keep_their_content_hash() -> None:
+    """Unset, ``timeout.calendar`` and a trigger's ``field`` are left out of the dump that the
+    content hash is taken over: versions already published stay the same content."""
+    timeout = spec_for("7d").definition.stages["waiting"].timeout
+    assert timeout is not None and "calendar" not in timeout.model_dump()
+    assert ClockTrigger(event="accept").model_dump() == {
+        "enter": None, "leave": None, "event": "accept"
+    }  # fmt: skip
