@@ -159,3 +159,17 @@ def test_show_and_the_api_say_the_clock_counts_from_the_field() -> None:
     body = case_body(view, compiled, roles=["any"])
     assert body.clocks[0].counts_from == "received_at"
     assert body.clocks[0].started_at == cst(2026, 11, 20)
+
+
+def test_a_clock_started_by_an_event_counts_from_the_date_that_event_brings() -> None:
+    text = letters().replace("start: {field: received_at}",
+                             "start: {event: receive, field: received_at}")  # fmt: skip
+    calendars = {"cn-workdays": load_calendar(CALENDARS / "cn-workdays.yaml")}
+    compiled = compile_definition(load_definition_text(text, "l.yaml", calendars), calendars)
+    engine, _ = CaseEngine.open(compiled, "l-5", {}, "王敏", cst(2026, 12, 1, 10))
+    assert engine.state.clocks["answer"].started_at is None  # waits for the event
+    notes = receive(engine, "2026-11-20", cst(2026, 12, 1, 11))
+    clock = engine.state.clocks["answer"]
+    assert clock.started_at == cst(2026, 11, 20) and clock.due_at == cst(2026, 12, 11, 18)
+    assert notes[0].startswith("answer started: 15wd of working time on cn-workdays, counting "
+                               "from received_at (2026-11-20)")  # fmt: skip
