@@ -4,6 +4,7 @@ breach comes at the time counted from the field."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.temporal_support import running_harness, sqlite_url
-from tests.test_calendar_durable import SHANGHAI, handle
+from tests.test_calendar_durable import HISTORIES, SHANGHAI, handle
 from tests.test_clock_origins import spec
 
 pytestmark = pytest.mark.temporal
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.temporal
 async def test_setting_the_field_later_moves_the_due_time_and_the_breach_follows(
     time_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    async with running_harness(time_env.client, sqlite_url(tmp_path), {"letters": spec()}) as h:
+    letters = spec()
+    async with running_harness(time_env.client, sqlite_url(tmp_path), {"letters": letters}) as h:
         case = (await h.kesu.start_case("letters", {}, roles=["agent"])).case_id
         before = (await h.kesu.get_case(case)).state.clocks["answer"]
         assert before.due_at is not None and before.provisional is not None
@@ -46,3 +48,11 @@ async def test_setting_the_field_later_moves_the_due_time_and_the_breach_follows
         view = await h.kesu.get_case(case)
         assert view.state.steps[-1].event == "deadline.breached:answer"
         assert view.state.clocks["answer"].breached_at == after.due_at
+        if os.environ.get("KESU_RECORD_HISTORIES"):
+            history = await handle(h, case).fetch_history()
+            (HISTORIES / "letters_counted_from_field.json").write_text(
+                history.to_json(), encoding="utf-8"
+            )
+            (HISTORIES / "letters_counted_from_field.definitions.json").write_text(
+                f"[{letters.model_dump_json()}]", encoding="utf-8"
+            )

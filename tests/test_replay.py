@@ -3,7 +3,9 @@ cases fails here. ``KESU_RECORD_HISTORIES=1 pytest -k "every_stage or extended_d
 records new ones (a full complaint; a bank complaint with an extension, business clocks and an
 escalation chain; ``-k upgrades`` a claim that names its definition by hash and is upgraded to
 v2, with the definitions it references beside it in ``*.definitions.json``; ``-k publishing``
-a bank complaint re-targeted by a published calendar update); keep the old files
+a bank complaint re-targeted by a published calendar update; ``-k provisional_timeout`` a
+stage timeout in working days re-targeted and fired; ``-k setting_the_field`` a clock counting
+from a date field set later); keep the old files
 too, since cases started on old code (which carried the whole definition) still run."""
 
 from __future__ import annotations

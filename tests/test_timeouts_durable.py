@@ -3,6 +3,7 @@ calendar's end it is provisional, a published year re-targets it, and it fires a
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,7 +16,14 @@ from process.loader import load_definition_text
 from service.calendars import publish_calendar
 from service.cases import Kesu
 from tests.temporal_support import running_harness, sqlite_url
-from tests.test_calendar_durable import SHANGHAI, ending, handle, with_holiday, yesterday
+from tests.test_calendar_durable import (
+    HISTORIES,
+    SHANGHAI,
+    ending,
+    handle,
+    with_holiday,
+    yesterday,
+)
 from tests.test_stage_timeouts import DEFINITION, china
 from workflows import search
 
@@ -70,3 +78,11 @@ async def test_a_provisional_timeout_is_retargeted_by_a_published_year_and_fires
         assert view.state.stage == "closed" and view.state.steps[-1].event == "timeout"
         assert view.state.steps[-1].at >= after.due_at
         assert view.timeout is None
+        if os.environ.get("KESU_RECORD_HISTORIES"):
+            history = await handle(h, case).fetch_history()
+            (HISTORIES / "waits_timeout_retargeted.json").write_text(
+                history.to_json(), encoding="utf-8"
+            )
+            (HISTORIES / "waits_timeout_retargeted.definitions.json").write_text(
+                f"[{waits(short)['waits'].model_dump_json()}]", encoding="utf-8"
+            )
