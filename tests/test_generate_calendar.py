@@ -76,6 +76,8 @@ def test_the_package_wins_for_the_years_it_knows(tool: ModuleType, with_2027: Pa
     assert "2027-01-01: 元旦 New Year's Day" in text
     assert "invented" not in text
     assert "covers: {from: 2004-01-01, to: 2027-12-31}" in text
+    assert tool.replaced_years(load_calendar(with_2027), (holidays, workdays)) == [2027]
+    assert tool.replaced_years(load_calendar(SHIPPED)) == []
 
 
 def test_the_command_says_which_years_it_kept(with_2027: Path) -> None:

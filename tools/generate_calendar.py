@@ -95,6 +95,28 @@ def render(
     return "\n".join(lines) + "\n", kept
 
 
+def replaced_years(
+    existing: CalendarSpec, package: tuple[dict[date, str], dict[date, str]] | None = None
+) -> list[int]:
+    """Years the package knows whose days off or make-up days differ from ``existing``'s."""
+    holidays, workdays = package or _package_days()
+    known = {day.year for day in holidays}
+
+    def days(source: dict[date, str], year: int) -> set[date]:
+        return {day for day in source if day.year == year}
+
+    covered = range(existing.covers.first.year, existing.covers.last.year + 1)
+    return [
+        year
+        for year in covered
+        if year in known
+        and (
+            days(holidays, year) != days(existing.holidays, year)
+            or days(workdays, year) != days(existing.workdays, year)
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="first_year", type=int, default=2004)
@@ -107,6 +129,10 @@ def main() -> None:
     if kept:
         years = ", ".join(map(str, kept))
         print(f"kept {years} from the existing file: added by hand, unknown to chinesecalendar")
+    changed = replaced_years(existing) if existing is not None else []
+    if changed:
+        years = ", ".join(map(str, changed))
+        print(f"chinesecalendar's dates for {years} replace the file's, which differed")
 
 
 if __name__ == "__main__":
