@@ -1,0 +1,189 @@
+"""The Temporal Web UI shows kesu's encrypted payloads decoded, for a person signed in to
+kesu's console in a role that may see customer data, in a real headless Chromium.
+
+The embedded dev server runs its Web UI with ``--ui-codec-endpoint`` pointing at the API's
+``/console/codec``. That setting alone makes the UI call the codec without credentials (the
+dev server cannot set the UI's "include cross-origin credentials"), so nothing is decoded; the
+person turns on the browser's own codec setting with that option (the UI keeps it in local
+storage), and the console's SameSite=Strict session cookie then goes from the UI's origin to
+the API's: same site (the host), another origin (the port). Signed out, or signed in as an
+agent, the page still shows the payloads encrypted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from activities.keys import Keyring
+from api import TokenTable, create_app
+from api.privacy import PrivacySetup
+from process.compiler import CompiledSpec
+from runtime import connect, embedded_temporal
+from service.cases import Kesu
+from service.crypto import EncryptionCodec
+from service.privacy import Privacy
+from tests.api_support import TOKENS, serving
+from tests.browser_support import browser, screenshot_path
+from tests.temporal_support import running_harness, sqlite_url
+
+__all__ = ["browser"]
+
+pytestmark = pytest.mark.temporal
+
+expect.set_options(timeout=30_000)
+
+NAME = "司马相如"
+"""The customer's name: a field only a pii role may read."""
+
+
+@dataclass
+class Setup:
+    ui: str
+    """The Web UI's origin."""
+    api: str
+    case_id: str
+    privacy: Privacy
+
+
+def _bound_loopback_socket() -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    return listener
+
+
+def _free_port() -> int:
+    with _bound_loopback_socket() as probe:
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def web_ui_and_api(tmp_path: Path, specs: dict[str, CompiledSpec]) -> AsyncIterator[Setup]:
+    keyring = Keyring([b"w" * 32])
+    listener = _bound_loopback_socket()  # the API's port goes into the UI's codec setting
+    api = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    async with embedded_temporal(
+        tmp_path / "temporal",
+        f"127.0.0.1:{_free_port()}",
+        codec_endpoint=f"{api}/console/codec",
+    ) as server:
+        assert server.ui_url is not None
+        ui = server.ui_url.removesuffix("/namespaces/default/workflows")
+        client = await connect(server.address, "default", payload_key=keyring)
+        async with running_harness(client, sqlite_url(tmp_path), specs, keyring=keyring) as h:
+
+            @contextlib.asynccontextmanager
+            async def factory() -> AsyncIterator[Kesu]:
+                yield h.kesu
+
+            setup = PrivacySetup(
+                sessions=h.sessions,
+                codec=EncryptionCodec(keyring),
+                web_ui_origins=[ui],
+                decoders=frozenset({"supervisor", "handler"}),
+            )
+            tokens = TokenTable.of_tokens(TOKENS)
+            app = create_app(factory, tokens, records=h.sessions, privacy=setup)
+            async with serving(app, listener) as base:
+                assert base == api
+                fields = {"customer_id": "C-7", "customer_name": NAME, "phone": "13900002222"}
+                started = await h.kesu.start_case("complaint", fields, roles=["agent"])
+                yield Setup(ui, api, started.case_id, Privacy(h.sessions, specs))
+
+
+async def _browser_context(browser: Browser, setup: Setup) -> BrowserContext:
+    context = await browser.new_context(locale="en-US")
+    context.set_default_timeout(30_000)
+    return context
+
+
+async def _sign_in(context: BrowserContext, setup: Setup, token: str) -> None:
+    page = await context.new_page()
+    await page.goto(f"{setup.api}/console/login")
+    await page.get_by_label("Access token").fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{setup.api}/console/cases")
+    await page.close()
+
+
+async def _use_browser_codec_setting(context: BrowserContext, setup: Setup) -> None:
+    """What a person does once in the UI's Codec Server settings: this browser's endpoint,
+    overriding the server's, with "Include cross-origin credentials" ticked."""
+    stored = {
+        "endpoint": f"{setup.api}/console/codec",
+        "includeCredentials": True,
+        "overrideRemoteCodecConfiguration": True,
+    }
+    script = "".join(
+        f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(value))});"
+        for key, value in stored.items()
+    )
+    await context.add_init_script(script)
+
+
+async def _input_shown(context: BrowserContext, setup: Setup, name: str) -> tuple[Page, int]:
+    """The case's workflow page in the Web UI, once it has asked the codec to decode its
+    input (the case's fields); the codec's answer status."""
+    page = await context.new_page()
+    decode_call = page.expect_response(
+        lambda answer: (
+            answer.url.startswith(f"{setup.api}/console/codec/decode")
+            and answer.request.method == "POST"
+        )
+    )
+    async with decode_call as answered:
+        await page.goto(f"{setup.ui}/namespaces/default/workflows/{setup.case_id}")
+    status = (await answered.value).status
+    await expect(page.get_by_role("textbox", name="Input")).to_contain_text('"')
+    await page.screenshot(path=screenshot_path(name, "web-ui"), full_page=True)
+    return page, status
+
+
+async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
+    browser: Browser, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> None:
+    async with web_ui_and_api(tmp_path, specs) as setup:
+        async with httpx.AsyncClient() as http:
+            settings = (await http.get(f"{setup.ui}/api/v1/settings")).json()
+        assert settings["Codec"]["Endpoint"] == f"{setup.api}/console/codec"
+        assert settings["Codec"]["IncludeCredentials"] is False  # no dev server flag for it
+
+        # The server's setting alone: the UI calls the codec without the cookie; refused.
+        supervisor = await _browser_context(browser, setup)
+        await _sign_in(supervisor, setup, "supervisor-token")
+        page, status = await _input_shown(supervisor, setup, "without-credentials")
+        assert status == 401
+        assert NAME not in await page.get_by_role("textbox", name="Input").inner_text()
+        await page.close()
+
+        # With the browser's codec setting and its credentials: decoded, and recorded.
+        await _use_browser_codec_setting(supervisor, setup)
+        page, status = await _input_shown(supervisor, setup, "decoded-for-a-supervisor")
+        assert status == 200
+        await expect(page.get_by_role("textbox", name="Input")).to_contain_text(NAME)
+        await page.screenshot(path=screenshot_path("decoded", "web-ui"), full_page=True)
+        reads = setup.privacy.access_log(setup.case_id)
+        assert reads and {(r.actor, r.channel) for r in reads} == {("李强", "web-ui")}
+        assert all(r.fields[0].endswith("payloads decoded") for r in reads)
+        await supervisor.close()
+
+        # As an agent (no pii role), and signed out: the payloads stay encrypted.
+        for token, refused in (("agent-token", 403), (None, 401)):
+            context = await _browser_context(browser, setup)
+            if token is not None:
+                await _sign_in(context, setup, token)
+            await _use_browser_codec_setting(context, setup)
+            page, status = await _input_shown(context, setup, f"encoded-{token or 'signed-out'}")
+            assert status == refused
+            assert NAME not in await page.get_by_role("textbox", name="Input").inner_text()
+            await context.close()
+        assert {r.actor for r in setup.privacy.access_log(setup.case_id)} == {"李强"}
