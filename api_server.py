@@ -94,7 +94,7 @@ def _decoders(specs: Mapping[str, CompiledSpec]) -> frozenset[str]:
     return frozenset(role for spec in specs.values() for role in spec.definition.pii_roles)
 
 
-def _origins() -> list[str]:
+def codec_origins() -> list[str]:
     """The Web UI origins the codec answers (CORS with credentials): each one exactly."""
     origins = os.environ.get(CODEC_ORIGINS_ENV, DEFAULT_CODEC_ORIGINS).replace(",", " ").split()
     for origin in origins:
@@ -128,7 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
         codec = _codec(settings)
         if codec is None:
             raise SetupError("the codec endpoint needs a keyring (KESU_PAYLOAD_KEYS, ...)")
-        app = codec_app(codec, tokens, _decoders(specs), _origins())
+        app = codec_app(codec, tokens, _decoders(specs), codec_origins())
     else:
         if settings.temporal_address is None:  # the embedded server: its UI decodes through us
             endpoint = web_ui_codec_endpoint(args.host, args.port)
@@ -139,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
         privacy = PrivacySetup(
             sessions=records,
             codec=_codec(settings),
-            web_ui_origins=_origins(),
+            web_ui_origins=codec_origins(),
             decoders=_decoders(specs),
         )
         app = create_app(

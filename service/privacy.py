@@ -97,7 +97,7 @@ class Privacy:
     ) -> None:
         """Record a codec decode call: one record per case its payloads name, or one under
         ``NO_CASE`` when they name none (a call does not say which workflow it is for)."""
-        what = [f"{payloads} payloads decoded"]
+        what = [f"{payloads} payload{'' if payloads == 1 else 's'} decoded"]
         with self._sessions.begin() as session:
             for case_id in cases or [NO_CASE]:
                 record_access(session, case_id, actor, roles, what, channel, self._clock())

@@ -12,9 +12,15 @@ agent, the page still shows the payloads encrypted.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import re
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +32,9 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from activities.keys import Keyring
 from api import TokenTable, create_app
 from api.privacy import PrivacySetup
+from api_server import CODEC_ORIGINS_ENV, codec_origins, web_ui_codec_endpoint
 from process.compiler import CompiledSpec
-from runtime import connect, embedded_temporal
+from runtime import EmbeddedServer, SetupError, connect, embedded_temporal
 from service.cases import Kesu
 from service.crypto import EncryptionCodec
 from service.privacy import Privacy
@@ -41,6 +48,8 @@ pytestmark = pytest.mark.temporal
 
 expect.set_options(timeout=30_000)
 
+PROJECT = Path(__file__).parent.parent
+EXAMPLE_TOKENS = PROJECT / "config" / "tokens.example.yaml"
 NAME = "司马相如"
 """The customer's name: a field only a pii role may read."""
 
@@ -173,7 +182,7 @@ async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
         await page.screenshot(path=screenshot_path("decoded", "web-ui"), full_page=True)
         reads = setup.privacy.access_log(setup.case_id)
         assert reads and {(r.actor, r.channel) for r in reads} == {("李强", "web-ui")}
-        assert all(r.fields[0].endswith("payloads decoded") for r in reads)
+        assert all(re.fullmatch(r"\d+ payloads? decoded", r.fields[0]) for r in reads)
         await supervisor.close()
 
         # As an agent (no pii role), and signed out: the payloads stay encrypted.
@@ -187,3 +196,56 @@ async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
             assert NAME not in await page.get_by_role("textbox", name="Input").inner_text()
             await context.close()
         assert {r.actor for r in setup.privacy.access_log(setup.case_id)} == {"李强"}
+
+
+def test_the_ui_codec_endpoint_and_origins_an_operator_configures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert web_ui_codec_endpoint("0.0.0.0", 8000) == "http://127.0.0.1:8000/console/codec"
+    assert web_ui_codec_endpoint("10.0.0.5", 80) == "http://10.0.0.5:80/console/codec"
+    assert web_ui_codec_endpoint("::1", 8000) == "http://[::1]:8000/console/codec"
+    monkeypatch.setenv(CODEC_ORIGINS_ENV, "http://127.0.0.1:8233, https://ui.example.com")
+    assert codec_origins() == ["http://127.0.0.1:8233", "https://ui.example.com"]
+    for wrong in ("*", "http://127.0.0.1:8233/", "127.0.0.1:8233", "https://*.example.com"):
+        monkeypatch.setenv(CODEC_ORIGINS_ENV, wrong)
+        with pytest.raises(SetupError, match="is not an origin like"):
+            codec_origins()
+
+
+async def test_api_server_on_embedded_defaults_starts_the_ui_with_its_codec(
+    tmp_path: Path,
+) -> None:
+    port = _free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TEMPORAL_", "KESU_"))  # embedded defaults, nothing configured
+    }
+    environment.update(KESU_DATA_DIR=str(tmp_path), KESU_API_TOKENS=str(EXAMPLE_TOKENS))
+    log = tmp_path / "api.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, str(PROJECT / "api_server.py"), "--port", str(port)],
+            cwd=PROJECT, env=environment, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(1200):
+                assert server.poll() is None, log.read_text(encoding="utf-8")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"the API did not start: {log.read_text(encoding='utf-8')}")
+            embedded = EmbeddedServer.recorded(tmp_path)
+            assert embedded is not None and embedded.ui_url is not None
+            ui = embedded.ui_url.removesuffix("/namespaces/default/workflows")
+            settings = (await http.get(f"{ui}/api/v1/settings")).json()
+        assert settings["Codec"]["Endpoint"] == f"http://127.0.0.1:{port}/console/codec"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        leftover = EmbeddedServer.recorded(tmp_path)
+        if leftover is not None and leftover.is_running():  # never leave a server behind
+            os.kill(leftover.pid, signal.SIGKILL)
