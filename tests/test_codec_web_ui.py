@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import signal
@@ -125,18 +124,25 @@ async def _sign_in(context: BrowserContext, setup: Setup, token: str) -> None:
 
 
 async def _use_browser_codec_setting(context: BrowserContext, setup: Setup) -> None:
-    """What a person does once in the UI's Codec Server settings: this browser's endpoint,
-    overriding the server's, with "Include cross-origin credentials" ticked."""
-    stored = {
-        "endpoint": f"{setup.api}/console/codec",
-        "includeCredentials": True,
-        "overrideRemoteCodecConfiguration": True,
-    }
-    script = "".join(
-        f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(value))});"
-        for key, value in stored.items()
+    """What a person does once in the UI's Codec Server settings: this browser's endpoint
+    instead of the server's, with "Include cross-origin credentials" on."""
+    page = await context.new_page()
+    await page.goto(f"{setup.ui}/namespaces/default/workflows")
+    await page.get_by_role("button", name="Codec Server is configured").click()
+    dialog = page.get_by_role("dialog", name="Codec Server")
+    await dialog.get_by_text("Use my browser setting and ignore Cluster-level setting.").click()
+    await dialog.get_by_role("textbox", name="Codec Server browser endpoint").fill(
+        f"{setup.api}/console/codec"
     )
-    await context.add_init_script(script)
+    switch = dialog.get_by_role("switch", name="Include cross-origin credentials")
+    await dialog.get_by_text("Include cross-origin credentials", exact=True).click()
+    await expect(switch).to_be_checked()
+    await dialog.get_by_role("button", name="Apply").click()
+    await expect(dialog).to_be_hidden()
+    # Kept in the browser's local storage for the UI's origin (the server cannot set it).
+    stored = await page.evaluate("() => localStorage.getItem('includeCredentials')")
+    assert stored == "true"
+    await page.close()
 
 
 async def _input_shown(context: BrowserContext, setup: Setup, name: str) -> tuple[Page, int]:
