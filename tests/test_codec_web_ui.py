@@ -145,9 +145,9 @@ async def _use_browser_codec_setting(context: BrowserContext, setup: Setup) -> N
     await page.close()
 
 
-async def _input_shown(context: BrowserContext, setup: Setup, name: str) -> tuple[Page, int]:
+async def _input_shown(context: BrowserContext, setup: Setup, name: str) -> tuple[Page, int, str]:
     """The case's workflow page in the Web UI, once it has asked the codec to decode its
-    input (the case's fields); the codec's answer status."""
+    input (the case's fields); the codec's answer status and the cookies the call sent."""
     page = await context.new_page()
     decode_call = page.expect_response(
         lambda answer: (
@@ -157,10 +157,14 @@ async def _input_shown(context: BrowserContext, setup: Setup, name: str) -> tupl
     )
     async with decode_call as answered:
         await page.goto(f"{setup.ui}/namespaces/default/workflows/{setup.case_id}")
-    status = (await answered.value).status
+    answer = await answered.value
+    status, sent = answer.status, await answer.request.all_headers()
+    # What the UI's call says: the namespace, and (by the browser's referrer policy across
+    # origins) only the UI's origin, not the workflow's page: it names no case itself.
+    assert sent["x-namespace"] == "default" and sent.get("referer") == f"{setup.ui}/"
     await expect(page.get_by_role("textbox", name="Input")).to_contain_text('"')
     await page.screenshot(path=screenshot_path(name, "web-ui"), full_page=True)
-    return page, status
+    return page, status, sent.get("cookie", "")
 
 
 async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
@@ -175,15 +179,16 @@ async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
         # The server's setting alone: the UI calls the codec without the cookie; refused.
         supervisor = await _browser_context(browser, setup)
         await _sign_in(supervisor, setup, "supervisor-token")
-        page, status = await _input_shown(supervisor, setup, "without-credentials")
-        assert status == 401
+        page, status, cookies = await _input_shown(supervisor, setup, "without-credentials")
+        assert status == 401 and "kesu_console" not in cookies
         assert NAME not in await page.get_by_role("textbox", name="Input").inner_text()
         await page.close()
 
         # With the browser's codec setting and its credentials: decoded, and recorded.
         await _use_browser_codec_setting(supervisor, setup)
-        page, status = await _input_shown(supervisor, setup, "decoded-for-a-supervisor")
-        assert status == 200
+        page, status, cookies = await _input_shown(supervisor, setup, "decoded-for-a-supervisor")
+        # The SameSite=Strict cookie went along: same site (the host), another origin (port).
+        assert status == 200 and "kesu_console=supervisor-token" in cookies
         await expect(page.get_by_role("textbox", name="Input")).to_contain_text(NAME)
         await page.screenshot(path=screenshot_path("decoded", "web-ui"), full_page=True)
         reads = setup.privacy.access_log(setup.case_id)
@@ -197,7 +202,8 @@ async def test_the_web_ui_decodes_for_a_signed_in_pii_role_only(
             if token is not None:
                 await _sign_in(context, setup, token)
             await _use_browser_codec_setting(context, setup)
-            page, status = await _input_shown(context, setup, f"encoded-{token or 'signed-out'}")
+            shown = await _input_shown(context, setup, f"encoded-{token or 'signed-out'}")
+            page, status, _ = shown
             assert status == refused
             assert NAME not in await page.get_by_role("textbox", name="Input").inner_text()
             await context.close()
