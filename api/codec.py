@@ -103,6 +103,7 @@ def codec_router(
     allowed = frozenset(decoders)
     router = APIRouter(tags=["codec"])
     channel = "codec" if session_origins is None else "web-ui"
+    suffix = "" if session_origins is None else "_for_web_ui"  # one operation id per door
 
     def caller(
         request: Request,
@@ -120,12 +121,12 @@ def codec_router(
 
     Caller = Annotated[Principal, Depends(caller)]
 
-    @router.post("/encode", openapi_extra=_BODY)
+    @router.post("/encode", openapi_extra=_BODY, name=f"encode{suffix}")
     async def encode(request: Request, who: Caller, refs: StorageRefs = False) -> dict[str, Any]:
         """Encrypt payloads (what the CLI sends to a case, e.g. an update's arguments)."""
         return _as_json(await codec.encode(_payloads(await request.body())))
 
-    @router.post("/decode", openapi_extra=_BODY)
+    @router.post("/decode", openapi_extra=_BODY, name=f"decode{suffix}")
     async def decode(request: Request, who: Caller, refs: StorageRefs = False) -> dict[str, Any]:
         """Decrypt payloads for a caller allowed to see customer data."""
         if allowed.isdisjoint(who.roles):

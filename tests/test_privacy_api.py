@@ -222,6 +222,14 @@ async def test_the_web_ui_door_takes_a_console_session_from_the_ui_origin_only(
         console = await http.get("/console/cases", headers={"Origin": UI})
         assert "access-control-allow-origin" not in console.headers
 
+        # Each door is its own documented operation, with the parameter the UI sends.
+        paths = (await http.get("/openapi.json")).json()["paths"]
+        ids = [op["operationId"] for path in paths.values() for op in path.values()]
+        assert len(ids) == len(set(ids))
+        web_ui = paths["/console/codec/decode"]["post"]
+        assert web_ui["operationId"] == "decode_for_web_ui"
+        assert [p["name"] for p in web_ui["parameters"]] == ["preserveStorageRefs"]
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
