@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
+import re
 import secrets
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -29,7 +31,7 @@ from activities.storage import make_engine, make_session_factory
 from api import TokenTable, create_app
 from api.access import ReloadingTokens
 from api.auth import TokenConfigError, hash_token
-from api.codec import codec_app
+from api.codec import WEB_UI_PREFIX, codec_app
 from api.privacy import PrivacySetup
 from process.compiler import CompiledSpec
 from process.loader import DefinitionError
@@ -44,6 +46,7 @@ TOKENS_ENV = "KESU_API_TOKENS"
 CODEC_ORIGINS_ENV = "KESU_CODEC_ORIGINS"
 DEFAULT_CODEC_ORIGINS = "http://localhost:8233 http://127.0.0.1:8233"
 DEFAULT_TOKENS = PROJECT_DIR / "config" / "tokens.yaml"
+_ORIGIN = re.compile(r"https?://[^/\s*]+")
 
 
 def load_tokens(path: Path) -> TokenTable:
@@ -91,8 +94,28 @@ def _decoders(specs: Mapping[str, CompiledSpec]) -> frozenset[str]:
     return frozenset(role for spec in specs.values() for role in spec.definition.pii_roles)
 
 
-def _origins() -> list[str]:
-    return os.environ.get(CODEC_ORIGINS_ENV, DEFAULT_CODEC_ORIGINS).replace(",", " ").split()
+def codec_origins() -> list[str]:
+    """The Web UI origins the codec answers (CORS with credentials): each one exactly."""
+    origins = os.environ.get(CODEC_ORIGINS_ENV, DEFAULT_CODEC_ORIGINS).replace(",", " ").split()
+    for origin in origins:
+        if not _ORIGIN.fullmatch(origin):
+            raise SetupError(
+                f"{CODEC_ORIGINS_ENV}: {origin!r} is not an origin like http://127.0.0.1:8233 "
+                "(scheme, host and port; no path, no '*': the codec sends customer data "
+                "to these origins with the browser's credentials)"
+            )
+    return origins
+
+
+def web_ui_codec_endpoint(host: str, port: int) -> str:
+    """Where the embedded Web UI reaches this API's codec (its door for console sessions).
+
+    A wildcard listen address is reached on loopback, the host the embedded UI runs on: the
+    console cookie is sent only to the same site as the UI's page."""
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    if ":" in reachable:
+        reachable = f"[{reachable}]"
+    return f"http://{reachable}:{port}{WEB_UI_PREFIX}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -105,15 +128,18 @@ def _serve(args: argparse.Namespace) -> int:
         codec = _codec(settings)
         if codec is None:
             raise SetupError("the codec endpoint needs a keyring (KESU_PAYLOAD_KEYS, ...)")
-        app = codec_app(codec, tokens, _decoders(specs), _origins())
+        app = codec_app(codec, tokens, _decoders(specs), codec_origins())
     else:
+        if settings.temporal_address is None:  # the embedded server: its UI decodes through us
+            endpoint = web_ui_codec_endpoint(args.host, args.port)
+            settings = dataclasses.replace(settings, ui_codec_endpoint=endpoint)
         with_worker = args.worker if args.worker is not None else settings.temporal_address is None
         factory = functools.partial(serving_kesu, settings, with_worker)
         records = make_session_factory(make_engine(settings.database_url))
         privacy = PrivacySetup(
             sessions=records,
             codec=_codec(settings),
-            web_ui_origins=_origins(),
+            web_ui_origins=codec_origins(),
             decoders=_decoders(specs),
         )
         app = create_app(

@@ -91,6 +91,9 @@ class Settings:
 
     temporal: TemporalConnection = dataclasses.field(default_factory=TemporalConnection)
     """TLS, API key and gRPC metadata of a cluster connection (``service.connection``)."""
+    ui_codec_endpoint: str | None = None
+    """The codec endpoint the embedded server's Web UI is started with (``api_server.py``
+    sets it to its own ``/console/codec``); None starts the UI without one."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -504,7 +507,9 @@ async def temporal_client(settings: Settings) -> AsyncIterator[Client]:
     async with contextlib.AsyncExitStack() as stack:
         address = settings.temporal_address
         if address is None:
-            server = await stack.enter_async_context(embedded_temporal(settings.data_dir))
+            server = await stack.enter_async_context(
+                embedded_temporal(settings.data_dir, codec_endpoint=settings.ui_codec_endpoint)
+            )
             address = server.address
         if settings.keyring is None:
             log.warning("no payload key is set: case data goes to Temporal unencrypted")

@@ -7,10 +7,12 @@ never case data, so their number stays small and no customer data reaches a dash
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,3 +76,27 @@ class OutboxCollector(Collector):
                 counts.add_metric([status.value], found.get(status.value, 0))
             yield counts
         yield up
+
+
+class CachedCollector(Collector):
+    """Another collector's metrics, collected at most once every ``seconds``: a storm of
+    scrapes (several Prometheus servers, a dashboard refreshing) costs one database query."""
+
+    def __init__(
+        self,
+        inner: Collector,
+        seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner, self._seconds, self._clock = inner, seconds, clock
+        self._lock = threading.Lock()  # concurrent scrapes wait for one query, not each run one
+        self._families: list[Metric] | None = None
+        self._at = 0.0
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            now = self._clock()
+            if self._families is None or now - self._at >= self._seconds:
+                self._families = list(self._inner.collect())
+                self._at = now
+            return iter(self._families)

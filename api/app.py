@@ -109,7 +109,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(RequireToken, tokens=lambda: app.state.tokens)
-    ops.install(app)
+    ops.install(app, records)
 
     @app.post(
         "/cases",

@@ -1,5 +1,7 @@
 """Customer data protection over HTTP: destruction requests and approvals, retention due,
-access records (every unmasked read of a case is recorded here), and the codec endpoint.
+access records (every unmasked read of a case is recorded here), and the codec endpoint (for
+the CLI with a bearer token, and for the Web UI with the console's session; its decode calls
+are access records too).
 
 Installed by ``create_app`` when the entry point hands in the database (``PrivacySetup``).
 """
@@ -25,7 +27,7 @@ from service.privacy import Privacy, retention_roles
 from workflows.case import CaseView
 
 from .auth import Principal
-from .codec import allow_web_ui, codec_router
+from .codec import WEB_UI_PREFIX, DecodeCall, allow_web_ui, codec_router
 from .deps import Caller, CaseId, error_responses
 
 
@@ -171,7 +173,19 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
         return [DueCase(**vars(case)) for case in due]
 
     if setup.codec is not None:
-        app.include_router(codec_router(setup.codec, app.state.tokens, setup.decoders))
+        recorder = Privacy(setup.sessions, {})
+
+        def record_decode(call: DecodeCall) -> None:
+            recorder.record_decode(
+                call.who.actor, call.who.roles, call.cases, call.payloads, call.channel
+            )
+
+        tokens, decoders = app.state.tokens, setup.decoders
+        app.include_router(codec_router(setup.codec, tokens, decoders, record_decode))
+        web_ui = codec_router(
+            setup.codec, tokens, decoders, record_decode, session_origins=setup.web_ui_origins
+        )
+        app.include_router(web_ui, prefix=WEB_UI_PREFIX)
         allow_web_ui(app, setup.web_ui_origins)
 
 

@@ -36,9 +36,12 @@ from process.retention import Retention
 
 from .refusals import KesuError
 
-__all__ = ["DueCase", "Privacy", "retention_roles"]
+__all__ = ["NO_CASE", "DueCase", "Privacy", "retention_roles"]
 
 DEFAULT_ROLES = ("data_officer",)
+NO_CASE = "-"
+"""The access records' case for codec decodes whose payloads name no case
+(``starter.py access-log -``)."""
 
 
 def _now() -> datetime:
@@ -83,6 +86,21 @@ class Privacy:
             return
         with self._sessions.begin() as session:
             record_access(session, case_id, actor, roles, fields, channel, self._clock())
+
+    def record_decode(
+        self,
+        actor: str,
+        roles: Sequence[str],
+        cases: Sequence[str],
+        payloads: int,
+        channel: str,
+    ) -> None:
+        """Record a codec decode call: one record per case its payloads name, or one under
+        ``NO_CASE`` when they name none (a call does not say which workflow it is for)."""
+        what = [f"{payloads} payload{'' if payloads == 1 else 's'} decoded"]
+        with self._sessions.begin() as session:
+            for case_id in cases or [NO_CASE]:
+                record_access(session, case_id, actor, roles, what, channel, self._clock())
 
     def access_log(self, case_id: str) -> list[PiiAccessRow]:
         with self._sessions() as session:

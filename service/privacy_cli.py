@@ -50,7 +50,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             command.add_argument("--reason", help="recorded with the destruction")
 
     access = commands.add_parser("access-log", help="who read a case's customer data unmasked")
-    access.add_argument("case")
+    access.add_argument(
+        "case", help="a case id; '-' lists codec decodes whose payloads named no case"
+    )
 
 
 @dataclass(frozen=True)

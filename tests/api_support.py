@@ -59,10 +59,12 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port for the block; yields its base URL."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+async def serving(app: FastAPI, listener: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port for the block (or on ``listener``, a socket
+    bound beforehand when its address must be known first); yields its base URL."""
+    if listener is None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[listener]))

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.storage import make_engine, make_session_factory
+from activities.storage import OutboxRow, OutboxStatus, make_engine, make_session_factory
 from api.access import ReloadingTokens
 from api.auth import hash_token
 from api_server import load_tokens
@@ -114,10 +115,36 @@ async def test_no_token_is_401_before_the_body_is_read(http: httpx.AsyncClient) 
     assert (await http.get("/healthz")).status_code == 200  # public
 
 
-async def test_metrics_on_the_api_port(http: httpx.AsyncClient) -> None:
+async def test_metrics_on_the_api_port(
+    http: httpx.AsyncClient, harness: Harness, unique_key: str
+) -> None:
     await http.post("/cases/no-such-case/events/accept", headers=AGENT)
+    body = {"process": "complaint", "fields": {"customer_id": "C-1"}, "external_id": unique_key}
+    case_id = (await http.post("/cases", json=body, headers=AGENT)).json()["case_id"]
+    its_messages = select(OutboxRow).where(OutboxRow.case_id == case_id)
+    for _ in range(300):  # its acknowledgement delivered: no deliverer touches it again
+        with harness.sessions() as session:
+            rows = session.scalars(its_messages).all()
+        if rows and all(row.status == OutboxStatus.DELIVERED.value for row in rows):
+            break
+        await asyncio.sleep(0.1)
+    with harness.sessions.begin() as session:
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.case_id == case_id)
+            .values(status=OutboxStatus.DEAD.value)
+        )
+        dead = session.scalar(
+            select(func.count()).where(OutboxRow.status == OutboxStatus.DEAD.value)
+        )
+    assert dead
+
     scraped = await http.get("/metrics")
     assert scraped.status_code == 200 and "kesu_events_refused_total" in scraped.text
+    assert f'kesu_outbox_messages{{status="dead"}} {float(dead)}' in scraped.text
+    assert 'kesu_outbox_messages{status="pending"}' in scraped.text
+    assert "kesu_database_up 1.0" in scraped.text
+    assert scraped.text.count("# TYPE kesu_outbox_messages gauge") == 1
 
 
 async def test_health_covers_the_records_database(harness: Harness, tmp_path: Path) -> None:

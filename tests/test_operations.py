@@ -11,14 +11,18 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from temporalio.testing import WorkflowEnvironment
 
+from activities.metrics import CachedCollector
 from runtime import Settings
 from service.cases import Kesu, KesuError
 from telemetry import JsonFormatter, OpsSettings, SettingError
@@ -100,6 +104,27 @@ async def test_worker_metrics_health_and_readiness(worker_with_health: Worked) -
     assert "kesu_cases_opened_total" in scraped and "kesu_deadline_breaches" in scraped
     assert "张" not in scraped and "C-1" not in scraped  # names and counts only
     assert get(f"{base}/nothing")[0] == 404
+
+
+def test_a_cached_collector_asks_once_per_period_however_many_scrape() -> None:
+    class Counting(Collector):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            self.calls += 1
+            yield GaugeMetricFamily("kesu_test_calls", "calls so far", value=self.calls)
+
+    inner, now = Counting(), [100.0]
+    cached = CachedCollector(inner, seconds=10, clock=lambda: now[0])
+    with ThreadPoolExecutor(max_workers=8) as pool:  # a storm of scrapes at once
+        answers = list(pool.map(lambda _: list(cached.collect()), range(50)))
+    assert inner.calls == 1
+    assert {answer[0].samples[0].value for answer in answers} == {1.0}
+    now[0] += 9.9
+    assert next(cached.collect()).samples[0].value == 1.0
+    now[0] += 0.1  # the period is over: asked again
+    assert next(cached.collect()).samples[0].value == 2.0 and inner.calls == 2
 
 
 def test_log_format_setting() -> None:

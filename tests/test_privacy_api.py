@@ -23,6 +23,7 @@ from process.compiler import CompiledSpec
 from runtime import connect, temporal_binary
 from service.cases import Kesu
 from service.crypto import EncryptionCodec
+from service.privacy import NO_CASE, Privacy
 from service.privacy_cli import PrivacyContext, run
 from starter import build_parser
 from tests.api_support import AGENT, SUPERVISOR, TOKENS, serving
@@ -140,6 +141,94 @@ async def test_the_codec_endpoint_needs_a_token_and_a_pii_role_to_decode(
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == UI
+
+
+async def test_the_web_ui_door_takes_a_console_session_from_the_ui_origin_only(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> None:
+    keyring = Keyring([b"k" * 32])
+    async with (
+        running_harness(temporal_env.client, sqlite_url(tmp_path), specs) as h,
+        privacy_api(h, keyring) as http,
+    ):
+        named = json.dumps({"case_id": "complaint-x1", "fields": {"customer_name": NAME}})
+        plain = {"metadata": {"encoding": _b64(b"json/plain")}, "data": _b64(named.encode())}
+        sealed = (await http.post("/encode", json={"payloads": [plain]}, headers=AGENT)).json()
+        door = "/console/codec/decode?preserveStorageRefs=true"  # as the Web UI asks
+
+        def session(token: str, origin: str | None = UI) -> dict[str, str]:
+            return {"Cookie": f"kesu_console={token}", **({"Origin": origin} if origin else {})}
+
+        decoded = await http.post(door, json=sealed, headers=session("supervisor-token"))
+        assert decoded.status_code == 200 and decoded.json() == {"payloads": [plain]}
+        assert decoded.headers["access-control-allow-origin"] == UI
+        assert decoded.headers["access-control-allow-credentials"] == "true"
+        refused = {
+            "agent": await http.post(door, json=sealed, headers=session("agent-token")),
+            "no session": await http.post(door, json=sealed, headers={"Origin": UI}),
+            "a stale session": await http.post(door, json=sealed, headers=session("gone")),
+            "another origin": await http.post(
+                door, json=sealed, headers=session("supervisor-token", "http://127.0.0.1:9999")
+            ),
+            "no origin": await http.post(
+                door, json=sealed, headers=session("supervisor-token", None)
+            ),
+            # The bearer door ignores the cookie: a browser cannot be made to use it.
+            "the bearer door": await http.post(
+                "/decode", json=sealed, headers=session("supervisor-token")
+            ),
+        }
+        assert {why: answer.status_code for why, answer in refused.items()} == {
+            "agent": 403,
+            "no session": 401,
+            "a stale session": 401,
+            "another origin": 403,
+            "no origin": 403,
+            "the bearer door": 401,
+        }
+        assert "sign in to kesu's console" in refused["no session"].json()["detail"]
+        assert "http://127.0.0.1:9999" in refused["another origin"].json()["detail"]
+        by_cli = await http.post(
+            "/decode?preserveStorageRefs=true", json=sealed, headers=SUPERVISOR
+        )
+        assert by_cli.status_code == 200
+
+        # Both decodes are access records of the case the payloads name; none names another.
+        reads = Privacy(h.sessions, specs).access_log("complaint-x1")
+        assert [(r.actor, r.channel, r.fields) for r in reads] == [
+            ("李强", "web-ui", ["1 payload decoded"]),
+            ("李强", "codec", ["1 payload decoded"]),
+        ]
+        anonymous = {"metadata": {"encoding": _b64(b"json/plain")}, "data": _b64(b'"x"')}
+        sealed = (await http.post("/encode", json={"payloads": [anonymous]}, headers=AGENT)).json()
+        await http.post(door, json=sealed, headers=session("supervisor-token"))
+        assert [r.channel for r in Privacy(h.sessions, specs).access_log(NO_CASE)] == ["web-ui"]
+
+        # CORS: the exact origin with credentials on the codec's paths; nothing elsewhere.
+        def preflight(origin: str) -> dict[str, str]:
+            return {
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-namespace",
+            }
+
+        allowed = await http.options(door, headers=preflight(UI))
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == UI
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        assert "X-Namespace" in allowed.headers["access-control-allow-headers"]
+        other = await http.options(door, headers=preflight("http://127.0.0.1:9999"))
+        assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+        console = await http.get("/console/cases", headers={"Origin": UI})
+        assert "access-control-allow-origin" not in console.headers
+
+        # Each door is its own documented operation, with the parameter the UI sends.
+        paths = (await http.get("/openapi.json")).json()["paths"]
+        ids = [op["operationId"] for path in paths.values() for op in path.values()]
+        assert len(ids) == len(set(ids))
+        web_ui = paths["/console/codec/decode"]["post"]
+        assert web_ui["operationId"] == "decode_for_web_ui"
+        assert [p["name"] for p in web_ui["parameters"]] == ["preserveStorageRefs"]
 
 
 def _b64(data: bytes) -> str:
