@@ -331,6 +331,7 @@ def test_hostile_values_are_false_not_errors() -> None:
     assert value("a < 1", a=hostile) is False
 
 
+FUNCTION_NAMES = "startswith, endswith, contains, len, lower, upper"
 SYNTAX_ERRORS: list[tuple[str, int, str]] = [
     ("", 1, "empty expression"),
     ("   ", 1, "empty expression"),
@@ -373,10 +374,16 @@ SYNTAX_ERRORS: list[tuple[str, int, str]] = [
     ("5万", 1, "invalid number '5万'"),
     ("amount > 1.", 10, "invalid number '1.'"),
     (".5", 1, "a number needs a digit before '.', e.g. 0.5"),
-    ("case.amount", 5, "'.' is not supported; field names are flat, without dots"),
-    ("f(x)", 2, "function calls are not supported"),
-    ("__import__('os')", 11, "function calls are not supported"),
-    ("'abc'(1)", 6, "function calls are not supported"),
+    (
+        "case.amount",
+        5,
+        "'.' is not supported; field names are flat, without dots "
+        "(an event's inputs read event.data.<name>)",
+    ),
+    ("f(x)", 1, f"unknown function 'f'; the functions are {FUNCTION_NAMES}"),
+    ("__import__('os')", 1, f"unknown function '__import__'; the functions are {FUNCTION_NAMES}"),
+    ("'abc'(1)", 6, f"only a function can be called ({FUNCTION_NAMES})"),
+    ("(len)(x)", 6, f"only a function can be called ({FUNCTION_NAMES})"),
     ("x[0]", 2, "indexing with '[...]' is not supported"),
     ("'abc'[0]", 6, "indexing with '[...]' is not supported"),
     (r"'a\q'", 3, "unknown escape '\\q'; write '\\\\' for a backslash"),
