@@ -25,7 +25,7 @@ def expression_source(spec: FieldSpec | None, value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     if value.lstrip().startswith(MARK):
-        return value.lstrip().removeprefix(MARK)
+        return value.replace(MARK, " ", 1)  # columns in messages count from the value's start
     if spec is None or spec.type in _TEXT_TYPES or value_problem(spec, value) is None:
         return None
     return value

@@ -56,8 +56,7 @@ def evaluate(node: Node, values: Mapping[str, Any], context: Context) -> Any:
         case Unary("not", operand):
             return not truthy(evaluate(operand, values, context))
         case Unary(_, operand):
-            value = evaluate(operand, values, context)
-            return -value if _is_number(value) or isinstance(value, timedelta) else None
+            return _negative(evaluate(operand, values, context))
         case Call(function, args):
             return _call(function, [evaluate(arg, values, context) for arg in args])
         case Run(("or", *_), operands):
@@ -86,6 +85,17 @@ _ARITHMETIC = {"+": add, "-": sub, "*": mul, "/": truediv, "%": mod}
 def _is_number(value: Any) -> bool:
     # bool is an int subclass, but 'approved + 1' is a designer's mistake, not arithmetic.
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _negative(value: Any) -> Any:
+    if _is_number(value):
+        return -value
+    if isinstance(value, timedelta):
+        try:
+            return -value
+        except OverflowError:  # the largest spans have no negative
+            return None
+    return None
 
 
 def truthy(value: Any) -> bool:
@@ -197,8 +207,10 @@ def _decimal_arithmetic(op: str, left: int | float, right: int | float) -> float
 
 def _time_arithmetic(op: str, left: Any, right: Any, context: Context) -> Any:
     if isinstance(left, timedelta) and isinstance(right, timedelta):
-        span = left + right if op == "+" else left - right
-        return span if abs(span) <= timedelta(days=999_999) else None
+        try:
+            return left + right if op == "+" else left - right
+        except OverflowError:  # past a billion days
+            return None
     if isinstance(right, timedelta):
         moment, span = _moment(left, context), right
     elif op == "+":  # 15d + opened_at; '15d - opened_at' means nothing

@@ -210,8 +210,8 @@ def _tokenize(source: str) -> list[_Token]:
 
 def _duration(match: re.Match[str], column: int) -> timedelta:
     count, unit = int(match.group(1)), match.group(2)
-    if count > MAX_DURATION.days * 86400:  # refused below without building a huge timedelta
-        count = MAX_DURATION.days * 86400
+    # Refused below, without building a timedelta too large for Python.
+    count = min(count, int(MAX_DURATION.total_seconds()) + 1)
     span = timedelta(**{_DURATION_UNITS[unit]: count})
     if span > MAX_DURATION:
         message = f"duration '{match.group()}' is longer than {MAX_DURATION.days}d (10 years)"
@@ -375,6 +375,9 @@ class _Parser:
             self.names.add(name)
 
     def _call(self, name: _Token) -> Node:
+        if name.text in BUILTINS:
+            message = f"'{name.text}' is not a function: write {name.text}, without '()'"
+            raise ExpressionError(message, name.column)
         if name.text not in FUNCTIONS:
             known = ", ".join(FUNCTIONS)
             message = f"unknown function '{name.text}'; the functions are {known}"
