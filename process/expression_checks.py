@@ -27,7 +27,7 @@ def check_field_names_free(definition: ProcessDefinition) -> Found:
     return [
         (("fields", name), f"{name!r} is a built-in name of expressions; rename the field")
         for name in definition.fields
-        if name in BUILTINS or name == "event"
+        if name in BUILTINS
     ]
 
 
