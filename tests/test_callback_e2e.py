@@ -5,6 +5,7 @@ dissatisfied call-back reopens the case with computed values from the workflow's
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -32,7 +33,7 @@ async def test_a_dissatisfied_call_back_by_another_person_reopens_the_case(
 ) -> None:
     h = harness
     case = (await h.kesu.start_case("complaint", {"customer_id": "C-7"}, roles=["agent"])).case_id
-    journey = [
+    journey: list[tuple[str, tuple[str, list[str]], dict[str, Any]]] = [
         ("accept", AGENT, {}),
         ("assign", SUPERVISOR, {"assignee": "陈静"}),
         ("propose", HANDLER, {"resolution": "退还年费 300 元"}),
