@@ -231,7 +231,7 @@ def _call(function: str, args: list[Any]) -> Any:
         return len(value) if isinstance(value, str | list) else None
     if function in ("lower", "upper"):
         (text,) = args
-        if not isinstance(text, str):
+        if not isinstance(text, str) or len(text) > MAX_TEXT:  # a copy as long as the text
             return None
         return text.lower() if function == "lower" else text.upper()
     container, item = args

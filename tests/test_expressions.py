@@ -702,7 +702,20 @@ def test_text_functions_on_the_largest_values_stay_bounded() -> None:
     huge = "长" * MAX_TEXT
     assert parse("len(upper(a + a))").evaluate({"a": huge}) is None  # too long to make
     assert parse("len(upper(a))").evaluate({"a": huge}) == MAX_TEXT
+    assert parse("upper(a)").evaluate({"a": huge + "x"}) is None  # no copy of the largest
     assert parse("contains(a, 'x')").evaluate({"a": huge}) is False
+
+
+@pytest.mark.parametrize(
+    "source", ["len(a)", "lower(a)", "upper(a)", "contains(a, b)", "startswith(a, b)",
+               "endswith(a, b)", "contains([a], b)"],
+)  # fmt: skip
+def test_functions_never_raise(source: str) -> None:
+    expression = parse(source)
+    for a in ODD_VALUES:
+        for b in ODD_VALUES:
+            expression.evaluate({"a": a, "b": b}, STEP)
+            assert isinstance(expression.test({"a": a, "b": b}), bool)
 
 
 def test_time_arithmetic_never_raises_on_odd_values() -> None:
