@@ -60,12 +60,9 @@ Comparisons chain as in Python: ``1 <= csat <= 5`` means ``1 <= csat and csat <=
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from .expression_eval import MAX_INT_BITS, MAX_TEXT, evaluate, truthy
 from .expression_nodes import (
@@ -82,6 +79,7 @@ from .expression_nodes import (
     Unary,
 )
 from .expression_nodes import Literal as LiteralNode
+from .expression_tokens import CONSTANTS, KEYWORDS, ExpressionError, Token, tokenize
 
 __all__ = [
     "MAX_DEPTH",
@@ -102,172 +100,6 @@ the parser's and the evaluator's recursion well within Python's limit."""
 MAX_PRODUCT = 8
 """Multiplications in one condition: each may double the size of a number (a product of 30
 large amounts took seconds), and no business rule multiplies more than a few fields."""
-MAX_DURATION = timedelta(days=3653)
-"""Ten years, as in a definition's durations."""
-
-
-class ExpressionError(ValueError):
-    """A condition that does not parse; ``column`` is 1-based, counted in characters."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message, column)  # both in args, so the error pickles and copies
-        self.message = message
-        self.column = column
-
-    def __str__(self) -> str:
-        return f"column {self.column}: {self.message}"
-
-
-# --- tokens -------------------------------------------------------------------------------
-
-_OPERATORS = {"==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ","}
-_KEYWORDS = {"and", "or", "not", "in"}
-_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_CONSTANTS |= {"True": True, "False": False, "None": None}
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
-# Habits from other languages, caught where they are typed rather than as a confusing
-# "unexpected ..." one token later.
-_MISTAKES = {
-    "&&": "'&&' is not supported; use 'and'",
-    "||": "'||' is not supported; use 'or'",
-    "<>": "'<>' is not supported; use '!='",
-    "=": "'=' is not an operator; did you mean '=='?",
-    "!": "'!' is not supported; use 'not'",
-    "&": "unknown character '&'; use 'and'",
-    "|": "unknown character '|'; use 'or'",
-    "**": "'**' is not supported: there are no powers",
-    "//": "'//' is not supported; use '/'",
-}
-# Curly quotes come from word processors and Chinese input methods; NFKC does not map them.
-_LOOKALIKES = {"‘": "'", "’": "'", "“": '"', "”": '"'}
-_NUMBER_RUN = re.compile(r"[0-9][\w.]*")  # read '1e5' or '5万' whole, to reject it whole
-_NUMBER = re.compile(r"[0-9]+(?:_[0-9]+)*(?:\.[0-9]+(?:_[0-9]+)*)?")
-_DURATION = re.compile(r"([0-9]+(?:_[0-9]+)*)(w|d|h|m|s)")
-_DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
-_CALENDAR_UNIT = re.compile(r"[0-9.]+(wd|mo)")
-_EVENT_INPUT = re.compile(r"\.data\.([^\W\d]\w*)")
-
-
-_Kind = Literal["number", "duration", "string", "constant", "name", "op", "end"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: _Kind
-    text: str
-    column: int
-    value: Any = None
-
-
-def _tokenize(source: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(source):
-        ch, column = source[i], i + 1
-        if ch.isspace():
-            i += 1
-        elif ch in "'\"":
-            value, end = _read_string(source, i)
-            tokens.append(_Token("string", source[i:end], column, value))
-            i = end
-        elif number_run := _NUMBER_RUN.match(source, i):
-            text = number_run.group()
-            if duration := _DURATION.fullmatch(text):
-                tokens.append(_Token("duration", text, column, _duration(duration, column)))
-            elif _NUMBER.fullmatch(text):
-                number = float(text) if "." in text else int(text)
-                tokens.append(_Token("number", text, column, number))
-            else:
-                raise ExpressionError(_bad_number(text), column)
-            i += len(text)
-        elif ch.isidentifier():
-            end = i + 1
-            while end < len(source) and ("_" + source[end]).isidentifier():
-                end += 1
-            word = source[i:end]
-            if word == "event" and source[end : end + 1] == ".":
-                tokens.append(_event_input(source, end, column))
-                i = _EVENT_INPUT.match(source, end).end()  # type: ignore[union-attr]
-                continue
-            kind: _Kind = (
-                "op" if word in _KEYWORDS else "constant" if word in _CONSTANTS else "name"
-            )
-            tokens.append(_Token(kind, word, column, _CONSTANTS.get(word)))
-            i = end
-        else:
-            for text in (source[i : i + 2], ch):
-                if text in _OPERATORS:
-                    tokens.append(_Token("op", text, column))
-                    i += len(text)
-                    break
-                if text in _MISTAKES:
-                    raise ExpressionError(_MISTAKES[text], column)
-            else:
-                raise ExpressionError(_unknown_character(source, i), column)
-    tokens.append(_Token("end", "", len(source.rstrip()) + 1))
-    return tokens
-
-
-def _duration(match: re.Match[str], column: int) -> timedelta:
-    count, unit = int(match.group(1)), match.group(2)
-    # Refused below, without building a timedelta too large for Python.
-    count = min(count, int(MAX_DURATION.total_seconds()) + 1)
-    span = timedelta(**{_DURATION_UNITS[unit]: count})
-    if span > MAX_DURATION:
-        message = f"duration '{match.group()}' is longer than {MAX_DURATION.days}d (10 years)"
-        raise ExpressionError(message, column)
-    return span
-
-
-def _bad_number(text: str) -> str:
-    if unit := _CALENDAR_UNIT.fullmatch(text):
-        kind = "working days (wd)" if unit.group(1) == "wd" else "months (mo)"
-        return f"{kind} need a calendar: they count in deadlines, not in expressions"
-    if re.fullmatch(r"[0-9.]+[wdhms]", text):
-        return f"invalid duration '{text}': a duration counts whole units, e.g. 90m"
-    return f"invalid number '{text}'"
-
-
-def _event_input(source: str, dot: int, column: int) -> _Token:
-    found = _EVENT_INPUT.match(source, dot)
-    if found is None:
-        message = "'event' is followed by '.data.<input>', e.g. event.data.csat"
-        raise ExpressionError(message, dot + 1)
-    return _Token("name", f"{EVENT_DATA}{found.group(1)}", column)
-
-
-def _read_string(source: str, start: int) -> tuple[str, int]:
-    """The value of the string literal opening at ``start``, and the index just past it."""
-    quote, parts, i = source[start], list[str](), start + 1
-    while i < len(source):
-        ch = source[i]
-        if ch == quote:
-            return "".join(parts), i + 1
-        if ch == "\\" and i + 1 < len(source):
-            escape = source[i + 1]
-            if escape not in _ESCAPES:
-                message = f"unknown escape '\\{escape}'; write '\\\\' for a backslash"
-                raise ExpressionError(message, i + 1)
-            ch, i = _ESCAPES[escape], i + 1
-        parts.append(ch)
-        i += 1
-    raise ExpressionError(f"unterminated string starting at column {start + 1}", start + 1)
-
-
-def _unknown_character(source: str, i: int) -> str:
-    ch = source[i]
-    if ch == ".":
-        if source[i + 1 : i + 2].isdigit():
-            return "a number needs a digit before '.', e.g. 0.5"
-        return (
-            "'.' is not supported; field names are flat, without dots "
-            "(an event's inputs read event.data.<name>)"
-        )
-    # Full-width punctuation typed with a Chinese input method: （ ） ＝ ， and the like.
-    plain = _LOOKALIKES.get(ch) or unicodedata.normalize("NFKC", ch)
-    if plain != ch and plain.isascii():
-        return f"unknown character {ch!r}; did you mean {plain!r}?"
-    return f"unknown character {ch!r}"
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -280,7 +112,7 @@ _PRECEDENCE |= dict.fromkeys(("==", "!=", "<", "<=", ">", ">=", "in", "not in"),
 class _Parser:
     """Precedence climbing over the tokens; collects the names it meets on the way."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self._tokens, self._index, self._depth = tokens, 0, 0
         self.names: set[str] = set()
         """Case fields read; the built-in names and the event's inputs are kept apart."""
@@ -315,7 +147,7 @@ class _Parser:
             left = Run(tuple(ops), tuple(operands), tuple(columns))
         return left
 
-    def _count_product(self, token: _Token) -> None:
+    def _count_product(self, token: Token) -> None:
         self._products += 1
         if self._products > MAX_PRODUCT:
             message = f"more than {MAX_PRODUCT} multiplications in one condition; split it up"
@@ -374,7 +206,7 @@ class _Parser:
         else:
             self.names.add(name)
 
-    def _call(self, name: _Token) -> Node:
+    def _call(self, name: Token) -> Node:
         if name.text in BUILTINS:
             message = f"'{name.text}' is not a function: write {name.text}, without '()'"
             raise ExpressionError(message, name.column)
@@ -400,7 +232,7 @@ class _Parser:
             raise ExpressionError(message, name.column)
         return Call(name.text, tuple(args), name.column)
 
-    def _list(self, opening: _Token) -> tuple[Node, ...]:
+    def _list(self, opening: Token) -> tuple[Node, ...]:
         items: list[Node] = []
         self._enter(opening)
         while self._tokens[self._index].text != "]":
@@ -412,13 +244,13 @@ class _Parser:
         self._expect("]", f"',' or ']' to close '[' at column {opening.column}")
         return tuple(items)
 
-    def _nested(self, opening: _Token, min_precedence: int) -> Node:
+    def _nested(self, opening: Token, min_precedence: int) -> Node:
         self._enter(opening)
         node = self._expression(min_precedence)
         self._depth -= 1
         return node
 
-    def _enter(self, opening: _Token) -> None:
+    def _enter(self, opening: Token) -> None:
         self._depth += 1
         if self._depth > MAX_DEPTH:
             message = f"expression is nested too deeply (the limit is {MAX_DEPTH} levels)"
@@ -431,12 +263,12 @@ class _Parser:
         self._index += 1
 
     @staticmethod
-    def _unexpected(token: _Token, expected: str) -> ExpressionError:
+    def _unexpected(token: Token, expected: str) -> ExpressionError:
         if token.kind == "end":
             message = f"unexpected end of expression, expected {expected}"
             return ExpressionError(message, token.column)
         lower = token.text.lower()
-        if token.kind == "name" and lower in _KEYWORDS | _CONSTANTS.keys():
+        if token.kind == "name" and lower in KEYWORDS | CONSTANTS.keys():
             hint = f"; write '{lower}' in lower case"
         elif token.kind == "name" and lower == "is":
             hint = "; use '==' or '!='"
@@ -445,7 +277,7 @@ class _Parser:
         return ExpressionError(f"unexpected {_describe(token)}{hint}", token.column)
 
 
-def _describe(token: _Token) -> str:
+def _describe(token: Token) -> str:
     if token.kind == "name":
         return f"name '{token.text}'"
     if token.kind == "number":
@@ -490,7 +322,7 @@ def parse(source: str) -> Expression:
     if len(source) > MAX_LENGTH:
         message = f"expression is too long ({len(source)} characters; the limit is {MAX_LENGTH})"
         raise ExpressionError(message, MAX_LENGTH + 1)
-    tokens = _tokenize(source)
+    tokens = tokenize(source)
     if tokens[0].kind == "end":
         raise ExpressionError("empty expression", 1)
     parser = _Parser(tokens)
