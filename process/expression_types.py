@@ -123,11 +123,34 @@ class _Checker:
                 kinds = [self.visit(operand) for operand in operands]
                 if ops[0] in ("+", "-", "*", "/", "%"):
                     return self._arithmetic(ops, kinds, columns)
-                for op, left, right, column in zip(ops, kinds, kinds[1:], columns, strict=False):
-                    if (problem := _comparison_problem(op, left, right)) is not None:
-                        self._problem(column, problem)
+                for index, op in enumerate(ops):
+                    left, right = operands[index], operands[index + 1]
+                    problem = _comparison_problem(op, kinds[index], kinds[index + 1])
+                    problem = problem or self._enum_problem(op, left, right)
+                    if problem is not None:
+                        self._problem(columns[index], problem)
                 return "boolean"
         return "any"  # pragma: no cover - every node kind is matched above
+
+    def _enum_problem(self, op: str, left: Node, right: Node) -> str | None:
+        """A value an enum field can never hold: ``severity == 'urgnt'`` is never true."""
+        if op in ("in", "not in") and isinstance(left, Name) and isinstance(right, ListNode):
+            name, literals = left.name, list(right.items)
+        elif op in ("==", "!=") and isinstance(left, Name) and not isinstance(right, Name):
+            name, literals = left.name, [right]
+        elif op in ("==", "!=") and isinstance(right, Name) and not isinstance(left, Name):
+            name, literals = right.name, [left]
+        else:
+            return None
+        spec = self._scope.fields.get(name.removeprefix(EVENT_DATA))
+        if spec is None or spec.type is not FieldType.ENUM or name in BUILTINS:
+            return None
+        allowed = spec.values or []
+        for literal in literals:
+            text = literal.value if isinstance(literal, Literal) else None
+            if isinstance(text, str) and text not in allowed:
+                return f"{text!r} is not one of {', '.join(allowed)} ({name})"
+        return None
 
     def _name(self, name: str, column: int) -> str:
         scope = self._scope

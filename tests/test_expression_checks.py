@@ -106,6 +106,18 @@ TYPE_ERRORS = [
         f"demo.yaml:26: {WHEN}: condition column 1: 'event.data.name':"
         " 'name' is not an input of this event (inputs: csat)",
     ),
+    (
+        "category == 'crad'",
+        f"demo.yaml:26: {WHEN}: condition column 10: 'crad' is not one of card, loan (category)",
+    ),
+    (
+        "'lone' != category",
+        f"demo.yaml:26: {WHEN}: condition column 8: 'lone' is not one of card, loan (category)",
+    ),
+    (
+        "category in ['card', 'lone']",
+        f"demo.yaml:26: {WHEN}: condition column 10: 'lone' is not one of card, loan (category)",
+    ),
     ("nmae == 'x'", f"demo.yaml:26: {WHEN}: unknown field 'nmae'; did you mean 'name'?"),
     ("upper(nmae) == 'x'", f"demo.yaml:26: {WHEN}: unknown field 'nmae'; did you mean 'name'?"),
     (
@@ -140,6 +152,7 @@ GOOD_GUARDS = [
     "startswith(name, 'VIP') or endswith(lower(name), 'ltd') or contains(name, '银行')",
     "category in ['card', 'loan'] and amount * 1.5 / 2 % 7 >= reopen_count",
     "contains(roles, 'agent') and upper(category) == 'CARD'",
+    "category in ['card'] and category != 'loan' and 'card' == category",
     "amount",  # truthiness, as before
 ]
 
