@@ -285,8 +285,8 @@ class CaseEngine:
         self, actions: list[Action], event: str, now: datetime, notes: list[str], trigger: str
     ) -> Outcome:
         """Run a breach's or an escalation's actions; a 'to' among them moves the case."""
-        sets = [action for action in actions if action.to is None]
-        messages = self._actions.run(sets, self.state, notes, self._context(now))
+        in_place = [action for action in actions if action.to is None]
+        messages = self._actions.run(in_place, self.state, notes, self._context(now))
         wants_move = any(action.to for action in actions)
         if wants_move and trigger in self._rules.legal(self.state.stage):
             return self._move(
