@@ -28,6 +28,12 @@ def roles_allow(allowed: Iterable[str], held: Iterable[str]) -> bool:
     return not allowed or ANY_ROLE in allowed or bool(set(allowed) & set(held))
 
 
+def acting_role(allowed: Iterable[str], held: list[str]) -> str | None:
+    """The role an actor acts in for an event: the first they hold that it allows."""
+    allowed = set(allowed)
+    return next((role for role in held if role in allowed), held[0] if held else None)
+
+
 def accepted_inputs(transition: Transition) -> list[str]:
     return [*transition.requires, *(f for f in transition.inputs if f not in transition.requires)]
 

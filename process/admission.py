@@ -11,7 +11,7 @@ from datetime import UTC
 
 from .access import accepted_inputs, roles_allow, undeclared_inputs
 from .events import TIMEOUT_EVENT
-from .expressions import Expression
+from .expressions import Context, Expression
 from .fields import data_problems, has_value
 from .refusals import Refusal, RefusalKind
 from .spec import ProcessDefinition
@@ -44,6 +44,7 @@ def event_problem(
     guards: Mapping[tuple[str, str], Expression],
     *,
     declared_inputs: bool = True,
+    context: Context | None = None,
 ) -> Refusal | None:
     """``declared_inputs`` is False only for cases opened before events declared their inputs."""
     name, stage_name = event.event, state.stage
@@ -78,7 +79,7 @@ def event_problem(
         return refuse(RefusalKind.INVALID, f"requires input {', '.join(map(repr, missing))}")
     after = {**state.fields, **event.data}
     guard = guards.get((stage_name, name))
-    if guard is not None and not guard.test(after):
+    if guard is not None and not guard.test(after, context or Context()):
         return refuse(RefusalKind.CONFLICT, f"condition not met: {guard.source}")
     target = definition.stages[transition.to]
     unset = [item for item in target.requires if not has_value(after.get(item))]

@@ -10,10 +10,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .access import ANY_ROLE, check_access
+from .access import ANY_ROLE, accepted_inputs, check_access
 from .calendars import CalendarSpec
 from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
-from .expressions import ExpressionError, parse
+from .expression_checks import check_field_names_free, check_guard, check_values
+from .expression_types import Scope
 from .fields import value_problem
 from .problems import unknown_name, unknown_role
 from .reporting import check_reporting
@@ -35,7 +36,7 @@ _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 def check_definition(
     definition: ProcessDefinition, calendars: Mapping[str, CalendarSpec] | None = None
 ) -> Found:
-    found: Found = []
+    found: Found = check_field_names_free(definition)
     _check_fields(definition, found)
     _check_stages(definition, found)
     if not any("unknown stage" in message for _, message in found):
@@ -78,33 +79,35 @@ def _check_field_names(
             found.append((path, unknown_name("field", name, definition.fields)))
 
 
-def _check_guard(definition: ProcessDefinition, source: str, path: Path, found: Found) -> None:
-    try:
-        expression = parse(source)
-    except ExpressionError as error:
-        found.append((path, f"condition does not parse: {error}"))
-        return
-    _check_field_names(definition, sorted(expression.names), path, found)
+def _check_guard(
+    definition: ProcessDefinition, source: str, path: Path, found: Found, scope: Scope | None = None
+) -> None:
+    found.extend(check_guard(definition, source, path, scope or Scope(definition.fields)))
 
 
 def _check_values(
-    definition: ProcessDefinition, values: Mapping[str, Any], path: Path, found: Found
+    definition: ProcessDefinition,
+    values: Mapping[str, Any],
+    path: Path,
+    found: Found,
+    scope: Scope | None = None,
 ) -> None:
-    for name, value in values.items():
-        field = definition.fields.get(name)
-        if field is None:
-            found.append(((*path, name), unknown_name("field", name, definition.fields)))
-        elif (problem := value_problem(field, value)) is not None:
-            found.append(((*path, name), problem))
+    found.extend(check_values(definition, values, path, scope or Scope(definition.fields)))
 
 
 def _check_actions(
-    definition: ProcessDefinition, actions: list[Action], path: Path, found: Found, *, moves: bool
+    definition: ProcessDefinition,
+    actions: list[Action],
+    path: Path,
+    found: Found,
+    *,
+    moves: bool,
+    scope: Scope | None = None,
 ) -> None:
     for index, action in enumerate(actions):
         here = (*path, index)
         if action.set is not None:
-            _check_values(definition, action.set, (*here, "set"), found)
+            _check_values(definition, action.set, (*here, "set"), found, scope)
         if action.decide is not None and action.decide not in definition.decisions:
             message = unknown_name("decision table", action.decide, definition.decisions)
             found.append(((*here, "decide"), message))
@@ -147,9 +150,12 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
                         message = unknown_role(role, definition.roles)
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)
-            _check_actions(definition, transition.actions, (*here, "actions"), found, moves=False)
+            scope = Scope.of_event(definition.fields, accepted_inputs(transition))
+            _check_actions(
+                definition, transition.actions, (*here, "actions"), found, moves=False, scope=scope
+            )
             if transition.when is not None:
-                _check_guard(definition, transition.when, (*here, "when"), found)
+                _check_guard(definition, transition.when, (*here, "when"), found, scope)
         if stage.timeout is not None:
             here = (*path, "timeout")
             if stage.timeout.to not in stages:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import clocks
+from .access import acting_role
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
 from .compiler import CompiledSpec, breach_event
@@ -27,6 +28,7 @@ from .events import (
     TIMEOUT_EVENT,
     WARNING_EVENT_PREFIX,
 )
+from .expressions import Context
 from .fields import initial_fields
 from .recalendar import CalendarUpdate, change_reason, update_problem
 from .refusals import IllegalEvent, Refusal, RefusalKind
@@ -51,7 +53,7 @@ class CaseEngine:
         self.state = state
         self._rules = rules_for(spec)
         self._actions = self._rules.actions
-        zone = ZoneInfo(spec.time_zone)
+        zone = self._zone = ZoneInfo(spec.time_zone)
         self._board = ClockBoard(self.definition, spec.calendars, state.clocks, zone, provisional)
 
     # -- opening -----------------------------------------------------------------------------
@@ -96,25 +98,37 @@ class CaseEngine:
             return []
         return list(self.definition.stages[self.state.stage].on)
 
-    def check_event(self, event: EventInput) -> Refusal | None:
-        """Why ``event`` cannot be applied now, or None. Changes nothing."""
+    def check_event(self, event: EventInput, now: datetime | None = None) -> Refusal | None:
+        """Why ``event`` cannot be applied at ``now``, or None. Changes nothing.
+
+        ``now`` is what a guard reads as ``now`` (the workflow's time); without it, null."""
         legal = self._rules.legal(self.state.stage)
         return event_problem(
             self.definition, self.state, event, legal, self._rules.guards,
-            declared_inputs=self.spec.declared_inputs,
+            declared_inputs=self.spec.declared_inputs, context=self._context(now, event),
+        )  # fmt: skip
+
+    def _context(self, now: datetime | None, event: EventInput | None = None) -> Context:
+        """What an expression reads besides the fields: the time, and who acts in an event."""
+        if event is None:
+            return Context(now=now, zone=self._zone)
+        transition = self.definition.stages[self.state.stage].on.get(event.event)
+        role = acting_role(transition.roles if transition else [], event.roles)
+        return Context(
+            now=now, zone=self._zone, actor=event.actor, role=role, roles=tuple(event.roles),
+            event_data=event.data,
         )  # fmt: skip
 
     def apply_event(self, event: EventInput, at: datetime) -> Outcome:
-        problem = self.check_event(event)
+        problem = self.check_event(event, at)
         if problem is not None:
             raise IllegalEvent(problem)
         transition = self.definition.stages[self.state.stage].on[event.event]
-        role = next((role for role in event.roles if role in transition.roles), None)
-        if role is None and event.roles:
-            role = event.roles[0]
+        context = self._context(at, event)
+        role = context.role
         self.state.fields.update(event.data)
         notes: list[str] = []
-        before = self._actions.run(transition.actions, self.state, notes)
+        before = self._actions.run(transition.actions, self.state, notes, context)
         return self._move(
             event.event, at, actor=event.actor, role=role, data=event.data, before=before,
             notes=notes,
@@ -255,7 +269,7 @@ class CaseEngine:
         notes = [f"no event within {timeout.after} in {self.state.stage}"]
         if due.provisional is not None:
             notes[0] += f" (due time provisional: {due.provisional})"
-        messages = self._actions.run(timeout.actions, self.state, notes)
+        messages = self._actions.run(timeout.actions, self.state, notes, self._context(now))
         return self._move(
             TIMEOUT_EVENT, now, actor="system", role=None, data={}, before=messages, notes=notes
         )
@@ -278,7 +292,7 @@ class CaseEngine:
         if alarm.kind == "warning":
             clock.warnings_sent.append(alarm.index)
             notes = [f"{name} {self._board.due_text(name)} ({deadline.warn[alarm.index]})"]
-            messages = self._actions.run(deadline.on_warn, self.state, notes)
+            messages = self._actions.run(deadline.on_warn, self.state, notes, self._context(now))
             return self._stay(f"{WARNING_EVENT_PREFIX}{name}", now, notes, messages)
         if alarm.kind == "breach":
             # The breach happened at the due time, even if a worker outage delays the news:
@@ -297,7 +311,8 @@ class CaseEngine:
         self, actions: list[Action], event: str, now: datetime, notes: list[str], trigger: str
     ) -> Outcome:
         """Run a breach's or an escalation's actions; a 'to' among them moves the case."""
-        messages = self._actions.run([a for a in actions if a.to is None], self.state, notes)
+        in_place = [action for action in actions if action.to is None]
+        messages = self._actions.run(in_place, self.state, notes, self._context(now))
         wants_move = any(action.to for action in actions)
         if wants_move and trigger in self._rules.legal(self.state.stage):
             return self._move(
@@ -366,7 +381,7 @@ class CaseEngine:
         timeout = timeout_state(self.definition, stage_name, at, self.spec.calendars)
         if timeout is not None and timeout.calendar is not None:
             notes.append(timeout.text(ZoneInfo(self.spec.time_zone)))  # says how it counts
-        messages = self._actions.run(stage.on_enter, self.state, notes)
+        messages = self._actions.run(stage.on_enter, self.state, notes, self._context(at))
         notes += self._board.retarget(self.state.fields)
         if stage.final:
             self.state.closed_at = at

@@ -1,8 +1,54 @@
-"""Guard conditions: a small, safe expression language for process definitions.
+"""Kesu's expression language: guards, decision tables and computed ``set`` values.
 
 Designers write conditions such as ``severity == 'urgent' or amount > 50000`` in YAML. They
-are parsed once, when a definition loads, and evaluated inside Temporal workflow code, so this
-module is pure and deterministic: no eval, no I/O, no shared mutable state.
+are parsed once, when a definition loads, type-checked against the definition's fields
+(``expression_types``) and evaluated inside Temporal workflow code, so this module is pure and
+deterministic: no eval, no I/O, no clock, no shared mutable state.
+
+Grammar (loosest first; a run of one level, like ``a - b + c``, reads left to right)::
+
+    expression  := or
+    or          := and ('or' and)*
+    and         := not ('and' not)*
+    not         := 'not' not | comparison
+    comparison  := sum (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not in') sum)*
+    sum         := product (('+' | '-') product)*
+    product     := unary (('*' | '/' | '%') unary)*
+    unary       := '-' unary | value
+    value       := number | duration | text | true | false | null | name
+                 | function '(' [expression (',' expression)*] ')'
+                 | '(' expression ')' | '[' [expression (',' expression)* [',']] ']'
+    number      := 42 | 50_000 | 1.25          (no exponents: 1e5 is refused)
+    duration    := 15d | 24h | 30m | 2w | 10s  (calendar time; working days only in deadlines)
+    text        := 'single' | "double"         (escapes \n \t \r \\ \' \")
+    name        := a case field | event.data.<input> | now | today | actor | role | roles
+    function    := startswith | endswith | contains | len | lower | upper
+
+Names. A case field reads its current value (missing: null). ``event.data.<input>`` is the
+value the event brings for one of its declared inputs (a transition's ``when`` and actions
+only). ``now`` is the time of the step, given to the engine by the workflow
+(``workflow.now()``), never read from a clock; ``today`` is its date in the process's time
+zone. ``actor`` is who sends the event, ``role`` the role they act in for it and ``roles``
+every role they hold (transitions only; a timeout or a deadline acts as ``system``).
+
+Types, checked when the definition loads (a mistake is a ``check`` error with its line):
+integer and number (``+ - * / %``; ``/`` gives a number; decimal amounts add as written,
+0.1 + 0.2 is 0.3), text (``+`` joins), boolean, date and datetime (fields hold ISO text;
+``opened_at + 15d`` is a datetime, ``now - opened_at`` a duration), duration (``+ -``, ordered),
+list. ``==`` and ``!=`` need comparable sides, ordering needs two numbers, two texts, two
+durations, two dates or two date-times (ISO text compares with a date: ``due < '2026-01-01'``).
+``in`` looks into a list or into text. Functions: ``startswith(text, prefix)``,
+``endswith(text, suffix)``, ``contains(text_or_list, item)``, ``len(text_or_list)``,
+``lower(text)``, ``upper(text)``.
+
+A ``set`` value is taken as written when it fits its field; for a field that does not hold
+text, other text is an expression (``reopen_count: reopen_count + 1``); for a text or enum
+field write the expression after ``=`` (``handled_by: "= actor"``).
+
+Not in the language: attribute access or indexing, calls of anything but the functions above,
+``**``, assignments. Evaluation is bounded: at most ``MAX_LENGTH`` characters and
+``MAX_DEPTH`` levels of nesting, ``MAX_PRODUCT`` multiplications, and results past
+``MAX_INT_BITS`` bits or ``MAX_TEXT`` characters read as null.
 
 Evaluation never raises. A guard that crashed would fail the workflow task again on every
 retry, while a guard that is merely false leaves the case where it is, visibly; so every
@@ -14,14 +60,38 @@ Comparisons chain as in Python: ``1 <= csat <= 5`` means ``1 <= csat and csat <=
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import add, ge, gt, le, lt, mod, mul, sub, truediv
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["MAX_DEPTH", "MAX_LENGTH", "MAX_PRODUCT", "Expression", "ExpressionError", "parse"]
+from .expression_eval import MAX_INT_BITS, MAX_TEXT, evaluate, truthy
+from .expression_nodes import (
+    BUILTINS,
+    EMPTY_CONTEXT,
+    EVENT_DATA,
+    FUNCTIONS,
+    Call,
+    Context,
+    ListNode,
+    Name,
+    Node,
+    Run,
+    Unary,
+)
+from .expression_nodes import Literal as LiteralNode
+from .expression_tokens import CONSTANTS, KEYWORDS, ExpressionError, Token, tokenize
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_BITS",
+    "MAX_LENGTH",
+    "MAX_PRODUCT",
+    "MAX_TEXT",
+    "Context",
+    "Expression",
+    "ExpressionError",
+    "parse",
+]
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
@@ -30,263 +100,6 @@ the parser's and the evaluator's recursion well within Python's limit."""
 MAX_PRODUCT = 8
 """Multiplications in one condition: each may double the size of a number (a product of 30
 large amounts took seconds), and no business rule multiplies more than a few fields."""
-MAX_INT_BITS = 4096
-"""A whole number larger than this (about 1,200 digits) reads as None in arithmetic."""
-MAX_TEXT = 100_000
-"""Text longer than this, made by '+', reads as None."""
-
-
-class ExpressionError(ValueError):
-    """A condition that does not parse; ``column`` is 1-based, counted in characters."""
-
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message, column)  # both in args, so the error pickles and copies
-        self.message = message
-        self.column = column
-
-    def __str__(self) -> str:
-        return f"column {self.column}: {self.message}"
-
-
-# --- tokens -------------------------------------------------------------------------------
-
-_OPERATORS = {"==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "(", ")", "[", "]", ","}
-_KEYWORDS = {"and", "or", "not", "in"}
-_CONSTANTS: dict[str, Any] = {"true": True, "false": False, "null": None}
-_CONSTANTS |= {"True": True, "False": False, "None": None}
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
-# Habits from other languages, caught where they are typed rather than as a confusing
-# "unexpected ..." one token later.
-_MISTAKES = {
-    "&&": "'&&' is not supported; use 'and'",
-    "||": "'||' is not supported; use 'or'",
-    "<>": "'<>' is not supported; use '!='",
-    "=": "'=' is not an operator; did you mean '=='?",
-    "!": "'!' is not supported; use 'not'",
-    "&": "unknown character '&'; use 'and'",
-    "|": "unknown character '|'; use 'or'",
-}
-# Curly quotes come from word processors and Chinese input methods; NFKC does not map them.
-_LOOKALIKES = {"‘": "'", "’": "'", "“": '"', "”": '"'}
-_NUMBER_RUN = re.compile(r"[0-9][\w.]*")  # read '1e5' or '5万' whole, to reject it whole
-_NUMBER = re.compile(r"[0-9]+(?:_[0-9]+)*(?:\.[0-9]+(?:_[0-9]+)*)?")
-
-
-_Kind = Literal["number", "string", "constant", "name", "op", "end"]
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: _Kind
-    text: str
-    column: int
-    value: Any = None
-
-
-def _tokenize(source: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i = 0
-    while i < len(source):
-        ch, column = source[i], i + 1
-        if ch.isspace():
-            i += 1
-        elif ch in "'\"":
-            value, end = _read_string(source, i)
-            tokens.append(_Token("string", source[i:end], column, value))
-            i = end
-        elif number_run := _NUMBER_RUN.match(source, i):
-            text = number_run.group()
-            if not _NUMBER.fullmatch(text):
-                raise ExpressionError(f"invalid number '{text}'", column)
-            number = float(text) if "." in text else int(text)
-            tokens.append(_Token("number", text, column, number))
-            i += len(text)
-        elif ch.isidentifier():
-            end = i + 1
-            while end < len(source) and ("_" + source[end]).isidentifier():
-                end += 1
-            word = source[i:end]
-            kind: _Kind = (
-                "op" if word in _KEYWORDS else "constant" if word in _CONSTANTS else "name"
-            )
-            tokens.append(_Token(kind, word, column, _CONSTANTS.get(word)))
-            i = end
-        else:
-            for text in (source[i : i + 2], ch):
-                if text in _OPERATORS:
-                    tokens.append(_Token("op", text, column))
-                    i += len(text)
-                    break
-                if text in _MISTAKES:
-                    raise ExpressionError(_MISTAKES[text], column)
-            else:
-                raise ExpressionError(_unknown_character(source, i), column)
-    tokens.append(_Token("end", "", len(source.rstrip()) + 1))
-    return tokens
-
-
-def _read_string(source: str, start: int) -> tuple[str, int]:
-    """The value of the string literal opening at ``start``, and the index just past it."""
-    quote, parts, i = source[start], list[str](), start + 1
-    while i < len(source):
-        ch = source[i]
-        if ch == quote:
-            return "".join(parts), i + 1
-        if ch == "\\" and i + 1 < len(source):
-            escape = source[i + 1]
-            if escape not in _ESCAPES:
-                message = f"unknown escape '\\{escape}'; write '\\\\' for a backslash"
-                raise ExpressionError(message, i + 1)
-            ch, i = _ESCAPES[escape], i + 1
-        parts.append(ch)
-        i += 1
-    raise ExpressionError(f"unterminated string starting at column {start + 1}", start + 1)
-
-
-def _unknown_character(source: str, i: int) -> str:
-    ch = source[i]
-    if ch == ".":
-        if source[i + 1 : i + 2].isdigit():
-            return "a number needs a digit before '.', e.g. 0.5"
-        return "'.' is not supported; field names are flat, without dots"
-    # Full-width punctuation typed with a Chinese input method: （ ） ＝ ， and the like.
-    plain = _LOOKALIKES.get(ch) or unicodedata.normalize("NFKC", ch)
-    if plain != ch and plain.isascii():
-        return f"unknown character {ch!r}; did you mean {plain!r}?"
-    return f"unknown character {ch!r}"
-
-
-# --- syntax tree and evaluation -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Literal:
-    value: Any
-
-
-@dataclass(frozen=True, slots=True)
-class _Name:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _List:
-    items: tuple[_Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Unary:
-    op: str  # 'not' or '-'
-    operand: _Node
-
-
-# A run of one precedence level ('a or b or c', 'a - b + c', 'a < b <= c') is one node whose
-# evaluation loops: nested binary nodes would make evaluation recurse once per operand.
-@dataclass(frozen=True, slots=True)
-class _Run:
-    ops: tuple[str, ...]
-    operands: tuple[_Node, ...]
-
-
-_Node = _Literal | _Name | _List | _Unary | _Run
-
-
-def _evaluate(node: _Node, values: Mapping[str, Any]) -> Any:
-    match node:
-        case _Literal(value):
-            return value
-        case _Name(name):
-            return values.get(name)
-        case _List(items):
-            # A list, not a tuple: a list field must compare equal to a list literal.
-            return [_evaluate(item, values) for item in items]
-        case _Unary("not", operand):
-            return not _truthy(_evaluate(operand, values))
-        case _Unary(_, operand):
-            value = _evaluate(operand, values)
-            return -value if _is_number(value) else None
-        case _Run(("or", *_), operands):
-            return any(_truthy(_evaluate(operand, values)) for operand in operands)
-        case _Run(("and", *_), operands):
-            return all(_truthy(_evaluate(operand, values)) for operand in operands)
-        case _Run(ops, operands) if ops[0] in _ARITHMETIC:
-            result = _evaluate(operands[0], values)
-            for op, operand in zip(ops, operands[1:], strict=True):
-                result = _arithmetic(op, result, _evaluate(operand, values))
-            return result
-        case _Run(ops, operands):  # comparisons, chained as in Python
-            left = _evaluate(operands[0], values)
-            for op, operand in zip(ops, operands[1:], strict=True):
-                right = _evaluate(operand, values)
-                if not _compare(op, left, right):
-                    return False
-                left = right
-            return True
-
-
-_ORDERING = {"<": lt, "<=": le, ">": gt, ">=": ge}
-_ARITHMETIC = {"+": add, "-": sub, "*": mul, "/": truediv, "%": mod}
-
-
-def _is_number(value: Any) -> bool:
-    # bool is an int subclass, but 'approved + 1' is a designer's mistake, not arithmetic.
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _truthy(value: Any) -> bool:
-    try:
-        return bool(value)
-    except Exception:  # a foreign object whose truth is undefined; see the module docstring
-        return False
-
-
-def _equal(left: Any, right: Any) -> bool:
-    try:
-        return bool(left == right)
-    except Exception:
-        return False
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if isinstance(container, str):
-        return isinstance(item, str) and item in container
-    if isinstance(container, list | tuple | set | frozenset | Mapping):
-        try:
-            return item in container
-        except Exception:  # e.g. an unhashable item looked up in a set
-            return False
-    return False
-
-
-def _compare(op: str, left: Any, right: Any) -> bool:
-    if op == "==":
-        return _equal(left, right)
-    if op == "!=":
-        return not _equal(left, right)
-    if op == "in":
-        return _contains(right, left)
-    if op == "not in":
-        return not _contains(right, left)
-    # Text orders too, which makes ISO dates comparable: due_date < '2026-01-01'.
-    both_numbers = _is_number(left) and _is_number(right)
-    if both_numbers or (isinstance(left, str) and isinstance(right, str)):
-        return bool(_ORDERING[op](left, right))
-    return False
-
-
-def _arithmetic(op: str, left: Any, right: Any) -> Any:
-    if op == "+" and isinstance(left, str) and isinstance(right, str):
-        return left + right if len(left) + len(right) <= MAX_TEXT else None
-    if not (_is_number(left) and _is_number(right)) or (op in ("/", "%") and right == 0):
-        return None
-    try:
-        result = _ARITHMETIC[op](left, right)
-    except ArithmeticError:  # a huge int that does not fit a float, for one
-        return None
-    # Bounded so that the next operator stays cheap, whatever values a case carries.
-    if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
-        return None
-    return result
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -299,12 +112,15 @@ _PRECEDENCE |= dict.fromkeys(("==", "!=", "<", "<=", ">", ">=", "in", "not in"),
 class _Parser:
     """Precedence climbing over the tokens; collects the names it meets on the way."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[Token]) -> None:
         self._tokens, self._index, self._depth = tokens, 0, 0
         self.names: set[str] = set()
+        """Case fields read; the built-in names and the event's inputs are kept apart."""
+        self.builtins: set[str] = set()
+        self.inputs: set[str] = set()
         self._products = 0
 
-    def parse(self) -> _Node:
+    def parse(self) -> Node:
         node = self._expression(_LOOSEST)
         token = self._tokens[self._index]
         if token.kind == "end":
@@ -315,22 +131,23 @@ class _Parser:
             raise ExpressionError(message, token.column)
         raise self._unexpected(token, "an operator")
 
-    def _expression(self, min_precedence: int) -> _Node:
+    def _expression(self, min_precedence: int) -> Node:
         left = self._operand(min_precedence)
         op = self._binary_operator()
         while op is not None and _PRECEDENCE[op] >= min_precedence:
-            level, ops, operands = _PRECEDENCE[op], [], [left]
+            level, ops, operands, columns = _PRECEDENCE[op], [], [left], []
             while op is not None and _PRECEDENCE[op] == level:
                 if op == "*":
                     self._count_product(self._tokens[self._index])
+                columns.append(self._tokens[self._index].column)
                 self._index += 2 if op == "not in" else 1
                 ops.append(op)
                 operands.append(self._expression(level + 1))
                 op = self._binary_operator()
-            left = _Run(tuple(ops), tuple(operands))
+            left = Run(tuple(ops), tuple(operands), tuple(columns))
         return left
 
-    def _count_product(self, token: _Token) -> None:
+    def _count_product(self, token: Token) -> None:
         self._products += 1
         if self._products > MAX_PRODUCT:
             message = f"more than {MAX_PRODUCT} multiplications in one condition; split it up"
@@ -345,41 +162,78 @@ class _Parser:
             return "not in"
         return token.text if token.kind == "op" and token.text in _PRECEDENCE else None
 
-    def _operand(self, min_precedence: int) -> _Node:
+    def _operand(self, min_precedence: int) -> Node:
         token = self._tokens[self._index]
         self._index += 1  # past the end too: an end token is never a value, so this raises
-        node: _Node
-        if token.kind in ("number", "string", "constant"):
-            node = _Literal(token.value)
+        node: Node
+        if token.kind in ("number", "duration", "string", "constant"):
+            node = LiteralNode(token.value)
+        elif token.kind == "name" and self._tokens[self._index].text == "(":
+            node = self._call(token)
         elif token.kind == "name":
-            self.names.add(token.text)
-            node = _Name(token.text)
+            self._collect(token.text)
+            node = Name(token.text, token.column)
         elif token.text == "not":
             if min_precedence > _NOT:  # 'a == not b': Python refuses it too
                 before = self._tokens[self._index - 2].text
                 message = f"'not' cannot follow '{before}'; put 'not ...' in parentheses"
                 raise ExpressionError(message, token.column)
-            return _Unary("not", self._nested(token, _NOT))
+            return Unary("not", self._nested(token, _NOT))
         elif token.text == "-":
-            return _Unary("-", self._nested(token, _UNARY))
+            return Unary("-", self._nested(token, _UNARY), token.column)
         elif token.text == "(":
             node = self._nested(token, _LOOSEST)
             self._expect(")", f"')' to close '(' at column {token.column}")
         elif token.text == "[":
-            node = _List(self._list(token))
+            node = ListNode(self._list(token))
         else:
             after = f" after {_describe(self._tokens[self._index - 2])}" if self._index > 1 else ""
             raise self._unexpected(token, "a value" + after)
         # Calls and indexing would let a condition reach beyond the case's own fields.
         following = self._tokens[self._index]
         if following.text == "(":
-            raise ExpressionError("function calls are not supported", following.column)
+            message = f"only a function can be called ({', '.join(FUNCTIONS)})"
+            raise ExpressionError(message, following.column)
         if following.text == "[":
             raise ExpressionError("indexing with '[...]' is not supported", following.column)
         return node
 
-    def _list(self, opening: _Token) -> tuple[_Node, ...]:
-        items: list[_Node] = []
+    def _collect(self, name: str) -> None:
+        if name in BUILTINS:
+            self.builtins.add(name)
+        elif name.startswith(EVENT_DATA):
+            self.inputs.add(name.removeprefix(EVENT_DATA))
+        else:
+            self.names.add(name)
+
+    def _call(self, name: Token) -> Node:
+        if name.text in BUILTINS:
+            message = f"'{name.text}' is not a function: write {name.text}, without '()'"
+            raise ExpressionError(message, name.column)
+        if name.text not in FUNCTIONS:
+            known = ", ".join(FUNCTIONS)
+            message = f"unknown function '{name.text}'; the functions are {known}"
+            raise ExpressionError(message, name.column)
+        opening = self._tokens[self._index]
+        self._index += 1
+        args: list[Node] = []
+        self._enter(opening)
+        while self._tokens[self._index].text != ")":
+            args.append(self._expression(_LOOSEST))
+            if self._tokens[self._index].text != ",":
+                break
+            self._index += 1
+        self._depth -= 1
+        self._expect(")", f"',' or ')' to close '(' at column {opening.column}")
+        wanted = len(FUNCTIONS[name.text][0])
+        if len(args) != wanted:
+            plural = "" if wanted == 1 else "s"
+            message = f"{name.text}() takes {wanted} argument{plural}, got {len(args)}"
+            raise ExpressionError(message, name.column)
+        return Call(name.text, tuple(args), name.column)
+
+    def _list(self, opening: Token) -> tuple[Node, ...]:
+        items: list[Node] = []
         self._enter(opening)
         while self._tokens[self._index].text != "]":
             items.append(self._expression(_LOOSEST))
@@ -390,13 +244,13 @@ class _Parser:
         self._expect("]", f"',' or ']' to close '[' at column {opening.column}")
         return tuple(items)
 
-    def _nested(self, opening: _Token, min_precedence: int) -> _Node:
+    def _nested(self, opening: Token, min_precedence: int) -> Node:
         self._enter(opening)
         node = self._expression(min_precedence)
         self._depth -= 1
         return node
 
-    def _enter(self, opening: _Token) -> None:
+    def _enter(self, opening: Token) -> None:
         self._depth += 1
         if self._depth > MAX_DEPTH:
             message = f"expression is nested too deeply (the limit is {MAX_DEPTH} levels)"
@@ -409,12 +263,12 @@ class _Parser:
         self._index += 1
 
     @staticmethod
-    def _unexpected(token: _Token, expected: str) -> ExpressionError:
+    def _unexpected(token: Token, expected: str) -> ExpressionError:
         if token.kind == "end":
             message = f"unexpected end of expression, expected {expected}"
             return ExpressionError(message, token.column)
         lower = token.text.lower()
-        if token.kind == "name" and lower in _KEYWORDS | _CONSTANTS.keys():
+        if token.kind == "name" and lower in KEYWORDS | CONSTANTS.keys():
             hint = f"; write '{lower}' in lower case"
         elif token.kind == "name" and lower == "is":
             hint = "; use '==' or '!='"
@@ -423,7 +277,7 @@ class _Parser:
         return ExpressionError(f"unexpected {_describe(token)}{hint}", token.column)
 
 
-def _describe(token: _Token) -> str:
+def _describe(token: Token) -> str:
     if token.kind == "name":
         return f"name '{token.text}'"
     if token.kind == "number":
@@ -443,15 +297,24 @@ class Expression:
     source: str
     names: frozenset[str]
     """Every field name the condition reads, so a loader can report unknown fields."""
-    _root: _Node = field(repr=False, compare=False)
+    _root: Node = field(repr=False, compare=False)
+    builtins: frozenset[str] = frozenset()
+    """The built-in names it reads (``now``, ``actor``...): not every place knows them all."""
+    inputs: frozenset[str] = frozenset()
+    """The event inputs it reads (``event.data.<name>``)."""
 
-    def evaluate(self, values: Mapping[str, Any]) -> Any:
+    @property
+    def root(self) -> Node:
+        """The syntax tree, for the type check."""
+        return self._root
+
+    def evaluate(self, values: Mapping[str, Any], context: Context = EMPTY_CONTEXT) -> Any:
         """The value of the condition; missing names read as None. Never raises."""
-        return _evaluate(self._root, values)
+        return evaluate(self._root, values, context)
 
-    def test(self, values: Mapping[str, Any]) -> bool:
+    def test(self, values: Mapping[str, Any], context: Context = EMPTY_CONTEXT) -> bool:
         """Whether the condition holds for ``values``. Never raises."""
-        return _truthy(_evaluate(self._root, values))
+        return truthy(evaluate(self._root, values, context))
 
 
 def parse(source: str) -> Expression:
@@ -459,9 +322,10 @@ def parse(source: str) -> Expression:
     if len(source) > MAX_LENGTH:
         message = f"expression is too long ({len(source)} characters; the limit is {MAX_LENGTH})"
         raise ExpressionError(message, MAX_LENGTH + 1)
-    tokens = _tokenize(source)
+    tokens = tokenize(source)
     if tokens[0].kind == "end":
         raise ExpressionError("empty expression", 1)
     parser = _Parser(tokens)
     root = parser.parse()
-    return Expression(source, frozenset(parser.names), root)
+    builtins, inputs = frozenset(parser.builtins), frozenset(parser.inputs)
+    return Expression(source, frozenset(parser.names), root, builtins, inputs)

@@ -170,7 +170,8 @@ class Action(Model):
     template: str | None = None
     """The message template a ``notify`` sends (``definitions/templates/<name>.<lang>.j2``)."""
     set: dict[str, Any] | None = None
-    """Field values to set, e.g. ``{priority: high}``."""
+    """Field values to set, e.g. ``{priority: high}``; a value that does not fit its field is an
+    expression (``reopen_count + 1``), for a text field written after ``=`` (``= actor``)."""
     decide: str | None = None
     """Name of a decision table whose first matching rule sets fields."""
     to: str | None = None

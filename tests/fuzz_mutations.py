@@ -28,7 +28,8 @@ _VALUES: list[Any] = [None, True, False, 0, -1, 1.5, 10**40, "", "x", "客诉", 
 _UNITS = ["s", "m", "h", "d", "w", "wd", "x", "", "%"]
 _OPS = ["==", "!=", "<", ">=", "and", "or", "not", "in", "+", "-", "*", "/", "%", "(", ")",
         "[", "]", ",", "'a'", "3", "0", "null", "true", "&&", "=", "（", "5万", "1e5",
-        "x.y"]  # fmt: skip
+        "x.y", "now", "today", "actor", "roles", "15d", "24h", "event.data.x", "len(", "**",
+        "startswith(", "99999999999999999999s", "3653d"]  # fmt: skip
 
 
 def _paths(node: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -66,6 +67,13 @@ def random_guard(rng: random.Random, fields: list[str]) -> str:
         return f"{rng.choice(names)} {operator} {literal}"
     if rng.random() < 0.2:
         return " * ".join(rng.choice(names) for _ in range(rng.choice([5, 17, 30])))
+    if rng.random() < 0.3:  # the step's context, time arithmetic and the fixed functions
+        name = rng.choice(names)
+        return rng.choice([
+            f"{name} + 15d > now", f"now - {name} > 1h", f"today - {name} < 3653d",
+            f"startswith({name}, 'a')", f"len({name}) > 3", f"actor != {name}",
+            f"event.data.{name} == 3", f"contains(roles, {name})", f"upper({name}) == 'A'",
+        ])  # fmt: skip
     return " ".join(rng.choice([*_OPS, *names]) for _ in range(rng.randint(1, 12)))
 
 

@@ -193,7 +193,9 @@ def test_closing_stops_every_clock_and_ends_the_alarms(complaint: CompiledSpec) 
     send(engine, "accept", AGENT, T0)
     send(engine, "withdraw", CUSTOMER, T0 + timedelta(hours=2))
     assert engine.state.closed_at == T0 + timedelta(hours=2)
-    assert all(clock.status is ClockStatus.STOPPED for clock in engine.state.clocks.values())
+    clocks = engine.state.clocks
+    assert clocks.pop("callback").status is ClockStatus.WAITING  # it starts only on closing
+    assert all(clock.status is ClockStatus.STOPPED for clock in clocks.values())
     assert engine.next_alarm() is None
     assert engine.allowed_events() == []
     assert refusal(engine, "accept", AGENT).endswith("case complaint-t1 is closed")

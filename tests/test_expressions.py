@@ -5,11 +5,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from process.expressions import MAX_DEPTH, MAX_LENGTH, Expression, ExpressionError, parse
+from process.expressions import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_TEXT,
+    Context,
+    Expression,
+    ExpressionError,
+    parse,
+)
 
 
 def value(source: str, **values: Any) -> Any:
@@ -331,6 +341,7 @@ def test_hostile_values_are_false_not_errors() -> None:
     assert value("a < 1", a=hostile) is False
 
 
+FUNCTION_NAMES = "startswith, endswith, contains, len, lower, upper"
 SYNTAX_ERRORS: list[tuple[str, int, str]] = [
     ("", 1, "empty expression"),
     ("   ", 1, "empty expression"),
@@ -373,10 +384,16 @@ SYNTAX_ERRORS: list[tuple[str, int, str]] = [
     ("5万", 1, "invalid number '5万'"),
     ("amount > 1.", 10, "invalid number '1.'"),
     (".5", 1, "a number needs a digit before '.', e.g. 0.5"),
-    ("case.amount", 5, "'.' is not supported; field names are flat, without dots"),
-    ("f(x)", 2, "function calls are not supported"),
-    ("__import__('os')", 11, "function calls are not supported"),
-    ("'abc'(1)", 6, "function calls are not supported"),
+    (
+        "case.amount",
+        5,
+        "'.' is not supported; field names are flat, without dots "
+        "(an event's inputs read event.data.<name>)",
+    ),
+    ("f(x)", 1, f"unknown function 'f'; the functions are {FUNCTION_NAMES}"),
+    ("__import__('os')", 1, f"unknown function '__import__'; the functions are {FUNCTION_NAMES}"),
+    ("'abc'(1)", 6, f"only a function can be called ({FUNCTION_NAMES})"),
+    ("(len)(x)", 6, f"only a function can be called ({FUNCTION_NAMES})"),
     ("x[0]", 2, "indexing with '[...]' is not supported"),
     ("'abc'[0]", 6, "indexing with '[...]' is not supported"),
     (r"'a\q'", 3, "unknown escape '\\q'; write '\\\\' for a backslash"),
@@ -499,3 +516,213 @@ def test_evaluate_does_not_touch_values() -> None:
     result = parse("[n]").evaluate(values)
     result.append(2)  # a fresh list each time
     assert parse("[n]").evaluate(values) == [1]
+
+
+# --- durations, dates, the step's context, functions ----------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+STEP = Context(
+    now=NOW, zone=SHANGHAI, actor="王敏", role="agent", roles=("agent", "reviewer"),
+    event_data={"csat": 2, "note": "电话回访"},
+)  # fmt: skip
+OPENED = "2026-11-20T09:00:00+08:00"
+
+
+def in_step(source: str, **values: Any) -> Any:
+    return parse(source).evaluate(values, STEP)
+
+
+IN_STEP: list[tuple[str, dict[str, Any], Any]] = [
+    # durations
+    ("15d", {}, timedelta(days=15)),
+    ("24h", {}, timedelta(hours=24)),
+    ("30m + 30s", {}, timedelta(minutes=30, seconds=30)),
+    ("2w - 1d", {}, timedelta(days=13)),
+    ("-1h", {}, timedelta(hours=-1)),
+    ("1_000s", {}, timedelta(seconds=1000)),
+    ("24h == 1d", {}, True),
+    ("90m > 1h", {}, True),
+    ("1d * 2", {}, None),  # not in the language of types; at run time: nothing
+    # the step's context
+    ("now", {}, NOW),
+    ("today", {}, date(2026, 11, 23)),
+    ("actor", {}, "王敏"),
+    ("role", {}, "agent"),
+    ("roles", {}, ["agent", "reviewer"]),
+    ("'reviewer' in roles", {}, True),
+    ("actor != handler", {"handler": "李雷"}, True),
+    ("actor != handler", {"handler": "王敏"}, False),
+    ("event.data.csat", {}, 2),
+    ("event.data.csat < 3", {"csat": 5}, True),  # the event's value, not the field's
+    ("event.data.missing", {}, None),
+    ("event.data.csat + 1", {}, 3),
+    # dates and date-times: fields hold ISO text
+    ("opened_at + 15d", {"opened_at": OPENED}, datetime(2026, 12, 5, 9, tzinfo=SHANGHAI)),
+    ("15d + opened_at", {"opened_at": OPENED}, datetime(2026, 12, 5, 9, tzinfo=SHANGHAI)),
+    ("opened_at - 1h", {"opened_at": OPENED}, datetime(2026, 11, 20, 8, tzinfo=SHANGHAI)),
+    ("now - opened_at", {"opened_at": OPENED}, timedelta(days=3, minutes=30)),
+    ("now - opened_at > 3d", {"opened_at": OPENED}, True),
+    ("now > opened_at + 15d", {"opened_at": OPENED}, False),
+    ("opened_at < now", {"opened_at": "2026-11-23T09:00:00"}, True),  # no offset: the zone's
+    ("opened_at < now", {"opened_at": "2026-11-23T10:00:00"}, False),
+    ("due + 1w", {"due": "2026-11-30"}, date(2026, 12, 7)),
+    ("due - today", {"due": "2026-11-30"}, timedelta(days=7)),
+    ("due < today", {"due": "2026-11-30"}, False),
+    ("today == '2026-11-23'", {}, True),
+    ("due < '2026-12-01'", {"due": "2026-11-30"}, True),  # text with text still orders
+    ("due == now", {"due": "2026-11-23"}, False),  # a date is never a moment
+    ("due < now", {"due": "2026-11-22"}, False),
+    ("due + 1d", {"due": "not a date"}, None),
+    ("due + 1d", {"due": "2026-13-01"}, None),
+    ("due + 1d", {"due": 20261130}, None),
+    ("opened_at - due", {"opened_at": OPENED, "due": "2026-11-30"}, None),
+    ("due + 3650d + 3650d", {"due": "9990-01-01"}, None),  # past the year 9999
+    ("'2026-11-23' + 1d", {}, date(2026, 11, 24)),
+    ("15d - opened_at", {"opened_at": OPENED}, None),
+    # decimal amounts add as written; whole numbers stay whole
+    ("0.1 + 0.2", {}, 0.3),
+    ("amount * 1.1", {"amount": 100}, 110.0),
+    ("amount - 0.01", {"amount": 0.3}, 0.29),
+    ("reopen_count + 1", {"reopen_count": 0}, 1),
+    ("reopen_count + 1", {}, None),
+    ("1 / 3", {}, 0.3333333333333333),
+    ("amount + 1", {"amount": math.nan}, None),
+    ("amount + 1.5", {"amount": math.inf}, None),
+    ("1.5 % 1", {}, 0.5),
+    # functions
+    ("startswith(customer_id, 'VIP')", {"customer_id": "VIP-007"}, True),
+    ("startswith(customer_id, 'VIP')", {"customer_id": "C-007"}, False),
+    ("endswith(email, '@bank.cn')", {"email": "a@bank.cn"}, True),
+    ("startswith(customer_id, 1)", {"customer_id": "1"}, False),
+    ("startswith(missing, 'a')", {}, False),
+    ("contains(description, '投诉')", {"description": "客户投诉"}, True),
+    ("contains(tags, 'vip')", {"tags": ["vip"]}, True),
+    ("contains(tags, 'vip')", {"tags": 5}, False),
+    ("contains(['a', 'b'], category)", {"category": "b"}, True),
+    ("len(description)", {"description": "客户投诉"}, 4),
+    ("len(roles)", {}, 2),
+    ("len(amount)", {"amount": 5}, None),
+    ("len(description) > 3", {"description": "客户投诉"}, True),
+    ("lower(channel) == 'web'", {"channel": "WEB"}, True),
+    ("upper(channel)", {"channel": "web"}, "WEB"),
+    ("upper(5)", {}, None),
+    ("len(lower(event.data.note))", {}, 4),
+]
+
+
+@pytest.mark.parametrize(("source", "values", "expected"), IN_STEP)
+def test_evaluate_in_a_step(source: str, values: dict[str, Any], expected: Any) -> None:
+    assert same(in_step(source, **values), expected), in_step(source, **values)
+
+
+def test_without_a_step_the_context_reads_as_null() -> None:
+    assert value("now") is None
+    assert value("today") is None
+    assert value("actor") is None
+    assert value("roles") == []
+    assert value("event.data.csat") is None
+    assert parse("now > opened_at").test({"opened_at": OPENED}) is False
+
+
+def test_context_names_are_kept_apart_from_fields() -> None:
+    expression = parse("actor != handler and event.data.csat < 3 and now > opened_at + 15d")
+    assert expression.names == {"handler", "opened_at"}
+    assert expression.builtins == {"actor", "now"}
+    assert expression.inputs == {"csat"}
+    # A field that happens to share the name is not what 'actor' reads.
+    assert parse("actor").evaluate({"actor": "mallory"}, STEP) == "王敏"
+
+
+NEW_SYNTAX_ERRORS: list[tuple[str, int, str]] = [
+    ("a ** 2", 3, "'**' is not supported: there are no powers"),
+    ("2 ** 99999999", 3, "'**' is not supported: there are no powers"),
+    ("a // 2", 3, "'//' is not supported; use '/'"),
+    ("5wd", 1, "working days (wd) need a calendar: they count in deadlines, not in expressions"),
+    ("now + 1mo", 7, "months (mo) need a calendar: they count in deadlines, not in expressions"),
+    ("1.5h", 1, "invalid duration '1.5h': a duration counts whole units, e.g. 90m"),
+    ("3653d", 0, ""),  # ten years is the longest: fine
+    ("3654d", 1, "duration '3654d' is longer than 3653d (10 years)"),
+    (
+        "99999999999999999999999s",
+        1,
+        "duration '99999999999999999999999s' is longer than 3653d (10 years)",
+    ),
+    ("event.csat", 6, "'event' is followed by '.data.<input>', e.g. event.data.csat"),
+    ("event.data", 6, "'event' is followed by '.data.<input>', e.g. event.data.csat"),
+    ("event.data.", 6, "'event' is followed by '.data.<input>', e.g. event.data.csat"),
+    (
+        "event.data.csat.x",
+        16,
+        "'.' is not supported; field names are flat, without dots"
+        " (an event's inputs read event.data.<name>)",
+    ),
+    ("event.data.__class__", 0, ""),  # just an input name, never a Python attribute
+    ("startswith(a)", 1, "startswith() takes 2 arguments, got 1"),
+    ("len(a, b)", 1, "len() takes 1 argument, got 2"),
+    ("len()", 1, "len() takes 1 argument, got 0"),
+    ("len(a", 6, "unexpected end of expression, expected ',' or ')' to close '(' at column 4"),
+    ("len(a)(b)", 7, f"only a function can be called ({FUNCTION_NAMES})"),
+    ("len(a)[0]", 7, "indexing with '[...]' is not supported"),
+    ("eval('1')", 1, f"unknown function 'eval'; the functions are {FUNCTION_NAMES}"),
+    ("getattr(a, 'b')", 1, f"unknown function 'getattr'; the functions are {FUNCTION_NAMES}"),
+    ("now()", 1, "'now' is not a function: write now, without '()'"),
+    (
+        "a.startswith('x')",
+        2,
+        "'.' is not supported; field names are flat, without dots"
+        " (an event's inputs read event.data.<name>)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "column", "message"), NEW_SYNTAX_ERRORS)
+def test_new_syntax_errors(source: str, column: int, message: str) -> None:
+    if not message:
+        parse(source)
+        return
+    with pytest.raises(ExpressionError) as caught:
+        parse(source)
+    assert (caught.value.column, caught.value.message) == (column, message)
+
+
+def test_now_is_refused_as_a_call_the_way_designers_tried_it() -> None:
+    with pytest.raises(ExpressionError, match="'now' is not a function: write now"):
+        parse("now() > due")
+
+
+def test_nested_calls_count_towards_the_depth_limit() -> None:
+    deep = "len(" * MAX_DEPTH + "a" + ")" * MAX_DEPTH
+    assert parse(deep).evaluate({"a": "x"}, STEP) is None  # len(1) is no length: null
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        parse("len(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1))
+
+
+def test_text_functions_on_the_largest_values_stay_bounded() -> None:
+    huge = "长" * MAX_TEXT
+    assert parse("len(upper(a + a))").evaluate({"a": huge}) is None  # too long to make
+    assert parse("len(upper(a))").evaluate({"a": huge}) == MAX_TEXT
+    assert parse("upper(a)").evaluate({"a": huge + "x"}) is None  # no copy of the largest
+    assert parse("contains(a, 'x')").evaluate({"a": huge}) is False
+
+
+@pytest.mark.parametrize(
+    "source", ["len(a)", "lower(a)", "upper(a)", "contains(a, b)", "startswith(a, b)",
+               "endswith(a, b)", "contains([a], b)"],
+)  # fmt: skip
+def test_functions_never_raise(source: str) -> None:
+    expression = parse(source)
+    for a in ODD_VALUES:
+        for b in ODD_VALUES:
+            expression.evaluate({"a": a, "b": b}, STEP)
+            assert isinstance(expression.test({"a": a, "b": b}), bool)
+
+
+def test_time_arithmetic_never_raises_on_odd_values() -> None:
+    sources = ["a + 1d", "a - 1d", "a - b", "a < b", "a == b", "1d + a", "a + b", "-a"]
+    odd = [*ODD_VALUES, OPENED, "2026-11-30", "9999-12-31", "0001-01-01", timedelta.max, NOW]
+    for source in sources:
+        expression = parse(source)
+        for a in odd:
+            for b in odd:
+                expression.evaluate({"a": a, "b": b}, STEP)

@@ -64,4 +64,8 @@ def test_the_complaint_process_without_its_restarts_warns() -> None:
     lines = text.splitlines(keepends=True)
     without = "".join(line for line in lines if not line.lstrip().startswith("restart:"))
     found = warnings_of(without)
-    assert found and all("'dissatisfied' (to 'handling')" in line for line in found), found
+    handled_again = [line for line in found if "deadlines.callback" not in line]
+    assert len(handled_again) == 2, found
+    assert all("'dissatisfied' (to 'handling')" in line for line in handled_again), found
+    # The call-back is due again when the case is closed again.
+    assert any("deadlines.callback" in line and "'close' (to 'closed')" in line for line in found)

@@ -49,7 +49,9 @@ def test_simulate_prints_the_case_like_show(capsys: pytest.CaptureFixture[str]) 
 def test_dissatisfied_proves_the_complaint_fix(tmp_path: Path) -> None:
     """Without the restart triggers the shipped scenario fails where the clocks stay stopped."""
     fixed = (DEFINITIONS / "complaint.yaml").read_text(encoding="utf-8")
-    restart = "    restart: [{event: dissatisfied}, {event: reopen}]\n"
+    restart = (
+        "    restart: [{event: dissatisfied}, {event: reopen}, {event: callback_dissatisfied}]\n"
+    )
     assert fixed.count(restart) == 2
     catalog = load_catalog(DEFINITIONS)
     old = load_definition_text(fixed.replace(restart, ""), "complaint.yaml", catalog.calendars)

@@ -209,7 +209,7 @@ class CaseWorkflow:
 
     @event.validator
     def _validate_event(self, event: EventInput) -> None:
-        _refuse(self._halt_refusal() or self._engine.check_event(event))
+        _refuse(self._halt_refusal() or self._engine.check_event(event, workflow.now()))
 
     @workflow.update(name=REASSIGN_UPDATE)
     async def reassign(self, request: ReassignInput) -> EventResult:
