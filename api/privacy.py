@@ -149,7 +149,7 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
     async def access_log(case_id: CaseId, request: Request, who: Caller) -> list[AccessRecord]:
         """Every unmasked read of the case's customer data: who, roles, fields, when."""
         privacy = _privacy(request)
-        _require_officer(who, _officer_roles(request))
+        _require_officer(who, await asyncio.to_thread(privacy.officer_roles, case_id))
         rows = await asyncio.to_thread(privacy.access_log, case_id)
         return [AccessRecord(**row.as_dict()) for row in rows]
 

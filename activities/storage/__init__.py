@@ -42,6 +42,7 @@ from .registry import (
     Publication,
     Published,
     PublishRefused,
+    TemplateRow,
     VersionInfo,
     case_definition,
     load_specs,
@@ -50,6 +51,7 @@ from .registry import (
     publish,
     published_hashes,
     version_spec,
+    version_templates,
     versions,
 )
 from .sealed import holds_sealed, is_sealed, is_shredded
@@ -102,6 +104,7 @@ __all__ = [
     "ResponsibilityRow",
     "SatisfactionRow",
     "StorageActivities",
+    "TemplateRow",
     "UTCDateTime",
     "VersionInfo",
     "access_log",
@@ -134,5 +137,6 @@ __all__ = [
     "scrub",
     "store_step",
     "version_spec",
+    "version_templates",
     "versions",
 ]
