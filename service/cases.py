@@ -294,12 +294,16 @@ class Kesu:
         to_definition: str,
         *,
         stage_map: Mapping[str, str] | None = None,
+        field_map: Mapping[str, str] | None = None,
         actor: str = "system",
         request_id: str | None = None,
     ) -> EventResult:
         """Move an open case to another published version (by content hash); recorded."""
         request = UpgradeInput(
-            to_definition=to_definition, stage_map=dict(stage_map or {}), actor=actor
+            to_definition=to_definition,
+            stage_map=dict(stage_map or {}),
+            field_map=dict(field_map or {}),
+            actor=actor,
         )
         return await self._update(case_id, UPGRADE_UPDATE, request, request_id)
 
@@ -310,18 +314,22 @@ class Kesu:
         to_version: int,
         stage_map: Mapping[str, str] | None = None,
         *,
+        field_map: Mapping[str, str] | None = None,
         dry_run: bool = False,
         actor: str = "system",
         progress: Callable[[Move], None] | None = None,
     ) -> UpgradePlan:
         """Move the open cases of ``process`` from one published version to another.
 
-        Every case is checked first; if one cannot move (or with ``dry_run``) nothing moves
-        and the plan says why, case by case. Safe to rerun: moved cases are not moved again.
+        ``field_map``: old field -> field of the target, for renamed fields. Every case is
+        checked first; if one cannot move (or with ``dry_run``) nothing moves and the plan
+        says why, case by case. Safe to rerun: moved cases are not moved again.
         """
         if self._registry is None:
             raise KesuError("upgrades read the registry: open kesu on its database")
-        plan = plan_upgrade(self._registry, process, from_version, to_version, stage_map or {})
+        plan = plan_upgrade(
+            self._registry, process, from_version, to_version, stage_map or {}, field_map
+        )
         if dry_run or plan.refused:
             return plan
         moves = await run_upgrade(self, plan, actor=actor, progress=progress)

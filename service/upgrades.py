@@ -1,23 +1,25 @@
 """Upgrading a process's open cases from one published version to another.
 
 The plan comes first and covers every case: each must map to a stage of the target and its
-values must fit it. A plan with a refused case moves nothing. Then each case moves through its
-own workflow (a ``case.upgraded`` step, audited like any other) with an update id fixed by
-case and target, so a rerun after a crash half-way moves the rest and none twice: a moved case
-is on the target version in the database and no longer in the plan.
+values must fit it; renamed fields (``field_map``) must exist on both sides with types that
+fit, and customer data must stay customer data. A plan with a refused case moves nothing.
+Then each case moves through its own workflow (a ``case.upgraded`` step, audited like any
+other) with an update id fixed by case and target, so a rerun after a crash half-way moves
+the rest and none twice: a moved case is on the target version in the database and no longer
+in the plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from activities.storage import OpenCase, open_cases_on, version_spec
 from process.compiler import CompiledSpec
 from process.refusals import Refusal, RefusalKind
 from process.state import EventResult
-from process.upgrade import upgrade_problem
+from process.upgrade import field_map_problems, upgrade_problem
 
 from .refusals import KesuError
 from .versions import PublishedDefinitions
@@ -32,12 +34,20 @@ class CaseUpgrader(Protocol):
         to_definition: str,
         *,
         stage_map: Mapping[str, str] | None = None,
+        field_map: Mapping[str, str] | None = None,
         actor: str = "system",
         request_id: str | None = None,
     ) -> EventResult: ...
 
 
-__all__ = ["Move", "UpgradePlan", "parse_stage_map", "plan_upgrade", "run_upgrade"]
+__all__ = [
+    "Move",
+    "UpgradePlan",
+    "parse_field_map",
+    "parse_stage_map",
+    "plan_upgrade",
+    "run_upgrade",
+]
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class UpgradePlan:
     stage_map: dict[str, str]
     moves: list[Move]
     carried_out: bool = False
+    field_map: dict[str, str] = field(default_factory=dict)
     """False for a dry run or a refused plan: nothing moved."""
 
     @property
@@ -64,14 +75,24 @@ class UpgradePlan:
         return [move for move in self.moves if move.problem is not None]
 
 
-def parse_stage_map(pairs: list[str]) -> dict[str, str]:
+def _pairs(pairs: list[str], option: str, what: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for pair in pairs:
         old, sep, new = pair.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise KesuError(f"--map takes old_stage=new_stage, got {pair!r}")
+            raise KesuError(f"{option} takes old_{what}=new_{what}, got {pair!r}")
+        if old.strip() in found:
+            raise KesuError(f"{option}: {old.strip()!r} is mapped twice")
         found[old.strip()] = new.strip()
     return found
+
+
+def parse_stage_map(pairs: list[str]) -> dict[str, str]:
+    return _pairs(pairs, "--map", "stage")
+
+
+def parse_field_map(pairs: list[str]) -> dict[str, str]:
+    return _pairs(pairs, "--map-field", "field")
 
 
 def _text(refusal: Refusal | None) -> str | None:
@@ -92,21 +113,27 @@ def plan_upgrade(
     from_version: int,
     to_version: int,
     stage_map: Mapping[str, str],
+    field_map: Mapping[str, str] | None = None,
 ) -> UpgradePlan:
     """Every open case of ``process`` on ``from_version``, each with its verdict."""
+    field_map = dict(field_map or {})
     if to_version <= from_version:
         raise KesuError(f"--to ({to_version}) must be a newer version than --from ({from_version})")
     source = _spec(registry, process, from_version)
     target = _spec(registry, process, to_version)
-    problems = [
-        f"--map {old}={new}: v{from_version} has no stage {old!r}"
-        for old, new in stage_map.items()
-        if old not in source.definition.stages
-    ] + [
-        f"--map {old}={new}: v{to_version} has no stage {new!r}"
-        for old, new in stage_map.items()
-        if new not in target.definition.stages
-    ]
+    problems = (
+        [
+            f"--map {old}={new}: v{from_version} has no stage {old!r}"
+            for old, new in stage_map.items()
+            if old not in source.definition.stages
+        ]
+        + [
+            f"--map {old}={new}: v{to_version} has no stage {new!r}"
+            for old, new in stage_map.items()
+            if new not in target.definition.stages
+        ]
+        + field_map_problems(source, target, field_map)
+    )
     if problems:
         raise KesuError("; ".join(problems))
     with registry.sessions() as session:
@@ -117,13 +144,20 @@ def plan_upgrade(
             stage_map.get(case.stage, case.stage),
             _text(
                 upgrade_problem(
-                    case.case_id, case.stage, case.fields, False, source, target, stage_map
+                    case.case_id,
+                    case.stage,
+                    case.fields,
+                    False,
+                    source,
+                    target,
+                    stage_map,
+                    field_map,
                 )
             ),
         )
         for case in cases
     ]
-    return UpgradePlan(source, target, dict(stage_map), moves)
+    return UpgradePlan(source, target, dict(stage_map), moves, field_map=field_map)
 
 
 async def run_upgrade(
@@ -146,6 +180,7 @@ async def run_upgrade(
                 move.case.case_id,
                 target,
                 stage_map=plan.stage_map,
+                field_map=plan.field_map,
                 actor=actor,
                 request_id=f"upgrade:{move.case.case_id}:{target}",
             )

@@ -248,11 +248,28 @@ async def test_the_http_api_upgrades_for_the_admin_role_only(
             dry = await http.post(url, json={**body, "dry_run": True}, headers=admin)
             assert dry.status_code == 200 and dry.json()["carried_out"] is False
             assert {m["case_id"] for m in dry.json()["moves"]} == {handling, intake}
+            # A renamed field is checked in the plan: it must exist in the target...
+            wrong = {**body, "field_map": {"description": "complaint"}, "dry_run": True}
+            refused = await http.post(url, json=wrong, headers=admin)
+            assert refused.status_code == 422
+            assert (
+                "--map-field description=complaint: v2 has no field 'complaint'"
+                in (refused.json()["detail"])
+            )
+            body["field_map"] = {"description": "complaint_text"}
+            dry = await http.post(url, json={**body, "dry_run": True}, headers=admin)
+            assert dry.json()["field_map"] == {"description": "complaint_text"}
             done = await http.post(url, json=body, headers=admin, timeout=60)
             assert done.status_code == 200 and done.json()["carried_out"] is True
             assert all(move["seq"] is not None for move in done.json()["moves"])
         view = await h.kesu.get_case(handling)
         assert (view.state.version, view.state.steps[-1].actor) == (2, "管理员")
+        # ...and its value is carried under the new name, customer data still.
+        assert view.state.fields["complaint_text"] == "车损理赔被拒"
+        assert "description" not in view.state.fields
+        assert "field description → complaint_text" in view.state.steps[-1].notes
+        agent = case_body(view, h.kesu.definition_of(view.state), ["agent"])
+        assert agent.fields["complaint_text"] == "***"
 
 
 REFUND = """\
