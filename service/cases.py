@@ -61,7 +61,7 @@ from .listing import (
     seal_token,
 )
 from .refusals import KesuError
-from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade
+from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade, unstored_open_cases
 from .versions import PublishedDefinitions
 from .waiting import DEFAULT_WAIT, DatabaseProbe, Health, Waiter, health
 
@@ -327,9 +327,11 @@ class Kesu:
         """
         if self._registry is None:
             raise KesuError("upgrades read the registry: open kesu on its database")
+        unstored = await unstored_open_cases(self, self._registry, process)
         plan = plan_upgrade(
-            self._registry, process, from_version, to_version, stage_map or {}, field_map
-        )
+            self._registry, process, from_version, to_version, stage_map or {}, field_map,
+            unstored,
+        )  # fmt: skip
         if dry_run or plan.refused:
             return plan
         moves = await run_upgrade(self, plan, actor=actor, progress=progress)

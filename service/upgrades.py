@@ -1,6 +1,9 @@
 """Upgrading a process's open cases from one published version to another.
 
-The plan comes first and covers every case: each must map to a stage of the target and its
+The plan comes first and covers every open case: those the database holds, and those Temporal
+runs that the database does not hold yet (just opened, their first step not stored), read from
+their workflows; one whose workflow does not answer is refused in the plan, never left out.
+Each case: each must map to a stage of the target and its
 values must fit it; renamed fields (``field_map``) must exist on both sides with types that
 fit, and customer data must stay customer data. A plan with a refused case moves nothing.
 Then each case moves through its own workflow (a ``case.upgraded`` step, audited like any
@@ -11,18 +14,27 @@ in the plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from activities.storage import OpenCase, open_cases_on, version_spec
+from activities.storage import OpenCase, open_cases_on, stored_case_ids, version_spec
 from process.compiler import CompiledSpec
 from process.refusals import Refusal, RefusalKind
-from process.state import EventResult
+from process.state import CaseState, EventResult
 from process.upgrade import field_map_problems, upgrade_problem
 
+from .listing import CaseFilter, CaseListing
 from .refusals import KesuError
 from .versions import PublishedDefinitions
+
+if TYPE_CHECKING:
+    from workflows.case import CaseView
+
+MOST_OPEN_CASES = 100_000
+"""How many running cases of a process one plan reads from Temporal's visibility."""
+NOT_STORED = "(not stored yet)"
+"""The case number of a case whose first step is not stored: numbers are given when it is."""
 
 
 class CaseUpgrader(Protocol):
@@ -39,14 +51,53 @@ class CaseUpgrader(Protocol):
         request_id: str | None = None,
     ) -> EventResult: ...
 
+    async def list_cases(
+        self, where: CaseFilter | None = None, *, limit: int = 100
+    ) -> list[CaseListing]: ...
+
+    async def get_case(self, case_id: str, *, bounded: bool = True) -> CaseView: ...
+
+
+@dataclass(frozen=True)
+class Unstored:
+    """A case Temporal runs that the database does not hold yet, as its workflow answered."""
+
+    case_id: str
+    state: CaseState | None
+    problem: str | None = None
+    """Why its state could not be read (then the plan refuses it)."""
+
+
+async def unstored_open_cases(
+    kesu: CaseUpgrader, registry: PublishedDefinitions, process: str
+) -> list[Unstored]:
+    """The running cases of ``process`` in Temporal that the database has no row of."""
+    running = await kesu.list_cases(CaseFilter(process=process), limit=MOST_OPEN_CASES)
+    with registry.sessions() as session:
+        stored = stored_case_ids(session, process)
+    found: list[Unstored] = []
+    for listed in running:
+        if listed.case_id in stored:
+            continue
+        try:
+            view = await kesu.get_case(listed.case_id)
+        except KesuError as error:
+            found.append(Unstored(listed.case_id, None, str(error)))
+        else:
+            found.append(Unstored(listed.case_id, view.state))
+    return found
+
 
 __all__ = [
+    "NOT_STORED",
     "Move",
+    "Unstored",
     "UpgradePlan",
     "parse_field_map",
     "parse_stage_map",
     "plan_upgrade",
     "run_upgrade",
+    "unstored_open_cases",
 ]
 
 
@@ -114,8 +165,10 @@ def plan_upgrade(
     to_version: int,
     stage_map: Mapping[str, str],
     field_map: Mapping[str, str] | None = None,
+    unstored: Sequence[Unstored] = (),
 ) -> UpgradePlan:
-    """Every open case of ``process`` on ``from_version``, each with its verdict."""
+    """Every open case of ``process`` on ``from_version``, each with its verdict; ``unstored``:
+    the running cases Temporal has and the database has not (``unstored_open_cases``)."""
     field_map = dict(field_map or {})
     if to_version <= from_version:
         raise KesuError(f"--to ({to_version}) must be a newer version than --from ({from_version})")
@@ -138,7 +191,21 @@ def plan_upgrade(
         raise KesuError("; ".join(problems))
     with registry.sessions() as session:
         cases = open_cases_on(session, source.content_hash)
-    moves = [
+    known = {case.case_id for case in cases}
+    unreadable: list[Move] = []
+    for case in unstored:
+        if case.case_id in known:
+            continue  # stored since Temporal was asked: the database's row is planned
+        if case.state is None:
+            problem = (
+                f"case {case.case_id} is open in Temporal and not stored yet, and its workflow "
+                f"could not be read ({case.problem}): nothing moves; run the plan again"
+            )
+            unreadable.append(Move(OpenCase(case.case_id, NOT_STORED, "?", {}), "?", problem))
+        elif case.state.content_hash == source.content_hash and case.state.closed_at is None:
+            state = case.state
+            cases.append(OpenCase(state.case_id, NOT_STORED, state.stage, dict(state.fields)))
+    moves = unreadable + [
         Move(
             case,
             stage_map.get(case.stage, case.stage),

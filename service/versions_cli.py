@@ -30,7 +30,7 @@ from process.compiler import CompiledSpec
 
 from .cases import Kesu
 from .refusals import KesuError
-from .upgrades import Move, UpgradePlan, parse_field_map, parse_stage_map, plan_upgrade
+from .upgrades import Move, UpgradePlan, parse_field_map, parse_stage_map
 from .versions import PublishedDefinitions, render_published, render_versions
 
 COMMANDS = frozenset({"publish", "versions", "upgrade"})
@@ -76,7 +76,7 @@ async def run(
             migrate(engine)  # publishing may come before any worker ever ran
         registry = PublishedDefinitions(make_session_factory(engine))
         if args.command == "upgrade":
-            return await _upgrade(args, registry, open_kesu, out)
+            return await _upgrade(args, open_kesu, out)
         if args.command == "publish":
             results = registry.publish(publications(), by=args.by)
             print(render_published(results), file=out)
@@ -138,22 +138,23 @@ def _progress(out: TextIO) -> Callable[[Move], None]:
 
 async def _upgrade(
     args: argparse.Namespace,
-    registry: PublishedDefinitions,
     open_kesu: Callable[[], AbstractAsyncContextManager[Kesu]],
     out: TextIO,
 ) -> int:
     stage_map, field_map = parse_stage_map(args.map), parse_field_map(args.map_field)
-    plan = plan_upgrade(
-        registry, args.process, args.from_version, args.to_version, stage_map, field_map
-    )
-    print(render_plan(plan), file=out)
-    if plan.refused:
-        print(f"{len(plan.refused)} case(s) refused: nothing moved", file=out)
-        return 1
-    if args.dry_run:
-        print(f"dry run: {len(plan.moves)} case(s) would move; nothing moved", file=out)
-        return 0
+    # The plan's cases come from the database and from Temporal (those not stored yet).
     async with open_kesu() as kesu:
+        plan = await kesu.upgrade(
+            args.process, args.from_version, args.to_version, stage_map,
+            field_map=field_map, dry_run=True,
+        )  # fmt: skip
+        print(render_plan(plan), file=out)
+        if plan.refused:
+            print(f"{len(plan.refused)} case(s) refused: nothing moved", file=out)
+            return 1
+        if args.dry_run:
+            print(f"dry run: {len(plan.moves)} case(s) would move; nothing moved", file=out)
+            return 0
         done = await kesu.upgrade(
             args.process, args.from_version, args.to_version, stage_map,
             field_map=field_map, actor=args.actor, progress=_progress(out),

@@ -4,7 +4,7 @@ version, ``starter.py publish`` / ``versions``, and PII by the case's own versio
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,10 +23,12 @@ from activities.storage import (
 from process.loader import load_definition_text
 from process.pii import pii_names
 from process.refusals import RefusalKind
+from process.state import CaseState
 from runtime import publications
 from service.pii import MASK, mask_pii, may_see_pii
 from service.privacy import Privacy
 from service.refusals import KesuError
+from service.upgrades import NOT_STORED, Unstored, plan_upgrade
 from service.versions import PublishedDefinitions
 from tests.records_support import Script, store
 from tests.versions_support import CLAIM_V1, CLAIM_V2, write_definitions
@@ -182,3 +184,30 @@ def test_publishing_stores_template_texts_by_hash_also_for_versions_published_be
             "claim_opened.zh-CN.j2": "zh-CN: {{ case_id }}\n\nbody\n",
         }
         assert version_templates(session, "sha256:unpublished") is None
+
+
+def test_a_case_not_stored_yet_is_planned_from_its_workflow_or_refused(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    (v1,) = registry.publish(publications(folder), by="designer")
+    registry.publish(publications(write_definitions(folder, CLAIM_V2)), by="designer")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    state = CaseState(
+        case_id="claim-7", process="claim", version=1, content_hash=v1.spec.content_hash,
+        stage="intake", fields={"customer_id": "C-7"}, opened_at=at, stage_entered_at=at,
+    )  # fmt: skip
+    on_v2 = state.model_copy(update={"case_id": "claim-8", "content_hash": "sha256:v2"})
+    plan = plan_upgrade(registry, "claim", 1, 2, {}, {}, [Unstored("claim-7", state),
+                        Unstored("claim-8", on_v2)])  # fmt: skip
+    assert [(m.case.case_id, m.case.case_number, m.to_stage, m.problem) for m in plan.moves] == [
+        ("claim-7", NOT_STORED, "intake", None)
+    ]
+    # A case Temporal runs whose state cannot be read is never left out: it refuses the plan.
+    unread = Unstored("claim-9", None, "case claim-9 cannot be read: no worker answered")
+    plan = plan_upgrade(registry, "claim", 1, 2, {}, {}, [unread])
+    (refused,) = plan.refused
+    assert refused.case.case_id == "claim-9"
+    assert "open in Temporal and not stored yet" in str(refused.problem)
+    assert "no worker answered" in str(refused.problem)

@@ -9,6 +9,7 @@ import contextlib
 import io
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -337,3 +338,45 @@ def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return check()
 
     return checked
+
+
+async def test_an_upgrade_plans_a_case_temporal_runs_before_the_database_has_it(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        _, stored = await open_claims(h)
+        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        # Another writer holds the database's write lock: the next case runs in Temporal,
+        # but its opening step cannot be stored (the worker retries until the lock goes).
+        lock = sqlite3.connect(tmp_path / "kesu.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            fields = {"customer_id": "C-7"}
+            fresh = (await h.kesu.start_case("claim", fields, roles=["agent"])).case_id
+
+            async def visible() -> bool:
+                found = await h.kesu.list_cases(CaseFilter(process="claim"))
+                return fresh in {item.case_id for item in found}
+
+            await eventually(visible, "the new case in Temporal's visibility")
+            with h.sessions() as session:
+                assert get_case(session, fresh) is None  # not in the database yet
+            stage_map = {"handling": "investigation"}
+            plan = await h.kesu.upgrade("claim", 1, 2, stage_map, dry_run=True)
+            verdicts = {move.case.case_id: move for move in plan.moves}
+            assert set(verdicts) >= {stored, fresh}
+            assert verdicts[fresh].problem is None and verdicts[fresh].to_stage == "intake"
+            assert verdicts[fresh].case.case_number == "(not stored yet)"
+        finally:
+            lock.rollback()
+            lock.close()
+
+        async def fresh_stored() -> bool:
+            with h.sessions() as session:
+                return get_case(session, fresh) is not None
+
+        await eventually(fresh_stored, "the new case stored once the lock is gone")
+        done = await h.kesu.upgrade("claim", 1, 2, stage_map)
+        assert done.carried_out and fresh in {move.case.case_id for move in done.moves}
+        assert (await h.kesu.get_case(fresh)).state.version == 2

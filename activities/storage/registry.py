@@ -38,6 +38,7 @@ __all__ = [
     "open_cases_on",
     "publish",
     "published_hashes",
+    "stored_case_ids",
     "version_spec",
     "version_templates",
     "versions",
@@ -306,6 +307,11 @@ def open_cases_on(session: Session, content_hash: str) -> list[OpenCase]:
         .order_by(CaseRow.case_number)
     )
     return [OpenCase(row.case_id, row.case_number, row.stage, dict(row.fields)) for row in rows]
+
+
+def stored_case_ids(session: Session, process: str) -> set[str]:
+    """Every case of ``process`` the database has, open or closed, on any version."""
+    return set(session.scalars(select(CaseRow.case_id).where(CaseRow.process == process)))
 
 
 def open_cases_by_stage(session: Session, process: str) -> dict[str, int]:
