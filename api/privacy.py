@@ -177,4 +177,8 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
 
 def _officer_roles(request: Request) -> list[str]:
     kesu: Kesu = request.app.state.kesu
-    return sorted({role for spec in kesu.processes.values() for role in retention_roles(spec)})
+    # Cases due may be on any published version: each version's officers see the list.
+    specs = [spec for name in kesu.processes for spec in kesu.versions(name)]
+    return sorted(
+        {role for spec in specs or kesu.processes.values() for role in retention_roles(spec)}
+    )

@@ -137,6 +137,10 @@ class Kesu:
     def client(self) -> Client:
         return self._client
 
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
+
     def spec(self, process: str) -> CompiledSpec:
         processes = self.processes
         try:

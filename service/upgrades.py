@@ -51,6 +51,9 @@ class CaseUpgrader(Protocol):
         request_id: str | None = None,
     ) -> EventResult: ...
 
+    @property
+    def task_queue(self) -> str: ...
+
     async def list_cases(
         self, where: CaseFilter | None = None, *, limit: int = 100
     ) -> list[CaseListing]: ...
@@ -71,8 +74,10 @@ class Unstored:
 async def unstored_open_cases(
     kesu: CaseUpgrader, registry: PublishedDefinitions, process: str
 ) -> list[Unstored]:
-    """The running cases of ``process`` in Temporal that the database has no row of."""
-    running = await kesu.list_cases(CaseFilter(process=process), limit=MOST_OPEN_CASES)
+    """The running cases of ``process`` in Temporal that the database has no row of: those on
+    kesu's task queue (another installation may share the namespace, with its own database)."""
+    where = CaseFilter(process=process, task_queue=kesu.task_queue)
+    running = await kesu.list_cases(where, limit=MOST_OPEN_CASES)
     with registry.sessions() as session:
         stored = stored_case_ids(session, process)
     found: list[Unstored] = []
