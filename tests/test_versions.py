@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import starter
+from activities.inputs import OutboxMessage
+from activities.messaging import Envelope, MessagingActivities
 from activities.storage import (
     DefinitionRow,
     PublishRefused,
@@ -211,3 +213,35 @@ def test_a_case_not_stored_yet_is_planned_from_its_workflow_or_refused(
     assert refused.case.case_id == "claim-9"
     assert "open in Temporal and not stored yet" in str(refused.problem)
     assert "no worker answered" in str(refused.problem)
+
+
+class Recording:
+    """A channel that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.sent: list[Envelope] = []
+
+    def send(self, message: Envelope) -> None:
+        self.sent.append(message)
+
+
+def test_a_message_queued_before_an_upgrade_renders_with_its_own_version(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    (v1,) = registry.publish(publications(folder), by="designer")
+    (v2,) = registry.publish(publications(write_definitions(folder, CLAIM_V2)), by="designer")
+    s = Script("claim-5", process="claim", prefix="CL", content_hash=v1.spec.content_hash)
+    opened = s.open().model_copy(
+        update={"messages": [OutboxMessage(recipient="agent", template="claim_opened")]}
+    )
+    store(session_factory, opened)
+    s.content_hash = v2.spec.content_hash  # moved before its message went out
+    store(session_factory, s.step("case.upgraded", "intake"))
+    channel = Recording()
+    MessagingActivities(session_factory, {}, channel).deliver_pending()
+    (sent,) = channel.sent
+    assert sent.version is not None
+    assert sent.version.content_hash == v1.spec.content_hash
+    assert sent.version.definition == v1.spec.definition
