@@ -194,6 +194,7 @@ def publications(folder: Path) -> list[Publication]:
         used = sorted({str(action.template) for _, action in notify_actions(definition)})
         files = [templates / f"{template}.{language}{SUFFIX}" for template in used
                  for language in LANGUAGES]  # fmt: skip
+        hashes = {path.name: _sha256(path.read_bytes()) for path in files if path.is_file()}
         found.append(
             Publication(
                 spec=spec,
@@ -204,12 +205,21 @@ def publications(folder: Path) -> list[Publication]:
                     calendar: _sha256(value.model_dump_json().encode("utf-8"))
                     for calendar, value in spec.calendars.items()
                 },
-                templates={
-                    path.name: _sha256(path.read_bytes()) for path in files if path.is_file()
-                },
+                templates=hashes,
+                template_texts=_texts(templates, hashes),
             )
         )
     return found
+
+
+def _texts(folder: Path, hashes: dict[str, str]) -> dict[str, str]:
+    """sha256 -> text of each template file (one that is not UTF-8 is left out: `check`
+    refuses it, and the registry stores no text a worker could not render)."""
+    texts = {}
+    for name, digest in hashes.items():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            texts[digest] = (folder / name).read_text(encoding="utf-8")
+    return texts
 
 
 def _sha256(data: bytes) -> str:

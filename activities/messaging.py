@@ -31,7 +31,16 @@ from temporalio import activity
 
 from activities.inputs import DeliverInput, DeliverResult
 from activities.lease import LeaseRenewal
-from activities.storage import CaseEventRow, CaseSealer, OutboxRow, OutboxStatus, holds_sealed
+from activities.storage import (
+    CaseEventRow,
+    CaseRow,
+    CaseSealer,
+    OutboxRow,
+    OutboxStatus,
+    holds_sealed,
+    version_templates,
+)
+from activities.templates import VersionTemplates
 
 # Never log params, nor the text of a channel's error (it may quote the message).
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
@@ -52,6 +61,8 @@ class Envelope:
     params: Mapping[str, Any]
     trigger: str = ""
     """The event of the step that caused the message (``deadline.breached:plan``, ...)."""
+    version: VersionTemplates | None = None
+    """The published version the step ran on: templates render with its texts and titles."""
 
 
 class PermanentError(Exception):
@@ -149,6 +160,8 @@ class MessagingActivities:
         self._clock = clock
         self._sealer = sealer
         """Opens customer data stored encrypted (``activities.casekeys``) for the channel."""
+        self._versions: dict[str, VersionTemplates] = {}
+        """Published versions' templates by content hash: immutable, read once."""
 
     @activity.defn(name="deliver_outbox")
     def deliver_outbox(self, inp: DeliverInput) -> DeliverResult:
@@ -243,6 +256,7 @@ class MessagingActivities:
                 OutboxRow.params,
                 OutboxRow.seq,
                 OutboxRow.attempts,
+                OutboxRow.content_hash,
             )
             .execution_options(synchronize_session=False)
         )
@@ -258,6 +272,7 @@ class MessagingActivities:
             params = row.params
             if self._sealer is not None and holds_sealed(params):
                 params = self._sealer.open_values(session, row.case_id, params)
+            version = self._version(session, row.case_id, row.content_hash)
         envelope = Envelope(
             idempotency_key=row.idempotency_key,
             case_id=row.case_id,
@@ -265,8 +280,28 @@ class MessagingActivities:
             template=row.template,
             params=params,
             trigger=trigger or "",
+            version=version,
         )
         return envelope, row.attempts
+
+    def _version(
+        self, session: Session, case_id: str, content_hash: str | None
+    ) -> VersionTemplates | None:
+        """The templates of the version a message's step ran on (rows older than the column:
+        the case's version); None when it is not published (then the worker's files)."""
+        if content_hash is None:
+            content_hash = session.scalar(
+                select(CaseRow.content_hash).where(CaseRow.case_id == case_id)
+            )
+        if content_hash is None:
+            return None
+        if content_hash not in self._versions:
+            published = version_templates(session, content_hash)
+            if published is None:
+                return None
+            spec, texts = published
+            self._versions[content_hash] = VersionTemplates(content_hash, spec.definition, texts)
+        return self._versions[content_hash]
 
     def _renew(self, message_id: int) -> None:
         renew = (

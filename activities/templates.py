@@ -7,6 +7,10 @@ Python internals) and may only use the variables kesu provides (``VARIABLES``); 
 kesu does not provide is an error when the templates load, never a blank in a sent message.
 Which fields a template may use depends on the processes that send it: see
 ``template_checks``.
+
+A message renders with the templates its case's version was published with (``VersionTemplates``,
+from the registry, by content hash), so a worker needs no files for a process published after
+it started; the worker's files serve only versions whose texts the registry lacks.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from process.problems import Problems
@@ -196,6 +201,18 @@ def language_of(fields: Mapping[str, Any]) -> str:
     return language if isinstance(language, str) and language in LANGUAGES else DEFAULT_LANGUAGE
 
 
+@dataclass(frozen=True)
+class VersionTemplates:
+    """A published version's definition and the texts of its templates (file name -> text)."""
+
+    content_hash: str
+    definition: ProcessDefinition
+    texts: Mapping[str, str]
+
+
+_Compiled = tuple[JinjaTemplate, JinjaTemplate]
+
+
 class Renderer:
     """Renders a message's template in its case's language, with its definition's titles."""
 
@@ -206,21 +223,46 @@ class Renderer:
         self._definitions = dict(definitions)
         self._environment = _environment()
         self._compiled = {
-            key: (
-                self._environment.from_string(template.subject),
-                self._environment.from_string(template.body),
-            )
-            for key, template in catalog.templates.items()
+            key: self._compile(template) for key, template in catalog.templates.items()
         }
+        self._published: dict[tuple[str, str], _Compiled] = {}
+        """(version hash, file name) -> compiled: a hash names one content for good."""
 
-    def render(self, template: str, params: Mapping[str, Any], trigger: str = "") -> Rendered:
+    def _compile(self, template: Template) -> _Compiled:
+        return (
+            self._environment.from_string(template.subject),
+            self._environment.from_string(template.body),
+        )
+
+    def _from_version(self, version: VersionTemplates, file_name: str) -> _Compiled | None:
+        key = (version.content_hash, file_name)
+        if key not in self._published:
+            text = version.texts.get(file_name)
+            if text is None:
+                return None
+            template, problems = parse_template(text, file_name)
+            if template is None:
+                raise RenderError("; ".join(problems))
+            self._published[key] = self._compile(template)
+        return self._published[key]
+
+    def render(
+        self,
+        template: str,
+        params: Mapping[str, Any],
+        trigger: str = "",
+        version: VersionTemplates | None = None,
+    ) -> Rendered:
+        """``version``: the case's published version; its templates and titles come first."""
         fields: Mapping[str, Any] = params.get("fields") or {}
         language = language_of(fields)
-        compiled = self._compiled.get((template, language))
+        file_name = f"{template}.{language}{SUFFIX}"
+        compiled = self._from_version(version, file_name) if version is not None else None
+        compiled = compiled or self._compiled.get((template, language))
         if compiled is None:
-            raise RenderError(f"no template {template}.{language}{SUFFIX}")
+            raise RenderError(f"no template {file_name}")
         try:
-            context = self._context(params, fields, trigger)
+            context = self._context(params, fields, trigger, version)
             subject, body = (part.render(context) for part in compiled)
         except TemplateError as error:
             # Jinja's messages name variables and types, not the values they hold.
@@ -228,11 +270,15 @@ class Renderer:
         return Rendered(subject=" ".join(subject.split()), body=body, language=language)
 
     def _context(
-        self, params: Mapping[str, Any], fields: Mapping[str, Any], trigger: str
+        self,
+        params: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        trigger: str,
+        version: VersionTemplates | None,
     ) -> dict[str, Any]:
         process = str(params.get("process", ""))
         stage = str(params.get("stage", ""))
-        definition = self._definitions.get(process)
+        definition = version.definition if version else self._definitions.get(process)
         declared = dict.fromkeys(definition.fields) if definition is not None else {}
         stage_spec = definition.stages.get(stage) if definition is not None else None
         deadline_name = _deadline_of(trigger)

@@ -301,7 +301,7 @@ def create_app(
             raise KesuError(f"upgrading cases needs role {ADMIN_ROLE}", RefusalKind.FORBIDDEN)
         plan = await kesu.upgrade(
             process, body.from_version, body.to_version, body.map,
-            dry_run=body.dry_run, actor=who.actor,
+            field_map=body.field_map, dry_run=body.dry_run, actor=who.actor,
         )  # fmt: skip
         return views.upgrade_body(plan)
 

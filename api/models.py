@@ -228,6 +228,12 @@ class UpgradeRequest(Strict):
         description="Old stage -> stage of the target, for stages it renamed",
         examples=[{"handling": "investigation"}],
     )
+    field_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Old field -> field of the target, for fields it renamed (checked: the "
+        "field exists, its type fits, customer data stays customer data)",
+        examples=[{"description": "complaint_text"}],
+    )
     dry_run: bool = Field(default=False, description="Only the plan: nothing moves")
 
 
@@ -248,4 +254,6 @@ class UpgradeResult(BaseModel):
     to_version: int
     carried_out: bool
     """False for a dry run or a plan with a refused case: nothing moved."""
+    field_map: dict[str, str] = Field(default_factory=dict)
+    """The renamed fields the plan carries over (old -> new), as checked."""
     moves: list[UpgradeMove]

@@ -151,7 +151,7 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
     async def access_log(case_id: CaseId, request: Request, who: Caller) -> list[AccessRecord]:
         """Every unmasked read of the case's customer data: who, roles, fields, when."""
         privacy = _privacy(request)
-        _require_officer(who, _officer_roles(request))
+        _require_officer(who, await asyncio.to_thread(privacy.officer_roles, case_id))
         rows = await asyncio.to_thread(privacy.access_log, case_id)
         return [AccessRecord(**row.as_dict()) for row in rows]
 
@@ -191,4 +191,8 @@ def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:
 
 def _officer_roles(request: Request) -> list[str]:
     kesu: Kesu = request.app.state.kesu
-    return sorted({role for spec in kesu.processes.values() for role in retention_roles(spec)})
+    # Cases due may be on any published version: each version's officers see the list.
+    specs = [spec for name in kesu.processes for spec in kesu.versions(name)]
+    return sorted(
+        {role for spec in specs or kesu.processes.values() for role in retention_roles(spec)}
+    )

@@ -152,6 +152,7 @@ def upgrade_body(plan: UpgradePlan) -> models.UpgradeResult:
         from_version=plan.source.version,
         to_version=plan.target.version,
         carried_out=plan.carried_out,
+        field_map=plan.field_map,
         moves=[
             models.UpgradeMove(
                 case_id=move.case.case_id,

@@ -71,7 +71,9 @@ async def calendar_usage(kesu: Kesu, calendars: Mapping[str, CalendarSpec]) -> l
         usage = CalendarUsage(calendar=calendar, processes=_users(kesu.processes, name))
         for case_id in await _open_cases(kesu, usage.processes):
             view = await kesu.get_case(case_id)
-            definition = kesu.processes[view.state.process].definition
+            # The clocks of the case's own version count on the calendar, not the current one's.
+            spec = kesu.definition_of(view.state) or kesu.processes[view.state.process]
+            definition = spec.definition
             active = (ClockStatus.RUNNING, ClockStatus.PAUSED)
             clocks = [view.state.clocks[n] for n in _counts_on(definition, name)]
             counted = sum(1 for clock in clocks if clock.status in active)

@@ -61,7 +61,7 @@ from .listing import (
     seal_token,
 )
 from .refusals import KesuError
-from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade
+from .upgrades import Move, UpgradePlan, plan_upgrade, run_upgrade, unstored_open_cases
 from .versions import PublishedDefinitions
 from .waiting import DEFAULT_WAIT, DatabaseProbe, Health, Waiter, health
 
@@ -136,6 +136,10 @@ class Kesu:
     @property
     def client(self) -> Client:
         return self._client
+
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
 
     def spec(self, process: str) -> CompiledSpec:
         processes = self.processes
@@ -294,12 +298,16 @@ class Kesu:
         to_definition: str,
         *,
         stage_map: Mapping[str, str] | None = None,
+        field_map: Mapping[str, str] | None = None,
         actor: str = "system",
         request_id: str | None = None,
     ) -> EventResult:
         """Move an open case to another published version (by content hash); recorded."""
         request = UpgradeInput(
-            to_definition=to_definition, stage_map=dict(stage_map or {}), actor=actor
+            to_definition=to_definition,
+            stage_map=dict(stage_map or {}),
+            field_map=dict(field_map or {}),
+            actor=actor,
         )
         return await self._update(case_id, UPGRADE_UPDATE, request, request_id)
 
@@ -310,18 +318,24 @@ class Kesu:
         to_version: int,
         stage_map: Mapping[str, str] | None = None,
         *,
+        field_map: Mapping[str, str] | None = None,
         dry_run: bool = False,
         actor: str = "system",
         progress: Callable[[Move], None] | None = None,
     ) -> UpgradePlan:
         """Move the open cases of ``process`` from one published version to another.
 
-        Every case is checked first; if one cannot move (or with ``dry_run``) nothing moves
-        and the plan says why, case by case. Safe to rerun: moved cases are not moved again.
+        ``field_map``: old field -> field of the target, for renamed fields. Every case is
+        checked first; if one cannot move (or with ``dry_run``) nothing moves and the plan
+        says why, case by case. Safe to rerun: moved cases are not moved again.
         """
         if self._registry is None:
             raise KesuError("upgrades read the registry: open kesu on its database")
-        plan = plan_upgrade(self._registry, process, from_version, to_version, stage_map or {})
+        unstored = await unstored_open_cases(self, self._registry, process)
+        plan = plan_upgrade(
+            self._registry, process, from_version, to_version, stage_map or {}, field_map,
+            unstored,
+        )  # fmt: skip
         if dry_run or plan.refused:
             return plan
         moves = await run_upgrade(self, plan, actor=actor, progress=progress)

@@ -50,6 +50,8 @@ class CaseFilter:
     """Cases opened before this moment."""
     case_ids: tuple[str, ...] | None = None
     """Only these cases (e.g. those of one assignee, found in the records)."""
+    task_queue: str | None = None
+    """Only cases on this task queue (those of one installation, when a namespace is shared)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def list_query(specs: list[CompiledSpec], where: CaseFilter) -> str:
         clauses.append(f"{search.PRIORITY.name} = {_quoted(where.priority)}")
     if not where.include_finished:
         clauses.append("ExecutionStatus = 'Running'")
+    if where.task_queue is not None:
+        clauses.append(f"TaskQueue = {_quoted(where.task_queue)}")
     if where.case_ids is not None:
         listed = ", ".join(_quoted(case_id) for case_id in where.case_ids)
         clauses.append(f"WorkflowId IN ({listed})" if listed else "WorkflowId = ''")

@@ -25,6 +25,7 @@ from activities.storage import (
     PiiAccessRow,
     access_log,
     approve_destruction,
+    case_definition,
     record_access,
     request_destruction,
     rewrap,
@@ -32,7 +33,6 @@ from activities.storage import (
 )
 from process.compiler import CompiledSpec
 from process.refusals import RefusalKind
-from process.retention import Retention
 
 from .refusals import KesuError
 
@@ -120,7 +120,8 @@ class Privacy:
         due: list[DueCase] = []
         with self._sessions() as session:
             for case in session.scalars(query):
-                retention = self._retention(case.process)
+                spec = self._case_spec(session, case)
+                retention = spec.definition.retention if spec is not None else None
                 if retention is None or case.closed_at is None:
                     continue
                 at = retention.due(case.closed_at)
@@ -130,13 +131,31 @@ class Privacy:
                     )
         return due
 
-    def _retention(self, process: str) -> Retention | None:
-        spec = self._specs.get(process)
-        return spec.definition.retention if spec is not None else None
+    def _case_spec(self, session: Session, case: CaseRow) -> CompiledSpec | None:
+        """The version the case ran on (its retention, its roles), never another version's:
+        from the registry, else the given spec of its process if that is the same content."""
+        spec = self._specs.get(case.process)
+        if spec is not None and spec.content_hash == case.content_hash:
+            return spec
+        return case_definition(session, case.case_id)
 
     def _roles(self, session: Session, case_id: str) -> Sequence[str]:
-        process = session.scalar(select(CaseRow.process).where(CaseRow.case_id == case_id))
-        return retention_roles(self._specs.get(process) if process else None)
+        case = session.get(CaseRow, case_id)
+        if case is None:
+            return DEFAULT_ROLES  # refused as unknown by the destruction itself
+        spec = self._case_spec(session, case)
+        if spec is None:
+            raise KesuError(
+                f"case {case_id} runs on definition {case.content_hash[:12]}, which is not "
+                "published: who may destroy its data cannot be established",
+                RefusalKind.CONFLICT,
+            )
+        return retention_roles(spec)
+
+    def officer_roles(self, case_id: str) -> Sequence[str]:
+        """Who may read the case's access records: its version's retention roles."""
+        with self._sessions() as session:
+            return self._roles(session, case_id)
 
     def request(
         self, case_id: str, actor: str, roles: Sequence[str], reason: str | None = None

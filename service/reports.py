@@ -1,7 +1,9 @@
 """Case metrics per process, team or category, from the stored records (``starter.py report``).
 
-Which field is the team, which clock is the first response, which stage is a review: each
-process's ``reporting:`` section says (``process.spec.Reporting``, defaults there).
+Which field is the team, which clock is the first response, which stage is a review: the
+``reporting:`` section of the version each case runs on says (``process.spec.Reporting``,
+defaults there), read from the registry; a case on a version that was never published (from
+before the registry) falls back to its process's current section.
 
 - opened / closed: cases opened, cases that reached a final stage.
 - compliance per clock: met / (met + missed); a clock counts once stopped, or once breached.
@@ -35,6 +37,7 @@ from activities.storage import (
     CaseEventRow,
     CaseRow,
     ClockRow,
+    DefinitionRow,
     ResponsibilityRow,
     SatisfactionRow,
 )
@@ -143,6 +146,17 @@ def _responsibilities(session: Session, case_ids: set[str]) -> dict[str, str]:
     }
 
 
+def _published_reporting(session: Session, hashes: set[str]) -> dict[str, Reporting]:
+    """content hash -> the ``reporting:`` section of that published version."""
+    query = select(DefinitionRow.content_hash, DefinitionRow.spec).where(
+        DefinitionRow.content_hash.in_(sorted(hashes))
+    )
+    return {
+        content_hash: Reporting.model_validate(spec["definition"].get("reporting") or {})
+        for content_hash, spec in session.execute(query)
+    }
+
+
 def _marks(
     session: Session, reporting_of: Mapping[str, Reporting]
 ) -> dict[str, set[tuple[str, str]]]:
@@ -166,7 +180,8 @@ def build_report(
     process: str | None = None,
     period: Period = Period(),
 ) -> list[GroupReport]:
-    """``settings``: each process's ``reporting:`` section (a missing one uses the defaults)."""
+    """Each case counts by its own version's ``reporting:`` section; ``settings`` (each
+    process's current section, a missing one uses the defaults) only for unpublished ones."""
     query = select(CaseRow).order_by(CaseRow.process, CaseRow.opened_at)
     if process is not None:
         query = query.where(CaseRow.process == process)
@@ -183,12 +198,16 @@ def build_report(
             clocks[clock.case_id][clock.name] = clock
     answers = _latest_answers(session, ids)
     attributed = _responsibilities(session, ids)
-    reporting_of = {case.process: settings.get(case.process, Reporting()) for case in cases}
+    published = _published_reporting(session, {case.content_hash for case in cases})
+    reporting_of = {
+        case.case_id: published.get(case.content_hash) or settings.get(case.process, Reporting())
+        for case in cases
+    }
     marks = _marks(session, reporting_of)
 
     groups: dict[tuple[str, str | None], GroupReport] = {}
     for case in cases:
-        reporting = reporting_of[case.process]
+        reporting = reporting_of[case.case_id]
         value = None
         if by is not GroupBy.PROCESS:
             raw = case.fields.get(getattr(reporting, by.value))

@@ -30,7 +30,7 @@ from process.compiler import CompiledSpec
 
 from .cases import Kesu
 from .refusals import KesuError
-from .upgrades import Move, UpgradePlan, parse_stage_map, plan_upgrade
+from .upgrades import Move, UpgradePlan, parse_field_map, parse_stage_map
 from .versions import PublishedDefinitions, render_published, render_versions
 
 COMMANDS = frozenset({"publish", "versions", "upgrade"})
@@ -54,6 +54,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     upgrade.add_argument(
         "--map", action="append", default=[], metavar="OLD=NEW", help="a renamed stage"
     )
+    upgrade.add_argument(
+        "--map-field", action="append", default=[], metavar="OLD=NEW", help="a renamed field"
+    )
     upgrade.add_argument("--dry-run", action="store_true", help="print the plan, move nothing")
     upgrade.add_argument("--actor", default="starter", help="who orders the move (audited)")
 
@@ -73,7 +76,7 @@ async def run(
             migrate(engine)  # publishing may come before any worker ever ran
         registry = PublishedDefinitions(make_session_factory(engine))
         if args.command == "upgrade":
-            return await _upgrade(args, registry, open_kesu, out)
+            return await _upgrade(args, open_kesu, out)
         if args.command == "publish":
             results = registry.publish(publications(), by=args.by)
             print(render_published(results), file=out)
@@ -99,12 +102,28 @@ def render_plan(plan: UpgradePlan) -> str:
         f"({source.content_hash[:12]} → {target.content_hash[:12]}): "
         f"{len(plan.moves)} open case(s)"
     ]
+    lines += _field_lines(plan)
     for move in plan.moves:
         if move.problem is None:
             lines.append(f"  will move  {_case(move)}  {move.case.stage} → {move.to_stage}")
         else:
             lines.append(f"  REFUSED    {_case(move)}: {move.problem}")
     return "\n".join(lines)
+
+
+def _field_lines(plan: UpgradePlan) -> list[str]:
+    """What becomes of each field of the source: renamed, kept, or dropped (with pii)."""
+    old_fields, new_fields = plan.source.definition.fields, plan.target.definition.fields
+    lines = []
+    for old, spec in old_fields.items():
+        new = plan.field_map.get(old, old)
+        pii = " (pii)" if spec.pii else ""
+        if new not in new_fields:
+            lines.append(f"  field  {old}{pii}: not in v{plan.target.version}, dropped")
+        elif new != old:
+            became = " (pii)" if new_fields[new].pii else ""
+            lines.append(f"  field  {old}{pii} → {new}{became}")
+    return lines
 
 
 def _progress(out: TextIO) -> Callable[[Move], None]:
@@ -119,23 +138,26 @@ def _progress(out: TextIO) -> Callable[[Move], None]:
 
 async def _upgrade(
     args: argparse.Namespace,
-    registry: PublishedDefinitions,
     open_kesu: Callable[[], AbstractAsyncContextManager[Kesu]],
     out: TextIO,
 ) -> int:
-    stage_map = parse_stage_map(args.map)
-    plan = plan_upgrade(registry, args.process, args.from_version, args.to_version, stage_map)
-    print(render_plan(plan), file=out)
-    if plan.refused:
-        print(f"{len(plan.refused)} case(s) refused: nothing moved", file=out)
-        return 1
-    if args.dry_run:
-        print(f"dry run: {len(plan.moves)} case(s) would move; nothing moved", file=out)
-        return 0
+    stage_map, field_map = parse_stage_map(args.map), parse_field_map(args.map_field)
+    # The plan's cases come from the database and from Temporal (those not stored yet).
     async with open_kesu() as kesu:
+        plan = await kesu.upgrade(
+            args.process, args.from_version, args.to_version, stage_map,
+            field_map=field_map, dry_run=True,
+        )  # fmt: skip
+        print(render_plan(plan), file=out)
+        if plan.refused:
+            print(f"{len(plan.refused)} case(s) refused: nothing moved", file=out)
+            return 1
+        if args.dry_run:
+            print(f"dry run: {len(plan.moves)} case(s) would move; nothing moved", file=out)
+            return 0
         done = await kesu.upgrade(
             args.process, args.from_version, args.to_version, stage_map,
-            actor=args.actor, progress=_progress(out),
+            field_map=field_map, actor=args.actor, progress=_progress(out),
         )  # fmt: skip
     failed = sum(move.problem is not None for move in done.moves)
     print(f"{len(done.moves) - failed} moved, {failed} failed", file=out)

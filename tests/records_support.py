@@ -28,8 +28,10 @@ class Script:
         fields: dict[str, Any] | None = None,
         clocks: tuple[str, ...] = (),
         reporting: Reporting | None = None,
+        content_hash: str = "sha256:test",
     ) -> None:
         self.case_id, self.process, self.prefix, self.zone = case_id, process, prefix, zone
+        self.content_hash = content_hash
         self.at = at
         self.fields: dict[str, Any] = dict(fields or {"customer_id": "C-1"})
         self.clocks = {name: ClockState(name=name) for name in clocks}
@@ -63,7 +65,7 @@ class Script:
             self._stop_clock(name, breached=name in missed)
         record = StepRecord(
             case_id=self.case_id, seq=self.seq, process=self.process, version=1,
-            content_hash="sha256:test", event=event, from_stage=self.stage, to_stage=to_stage,
+            content_hash=self.content_hash, event=event, from_stage=self.stage, to_stage=to_stage,
             actor=actor, role=role, data=data or {}, fields=dict(self.fields),
             clocks={name: c.model_dump(mode="json") for name, c in self.clocks.items()},
             at=self.at, final=final, notes=notes or [], case_number_prefix=self.prefix,

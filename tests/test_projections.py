@@ -196,3 +196,28 @@ def test_a_retry_after_a_lost_commit_writes_nothing_twice(
         assert before[table] == 1, table
     with session_factory() as session:
         assert session.scalar(select(CaseRow.last_seq)) == 1
+
+
+def test_an_upgrade_closes_the_rows_of_clocks_the_target_dropped(
+    session_factory: sessionmaker[Session],
+) -> None:
+    s = Script("claim-9", process="claim", prefix="CL", clocks=("response", "resolution"))
+    store(session_factory, s.open(), s.step("accept", "handling", start=("response", "resolution")))
+    del s.clocks["response"]  # v2 has no response clock
+    upgraded = s.step("case.upgraded", "investigation", notes=["clock response: not in v2"])
+    store(session_factory, upgraded)
+    clocks = {row.name: row for row in rows(session_factory, ClockRow)}
+    response, resolution = clocks["response"], clocks["resolution"]
+    assert (response.status, response.stopped_at, response.due_at) == ("stopped", upgraded.at, None)
+    assert (response.met, response.seq) == (True, upgraded.seq)
+    assert resolution.status == "running" and resolution.due_at is not None
+    with session_factory() as session:
+        audit = list_events(session, "claim-9")[-1]
+    assert audit.clocks["response"]["status"] == "stopped"
+    assert "resolution" not in audit.clocks
+
+    # A retried upgrade step writes nothing twice, and later steps leave the closed row alone.
+    store(session_factory, upgraded, s.step("close", "closed", stop=("resolution",), final=True))
+    assert {row.name: row.seq for row in rows(session_factory, ClockRow)}[
+        "response"
+    ] == upgraded.seq

@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from process.spec import Reporting
+from runtime import publications
 from service.report_render import render_report, write_csv
 from service.reports import GroupBy, GroupReport, build_report, median, percentile
+from service.versions import PublishedDefinitions
 from tests.records_support import Script, store
+from tests.versions_support import CLAIM_V1, write_definitions
 
 CARDS, WEALTH = "银行卡与信贷 cards", "财富管理 wealth"
 SERVICE = Reporting(first_response="answer", resolution="handle")
@@ -111,3 +115,28 @@ def test_an_empty_group_has_no_rates() -> None:
     empty = GroupReport("complaint", None)
     assert (empty.review_rate, empty.csat_mean, empty.nps_score) == (None, None, None)
     assert render_report([], GroupBy.PROCESS) == "(no cases)"
+
+
+def test_each_case_counts_by_its_own_published_version(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # v1 counts the "response" clock as the first response; v2 renamed it "contact". A v1 case
+    # reports by v1's section although the current file (the settings given) is v2's.
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1.replace(
+        "deadlines:", "reporting: {first_response: response}\ndeadlines:"
+    ))  # fmt: skip
+    (v1,) = PublishedDefinitions(session_factory).publish(publications(folder), by="designer")
+    current = {"claim": Reporting(first_response="contact", resolution="resolution")}
+    s = Script(
+        "claim-1", process="claim", prefix="CL", clocks=("response",),
+        content_hash=v1.spec.content_hash,
+    )  # fmt: skip
+    store(
+        session_factory,
+        s.open(),
+        s.step("accept", "handling", start=("response",)),
+        s.step("close", "closed", after=timedelta(hours=3), stop=("response",), final=True),
+    )
+    with session_factory() as session:
+        (report,) = build_report(session, current)
+    assert report.first_response == [timedelta(hours=3)]

@@ -3,6 +3,8 @@ version, ``starter.py publish`` / ``versions``, and PII by the case's own versio
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,12 +12,27 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import starter
-from activities.storage import DefinitionRow, PublishRefused, load_specs, versions
+from activities.inputs import OutboxMessage
+from activities.messaging import Envelope, MessagingActivities
+from activities.storage import (
+    DefinitionRow,
+    PublishRefused,
+    TemplateRow,
+    load_specs,
+    version_templates,
+    versions,
+)
 from process.loader import load_definition_text
 from process.pii import pii_names
+from process.refusals import RefusalKind
+from process.state import CaseState
 from runtime import publications
 from service.pii import MASK, mask_pii, may_see_pii
+from service.privacy import Privacy
+from service.refusals import KesuError
+from service.upgrades import NOT_STORED, Unstored, plan_upgrade
 from service.versions import PublishedDefinitions
+from tests.records_support import Script, store
 from tests.versions_support import CLAIM_V1, CLAIM_V2, write_definitions
 
 
@@ -101,3 +118,130 @@ def test_pii_follows_the_cases_own_version_and_fails_closed() -> None:
         "complaint_text",
         "whatever",
     }
+
+
+def _with_retention(text: str, keep: str, officer: str) -> str:
+    with_officer = text.replace(
+        "roles: [agent, supervisor]", f"roles: [agent, supervisor, {officer}]"
+    )
+    retention = f"retention: {{keep: {keep}, roles: [{officer}]}}\n"
+    return with_officer.replace("fields:", retention + "fields:", 1)
+
+
+def test_retention_and_its_roles_follow_the_cases_own_version(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", _with_retention(CLAIM_V1, "30d", "archivist"))
+    (v1,) = registry.publish(publications(folder), by="designer")
+    write_definitions(folder, _with_retention(CLAIM_V2, "3y", "data_officer"))
+    (v2,) = registry.publish(publications(folder), by="designer")
+    s = Script("claim-1", process="claim", prefix="CL", content_hash=v1.spec.content_hash)
+    store(session_factory, s.open(), s.step("close", "closed", final=True))
+    closed_at = s.at
+
+    # The current version (v2) keeps data 3 years and names data_officer; the case ran on v1.
+    later = Privacy(
+        session_factory, {"claim": v2.spec}, clock=lambda: closed_at + timedelta(days=31)
+    )
+    assert [due.case_id for due in later.retention_due()] == ["claim-1"]
+    assert later.officer_roles("claim-1") == ["archivist"]
+    with pytest.raises(KesuError) as refused:
+        later.request("claim-1", "赵丽", ["data_officer"])
+    assert refused.value.kind is RefusalKind.FORBIDDEN
+    assert later.request("claim-1", "赵丽", ["archivist"]).requested_by == "赵丽"
+
+    # A case whose version is not published: nobody's roles can be established; refused.
+    orphan = Script("claim-2", process="claim", prefix="CL", content_hash="sha256:unpublished")
+    store(session_factory, orphan.open(), orphan.step("close", "closed", final=True))
+    assert [due.case_id for due in later.retention_due()] == ["claim-1"]
+    with pytest.raises(KesuError, match="not published: who may destroy its data"):
+        later.request("claim-2", "赵丽", ["archivist"])
+
+
+def test_publishing_stores_template_texts_by_hash_also_for_versions_published_before(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    notify = "    on_enter: [{notify: agent, template: claim_opened}]\n"
+    text = CLAIM_V1.replace("    initial: true\n", "    initial: true\n" + notify)
+    folder = write_definitions(tmp_path / "defs", text)
+    for language in ("zh-CN", "en"):
+        (folder / "templates" / f"claim_opened.{language}.j2").write_text(
+            f"{language}: {{{{ case_id }}}}\n\nbody\n", encoding="utf-8"
+        )
+    registry = PublishedDefinitions(session_factory)
+    (published,) = publications(folder)
+    # As a registry from before template texts were stored would hold it: hashes only.
+    registry.publish([dataclasses.replace(published, template_texts={})], by="designer")
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(TemplateRow)) == 0
+        _, texts = version_templates(session, published.spec.content_hash) or (None, {})
+        assert texts == {}
+    registry.publish(publications(folder), by="worker")  # unchanged files fill the texts in
+    with session_factory() as session:
+        found = version_templates(session, published.spec.content_hash)
+        assert found is not None and found[0] == published.spec
+        assert found[1] == {
+            "claim_opened.en.j2": "en: {{ case_id }}\n\nbody\n",
+            "claim_opened.zh-CN.j2": "zh-CN: {{ case_id }}\n\nbody\n",
+        }
+        assert version_templates(session, "sha256:unpublished") is None
+
+
+def test_a_case_not_stored_yet_is_planned_from_its_workflow_or_refused(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    (v1,) = registry.publish(publications(folder), by="designer")
+    registry.publish(publications(write_definitions(folder, CLAIM_V2)), by="designer")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    state = CaseState(
+        case_id="claim-7", process="claim", version=1, content_hash=v1.spec.content_hash,
+        stage="intake", fields={"customer_id": "C-7"}, opened_at=at, stage_entered_at=at,
+    )  # fmt: skip
+    on_v2 = state.model_copy(update={"case_id": "claim-8", "content_hash": "sha256:v2"})
+    plan = plan_upgrade(registry, "claim", 1, 2, {}, {}, [Unstored("claim-7", state),
+                        Unstored("claim-8", on_v2)])  # fmt: skip
+    assert [(m.case.case_id, m.case.case_number, m.to_stage, m.problem) for m in plan.moves] == [
+        ("claim-7", NOT_STORED, "intake", None)
+    ]
+    # A case Temporal runs whose state cannot be read is never left out: it refuses the plan.
+    unread = Unstored("claim-9", None, "case claim-9 cannot be read: no worker answered")
+    plan = plan_upgrade(registry, "claim", 1, 2, {}, {}, [unread])
+    (refused,) = plan.refused
+    assert refused.case.case_id == "claim-9"
+    assert "open in Temporal and not stored yet" in str(refused.problem)
+    assert "no worker answered" in str(refused.problem)
+
+
+class Recording:
+    """A channel that keeps what it is handed."""
+
+    def __init__(self) -> None:
+        self.sent: list[Envelope] = []
+
+    def send(self, message: Envelope) -> None:
+        self.sent.append(message)
+
+
+def test_a_message_queued_before_an_upgrade_renders_with_its_own_version(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    registry = PublishedDefinitions(session_factory)
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    (v1,) = registry.publish(publications(folder), by="designer")
+    (v2,) = registry.publish(publications(write_definitions(folder, CLAIM_V2)), by="designer")
+    s = Script("claim-5", process="claim", prefix="CL", content_hash=v1.spec.content_hash)
+    opened = s.open().model_copy(
+        update={"messages": [OutboxMessage(recipient="agent", template="claim_opened")]}
+    )
+    store(session_factory, opened)
+    s.content_hash = v2.spec.content_hash  # moved before its message went out
+    store(session_factory, s.step("case.upgraded", "intake"))
+    channel = Recording()
+    MessagingActivities(session_factory, {}, channel).deliver_pending()
+    (sent,) = channel.sent
+    assert sent.version is not None
+    assert sent.version.content_hash == v1.spec.content_hash
+    assert sent.version.definition == v1.spec.definition

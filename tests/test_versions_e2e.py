@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,13 +19,18 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.storage import CaseEventRow, Publication, get_case, list_events
+from activities.channels.config import ChannelSetup
+from activities.channels.email import AddressRule, SmtpChannel, SmtpSettings
+from activities.messaging import ConsoleChannel
+from activities.storage import CaseEventRow, Publication, get_case, list_events, list_outbox
 from api import Principal, TokenTable, create_app
 from api.views import case_body
 from process.compiler import compile_definition
 from process.loader import load_definition_text
 from service.cases import CaseFilter, Kesu, KesuError
 from tests.api_support import serving
+from tests.messaging_support import shipped_renderer
+from tests.receivers import Mailbox
 from tests.temporal_support import sqlite_url
 from tests.versions_support import (
     CLAIM_V1,
@@ -242,8 +249,134 @@ async def test_the_http_api_upgrades_for_the_admin_role_only(
             dry = await http.post(url, json={**body, "dry_run": True}, headers=admin)
             assert dry.status_code == 200 and dry.json()["carried_out"] is False
             assert {m["case_id"] for m in dry.json()["moves"]} == {handling, intake}
+            # A renamed field is checked in the plan: it must exist in the target...
+            wrong = {**body, "field_map": {"description": "complaint"}, "dry_run": True}
+            refused = await http.post(url, json=wrong, headers=admin)
+            assert refused.status_code == 422
+            assert (
+                "--map-field description=complaint: v2 has no field 'complaint'"
+                in (refused.json()["detail"])
+            )
+            body["field_map"] = {"description": "complaint_text"}
+            dry = await http.post(url, json={**body, "dry_run": True}, headers=admin)
+            assert dry.json()["field_map"] == {"description": "complaint_text"}
             done = await http.post(url, json=body, headers=admin, timeout=60)
             assert done.status_code == 200 and done.json()["carried_out"] is True
             assert all(move["seq"] is not None for move in done.json()["moves"])
         view = await h.kesu.get_case(handling)
         assert (view.state.version, view.state.steps[-1].actor) == (2, "管理员")
+        # ...and its value is carried under the new name, customer data still.
+        assert view.state.fields["complaint_text"] == "车损理赔被拒"
+        assert "description" not in view.state.fields
+        assert "field description → complaint_text" in view.state.steps[-1].notes
+        agent = case_body(view, h.kesu.definition_of(view.state), ["agent"])
+        assert agent.fields["complaint_text"] == "***"
+
+
+REFUND = """\
+process: {process}
+version: 1
+title: 退款 Refund
+roles: [agent]
+opened_by: [agent]
+pii_roles: [agent]
+fields:
+  customer_id: {{type: string, required: true}}
+  email: {{type: string, pii: true}}
+  language: {{type: enum, values: [zh-CN, en], default: zh-CN}}
+  amount: {{type: number, required: true}}
+stages:
+  intake:
+    title: 受理 Intake
+    initial: true
+    on_enter: [{{notify: customer, template: {template}}}]
+    on: {{close: {{to: closed, roles: [agent]}}}}
+  closed: {{final: true}}
+"""
+
+
+async def test_a_running_worker_renders_a_new_process_with_its_published_templates(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, smtp_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, port = smtp_server
+    # The worker renders with the shipped templates folder: it has no file of the new process.
+    mail = SmtpChannel(
+        SmtpSettings(host="127.0.0.1", port=port, sender="kefu@bank.example"),
+        shipped_renderer(),
+        {"customer": AddressRule(field="email")},
+    )
+    channels = ChannelSetup(routes={"customer": mail}, default=ConsoleChannel(io.StringIO()))
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder, channels) as h:
+        suffix = uuid.uuid4().hex[:8]
+        process, template = f"refund_{suffix}", f"refund_received_{suffix}"
+        designer = write_definitions(
+            tmp_path / "designer", REFUND.format(process=process, template=template)
+        )
+        for language, subject in (("en", "Refund of {{ fields.amount }} received"),
+                                  ("zh-CN", "已收到退款申请 {{ fields.amount }}")):  # fmt: skip
+            body = "{{ stage_title }}: {{ case_id }}\n"
+            (designer / "templates" / f"{template}.{language}.j2").write_text(
+                "[{{ process_title }}] " + subject + "\n\n" + body, encoding="utf-8"
+            )
+        publish_folder(h.registry, designer)  # published after the worker started
+        h.kesu.refresh()
+        fields = {"customer_id": "C-1", "email": "li.na@example.com", "language": "en"}
+        case = await h.kesu.start_case(process, {**fields, "amount": 1200}, roles=["agent"])
+        await eventually(_async(lambda: bool(mailbox.received)), "the acknowledgement mailed")
+        with h.sessions() as session:
+            (row,) = list_outbox(session, case.case_id)
+    assert (row.template, row.status, row.last_error) == (template, "delivered", None)
+    [letter] = mailbox.received
+    assert letter["Subject"] == "[退款 Refund] Refund of 1200 received"
+    assert letter.get_content().strip() == f"受理 Intake: {case.case_id}"
+    assert mailbox.recipients == [["li.na@example.com"]]
+
+
+def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def checked() -> bool:
+        return check()
+
+    return checked
+
+
+async def test_an_upgrade_plans_a_case_temporal_runs_before_the_database_has_it(
+    temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
+    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+        _, stored = await open_claims(h)
+        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        # Another writer holds the database's write lock: the next case runs in Temporal,
+        # but its opening step cannot be stored (the worker retries until the lock goes).
+        lock = sqlite3.connect(tmp_path / "kesu.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            fields = {"customer_id": "C-7"}
+            fresh = (await h.kesu.start_case("claim", fields, roles=["agent"])).case_id
+
+            async def visible() -> bool:
+                found = await h.kesu.list_cases(CaseFilter(process="claim"))
+                return fresh in {item.case_id for item in found}
+
+            await eventually(visible, "the new case in Temporal's visibility")
+            with h.sessions() as session:
+                assert get_case(session, fresh) is None  # not in the database yet
+            stage_map = {"handling": "investigation"}
+            plan = await h.kesu.upgrade("claim", 1, 2, stage_map, dry_run=True)
+            verdicts = {move.case.case_id: move for move in plan.moves}
+            assert set(verdicts) >= {stored, fresh}
+            assert verdicts[fresh].problem is None and verdicts[fresh].to_stage == "intake"
+            assert verdicts[fresh].case.case_number == "(not stored yet)"
+        finally:
+            lock.rollback()
+            lock.close()
+
+        async def fresh_stored() -> bool:
+            with h.sessions() as session:
+                return get_case(session, fresh) is not None
+
+        await eventually(fresh_stored, "the new case stored once the lock is gone")
+        done = await h.kesu.upgrade("claim", 1, 2, stage_map)
+        assert done.carried_out and fresh in {move.case.case_id for move in done.moves}
+        assert (await h.kesu.get_case(fresh)).state.version == 2

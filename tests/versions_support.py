@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from activities.channels.config import ChannelSetup
 from runtime import publications
 from service.cases import Kesu
 from service.versions import PublishedDefinitions
@@ -106,10 +107,10 @@ class VersionedHarness:
 
 @asynccontextmanager
 async def versioned_worker(
-    client: Client, database_url: str, folder: Path
+    client: Client, database_url: str, folder: Path, channels: ChannelSetup | None = None
 ) -> AsyncIterator[VersionedHarness]:
     """A worker that publishes ``folder`` at start, and a Kesu on the registry alone."""
-    activities = build_activities(database_url)
+    activities = build_activities(database_url, channels)
     registry = PublishedDefinitions(activities.sessions)
     publish_folder(registry, folder, by="worker")
     task_queue = f"kesu-versions-{uuid.uuid4().hex[:8]}"

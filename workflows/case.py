@@ -234,8 +234,9 @@ class CaseWorkflow:
         state = self._engine.state
         closed = state.closed_at is not None
         return upgrade_problem(
-            state.case_id, state.stage, state.fields, closed, self._spec, target, request.stage_map
-        )
+            state.case_id, state.stage, state.fields, closed, self._spec, target,
+            request.stage_map, request.field_map,
+        )  # fmt: skip
 
     def _upgrade(self, request: UpgradeInput, now: datetime) -> Outcome:
         target = definitions.resolve(request.to_definition)

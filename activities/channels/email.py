@@ -90,7 +90,9 @@ class SmtpChannel:
 
     def compose(self, message: Envelope) -> EmailMessage:
         try:
-            rendered = self._renderer.render(message.template, message.params, message.trigger)
+            rendered = self._renderer.render(
+                message.template, message.params, message.trigger, message.version
+            )
         except RenderError as error:
             raise PermanentError(str(error)) from None
         mail = EmailMessage()

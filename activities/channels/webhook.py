@@ -109,7 +109,9 @@ class WebhookChannel:
         if self._renderer is None:
             raise PermanentError("this webhook has no templates to render messages with")
         try:
-            rendered = self._renderer.render(message.template, message.params, message.trigger)
+            rendered = self._renderer.render(
+                message.template, message.params, message.trigger, message.version
+            )
         except RenderError as error:
             raise PermanentError(str(error)) from None
         payload["message"] = {

@@ -42,6 +42,7 @@ from .registry import (
     Publication,
     Published,
     PublishRefused,
+    TemplateRow,
     VersionInfo,
     case_definition,
     load_specs,
@@ -49,7 +50,9 @@ from .registry import (
     open_cases_on,
     publish,
     published_hashes,
+    stored_case_ids,
     version_spec,
+    version_templates,
     versions,
 )
 from .sealed import holds_sealed, is_sealed, is_shredded
@@ -102,6 +105,7 @@ __all__ = [
     "ResponsibilityRow",
     "SatisfactionRow",
     "StorageActivities",
+    "TemplateRow",
     "UTCDateTime",
     "VersionInfo",
     "access_log",
@@ -133,6 +137,8 @@ __all__ = [
     "rewrap",
     "scrub",
     "store_step",
+    "stored_case_ids",
     "version_spec",
+    "version_templates",
     "versions",
 ]

@@ -18,7 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from activities.inputs import StepRecord
-from process.clocks import ClockState
+from process.clocks import ClockState, ClockStatus
+from process.events import UPGRADED_EVENT
 from process.state import ASSIGNEE_FIELD
 
 from .database import Base, BigId, UTCDateTime
@@ -217,4 +218,24 @@ def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any
         row.seq = step.seq
         if row.started_at is not None or name in rows:
             touched[name] = summary
+    if step.event == UPGRADED_EVENT:
+        touched |= _close_dropped(rows, step)
     return touched
+
+
+def _close_dropped(rows: dict[str, ClockRow], step: StepRecord) -> dict[str, dict[str, Any]]:
+    """A clock the target version does not have stops with the upgrade (the step's notes say
+    so): its row is closed at the step's time, kept for reports, and the audit row records it."""
+    closed: dict[str, dict[str, Any]] = {}
+    for name, row in rows.items():
+        if name in step.clocks or row.status == ClockStatus.STOPPED.value:
+            continue
+        if row.paused_at is not None:
+            row.paused_seconds += (step.at - row.paused_at).total_seconds()
+        row.status, row.paused_at, row.due_at = ClockStatus.STOPPED.value, None, None
+        if row.started_at is not None:
+            row.stopped_at = step.at
+            row.met = row.breached_at is None
+        row.seq = step.seq
+        closed[name] = _row_summary(row)
+    return closed

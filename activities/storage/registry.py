@@ -5,12 +5,13 @@ the content hashes of the calendars and templates it uses. One version number of
 holds one content for good: changed content under a published number is refused, so "v1"
 means the same thing on every screen, in every report and in every worker. Cases name their
 definition by hash (``kesu_case.content_hash``); ``case_definition`` is the one way to find
-the definition a stored case runs on.
+the definition a stored case runs on. Template texts are stored by content hash too
+(``kesu_template``), so that a worker renders the messages of a version it has no files for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "Publication",
     "PublishRefused",
     "Published",
+    "TemplateRow",
     "VersionInfo",
     "case_definition",
     "load_specs",
@@ -36,7 +38,9 @@ __all__ = [
     "open_cases_on",
     "publish",
     "published_hashes",
+    "stored_case_ids",
     "version_spec",
+    "version_templates",
     "versions",
 ]
 
@@ -63,6 +67,17 @@ class DefinitionRow(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class TemplateRow(Base):
+    """One template text, by the sha256 of its UTF-8 bytes: immutable, shared by versions."""
+
+    __tablename__ = "kesu_template"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    """The file name it was published from (``acknowledged.zh-CN.j2``)."""
+    text: Mapped[str] = mapped_column(Text)
+
+
 @dataclass(frozen=True)
 class Publication:
     """A definition to publish, with where it was written."""
@@ -74,6 +89,9 @@ class Publication:
     """The line of ``version:`` in the source, for the refusal of a reused number."""
     calendars: dict[str, str] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
+    """Template file -> sha256 of its text."""
+    template_texts: dict[str, str] = field(default_factory=dict)
+    """sha256 -> the template's text, stored so that workers need no files."""
 
 
 @dataclass(frozen=True)
@@ -114,8 +132,10 @@ def publish(
     results: list[Published] = []
     problems: list[str] = []
     rows: list[DefinitionRow] = []
+    texts: dict[str, str] = {}
     for item in publications:
         spec = item.spec
+        texts.update(item.template_texts)
         if session.get(DefinitionRow, spec.content_hash) is not None:
             results.append(Published(spec, created=False))
             continue
@@ -150,8 +170,45 @@ def publish(
     if problems:
         raise PublishRefused(problems)
     session.add_all(rows)
+    _store_templates(session, publications, texts)
     session.flush()
     return results
+
+
+def _store_templates(
+    session: Session, publications: Sequence[Publication], texts: Mapping[str, str]
+) -> None:
+    """Store the template texts not stored yet; also those of versions published before the
+    registry kept texts, whose files are unchanged (their hashes match)."""
+    names = {digest: name for item in publications for name, digest in item.templates.items()}
+    stored = set(session.scalars(select(TemplateRow.content_hash).where(
+        TemplateRow.content_hash.in_(sorted(texts))
+    )))  # fmt: skip
+    session.add_all(
+        TemplateRow(content_hash=digest, name=names.get(digest, ""), text=text)
+        for digest, text in sorted(texts.items())
+        if digest not in stored
+    )
+
+
+def version_templates(
+    session: Session, content_hash: str
+) -> tuple[CompiledSpec, dict[str, str]] | None:
+    """A published version and the texts of its templates by file name (None: unpublished).
+
+    A template whose text the registry lacks (published before it kept texts, and its file
+    changed since) is missing from the texts: callers fall back to their files for it.
+    """
+    row = session.get(DefinitionRow, content_hash)
+    if row is None:
+        return None
+    wanted = dict(row.templates)
+    query = select(TemplateRow.content_hash, TemplateRow.text).where(
+        TemplateRow.content_hash.in_(sorted(set(wanted.values())))
+    )
+    found = {digest: text for digest, text in session.execute(query)}
+    texts = {name: found[digest] for name, digest in wanted.items() if digest in found}
+    return CompiledSpec.model_validate(row.spec), texts
 
 
 def published_hashes(session: Session) -> set[str]:
@@ -250,6 +307,11 @@ def open_cases_on(session: Session, content_hash: str) -> list[OpenCase]:
         .order_by(CaseRow.case_number)
     )
     return [OpenCase(row.case_id, row.case_number, row.stage, dict(row.fields)) for row in rows]
+
+
+def stored_case_ids(session: Session, process: str) -> set[str]:
+    """Every case of ``process`` the database has, open or closed, on any version."""
+    return set(session.scalars(select(CaseRow.case_id).where(CaseRow.process == process)))
 
 
 def open_cases_by_stage(session: Session, process: str) -> dict[str, int]:

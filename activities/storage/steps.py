@@ -122,6 +122,8 @@ class OutboxRow(Base):
     recipient: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(200))
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_hash: Mapped[str | None] = mapped_column(String(128))
+    """The definition the step ran on: its templates render the message (None: older rows)."""
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -185,6 +187,7 @@ def store_step(
             recipient=message.recipient,
             template=message.template,
             params=message.params,
+            content_hash=step.content_hash,
             status=OutboxStatus.PENDING.value,
             attempts=0,
             created_at=step.at,
