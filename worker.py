@@ -34,6 +34,7 @@ from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
 from activities.channels.setup import load_channel_setup, read_channels
 from activities.events import domain_events
+from activities.halts import HaltActivities
 from activities.keys import Keyring
 from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
@@ -78,6 +79,7 @@ class Activities:
     storage: StorageActivities
     messaging: MessagingActivities
     sessions: sessionmaker[Session]
+    halts: HaltActivities
 
 
 def build_activities(
@@ -112,6 +114,7 @@ def build_activities(
             sealer=sealer,
         ),
         sessions=sessions,
+        halts=HaltActivities(sessions, events=channels.events, halted=metrics.count_halt),
     )
 
 
@@ -141,7 +144,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         workflow_runner=workflow_runner(),
-        activities=[activities.storage.record_step, activities.messaging.deliver_outbox],
+        activities=[
+            activities.storage.record_step,
+            activities.messaging.deliver_outbox,
+            activities.halts.report_halt,
+        ],
         activity_executor=executor,
         interceptors=[TimedActivities()],
     )

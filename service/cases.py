@@ -38,6 +38,7 @@ from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value, storage_problem, text_problem
 from process.recalendar import CalendarUpdate
 from process.refusals import RefusalKind, refusal_kind_of
+from process.repair import RepairInput
 from process.state import CaseState, EventInput, EventResult, ReassignInput
 from process.upgrade import UpgradeInput
 from workflows import search
@@ -45,6 +46,7 @@ from workflows.case import (
     CALENDAR_UPDATE,
     EVENT_UPDATE,
     REASSIGN_UPDATE,
+    REPAIR_UPDATE,
     UPGRADE_UPDATE,
     CaseInput,
     CaseView,
@@ -287,6 +289,22 @@ class Kesu:
             from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason
         )
         return await self._update(case_id, REASSIGN_UPDATE, request, request_id)
+
+    async def repair_case(
+        self,
+        case_id: str,
+        reason: str,
+        *,
+        actor: str = "system",
+        role: str | None = None,
+        request_id: str | None = None,
+    ) -> EventResult:
+        """Retry the step a halted case stopped on, once its cause is fixed: the case goes on,
+        with a ``case.repaired`` step saying who, when and why; or it halts again (409, with
+        the reason)."""
+        _check_texts(case=case_id, actor=actor, reason=reason, role=role or "", id=request_id or "")
+        request = RepairInput(actor=actor, reason=reason, role=role)
+        return await self._update(case_id, REPAIR_UPDATE, request, request_id)
 
     async def upgrade_case(
         self,

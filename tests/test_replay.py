@@ -3,7 +3,9 @@ cases fails here. ``KESU_RECORD_HISTORIES=1 pytest -k "every_stage or extended_d
 records new ones (a full complaint; a bank complaint with an extension, business clocks and an
 escalation chain; ``-k upgrades`` a claim that names its definition by hash and is upgraded to
 v2, with the definitions it references beside it in ``*.definitions.json``; ``-k publishing``
-a bank complaint re-targeted by a published calendar update); keep the old files
+a bank complaint re-targeted by a published calendar update; ``test_halts.py -k repaired``
+a complaint halted by a data fault on PostgreSQL, alerted, repaired too early, then repaired);
+keep the old files
 too, since cases started on old code (which carried the whole definition) still run."""
 
 from __future__ import annotations

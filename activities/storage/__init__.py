@@ -27,7 +27,7 @@ from .destruction import (
     approve_destruction,
     request_destruction,
 )
-from .faults import describe_failure, is_data_fault
+from .faults import describe_failure, is_data_fault, storage_failure
 from .projections import (
     AssignmentRow,
     CaseNumberRow,
@@ -132,6 +132,7 @@ __all__ = [
     "request_destruction",
     "rewrap",
     "scrub",
+    "storage_failure",
     "store_step",
     "version_spec",
     "versions",

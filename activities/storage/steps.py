@@ -115,7 +115,8 @@ class OutboxRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))
+    case_id: Mapped[str] = mapped_column(String(200))
+    """No foreign key: the alert about a case whose opening step SQL refused has no case row."""
     seq: Mapped[int]
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
     """``{case_id}:{seq}:{index}``; handed to channels so that they can drop duplicates."""
