@@ -13,10 +13,13 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import uuid
+from asyncio.subprocess import PIPE
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from temporalio.client import WorkflowHandle
@@ -32,14 +35,18 @@ from activities.storage import (
     make_session_factory,
 )
 from activities.storage.migrations import migrate
+from api import Principal, TokenTable
 from process.compiler import CompiledSpec
 from service.cases import KesuError
+from tests.api_support import AGENT, TOKENS, api_app, serving
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from tests.test_storage_faults import PII, logged
 from workflows import search
 from workflows.case import CaseView, CaseWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+PROJECT = Path(__file__).parent.parent
+HISTORIES = PROJECT / "tests" / "histories"
+ADMIN = {"Authorization": "Bearer admin-token"}
 NAME, PHONE, DESCRIPTION = PII[0], PII[1], PII[2]
 LONG_ACTOR = "王敏王敏王"  # five characters: one more than the narrowed column takes
 
@@ -73,6 +80,32 @@ async def halted_attribute(handle: WorkflowHandle[CaseWorkflow, object]) -> bool
     return (await handle.describe()).typed_search_attributes.get(search.HALTED)
 
 
+async def repair_from_the_command_line(
+    temporal_env: WorkflowEnvironment,
+    h: Harness,
+    database: str,
+    folder: Path,
+    case_id: str,
+    reason: str,
+) -> str:
+    """``starter.py repair CASE --reason ...`` as an operator runs it; what it printed."""
+    environment = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "KESU_DATABASE_URL": database,
+        "KESU_TASK_QUEUE": h.task_queue,
+        "KESU_DATA_DIR": str(folder),
+    }
+    command = [sys.executable, str(PROJECT / "starter.py"), "repair", case_id]
+    process = await asyncio.create_subprocess_exec(
+        *command, "--reason", reason, "--actor", "ops-cli",
+        cwd=PROJECT, env=environment, stdout=PIPE, stderr=PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    return out.decode().strip()
+
+
 @pytest.mark.temporal
 @pytest.mark.postgres
 async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
@@ -80,6 +113,7 @@ async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
     postgres_database: str,
     specs: dict[str, CompiledSpec],
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.INFO)
     database = make_engine(postgres_database)
@@ -121,10 +155,18 @@ async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
             templates = {row.template for row in list_outbox(session, case_id)}
         assert HALT_TEMPLATE in templates
 
-        # A repair before the fix: halted again, saying why; a second alert.
-        with pytest.raises(KesuError, match="StringDataRightTruncation") as again:
-            await h.kesu.repair_case(case_id, "tried too early", actor="ops", role="operator")
-        assert again.value.kind == "conflict"
+        # A repair before the fix, over HTTP: halted again, saying why; a second alert.
+        tokens = TokenTable.of_tokens({**TOKENS, "admin-token": Principal("ops", ("admin",))})
+        async with (
+            serving(api_app(h.kesu, tokens=tokens)) as base_url,
+            httpx.AsyncClient(base_url=base_url, timeout=60) as api,
+        ):
+            body = {"reason": "tried too early"}
+            denied = await api.post(f"/cases/{case_id}/repair", json=body, headers=AGENT)
+            assert denied.status_code == 403, denied.text
+            early = await api.post(f"/cases/{case_id}/repair", json=body, headers=ADMIN)
+        assert early.status_code == 409, early.text
+        assert "is halted" in early.text and "StringDataRightTruncation" in early.text
         assert (await halted_view(handle)).pending == [1]
         second = (await delivered_alerts(h, case_id, 2))[1]
         assert second["halt"] == 2
@@ -133,10 +175,10 @@ async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
             connection.execute(
                 text("ALTER TABLE kesu_case_event ALTER COLUMN actor TYPE varchar(200)")
             )
-        result = await h.kesu.repair_case(
-            case_id, "actor column widened back", actor="ops", role="operator"
+        printed = await repair_from_the_command_line(
+            temporal_env, h, postgres_database, tmp_path, case_id, "actor column widened back"
         )
-        assert (result.seq, result.stage) == (2, "triage")
+        assert printed == f"{case_id}: repaired; the case goes on in triage (step 2)"
         view = await h.kesu.get_case(case_id)
         assert view.halted is None and view.pending == []
         assert await halted_attribute(handle) is False
@@ -148,7 +190,7 @@ async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
             (2, "case.repaired"),
         ]
         repaired = events[2]
-        assert (repaired.actor, repaired.role) == ("ops", "operator")
+        assert (repaired.actor, repaired.role) == ("ops-cli", "operator")
         assert repaired.notes[-1] == "reason: actor column widened back"
         assert "StringDataRightTruncation" in repaired.notes[0]
         # The case goes on.
