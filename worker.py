@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -68,8 +68,9 @@ from workflows.definitions import CACHE, workflow_runner
 
 log = logging.getLogger("kesu.worker")
 
-SWEEP_INTERVAL_SECONDS = 2.0
-"""Often enough that a message a crashed worker had claimed goes out seconds after its lease."""
+SWEEP_INTERVAL_SECONDS = 1.0
+"""Often enough that a message a crashed worker had claimed goes out a second after its lease."""
+STICKY_WAIT = timedelta(seconds=3)
 CHANNELS_ENV = "KESU_CHANNELS"
 DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
@@ -151,6 +152,9 @@ def build_worker(
         ],
         activity_executor=executor,
         interceptors=[TimedActivities()],
+        # A case's next task waits this long for a worker that died (its sticky queue has
+        # no poller) before any worker may take it: seconds, not Temporal's default 10 s.
+        sticky_queue_schedule_to_start_timeout=STICKY_WAIT,
     )
 
 

@@ -37,7 +37,7 @@ from activities.storage import CaseEventRow, CaseSealer, OutboxRow, OutboxStatus
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
 
 LAST_ERROR_LIMIT = 500
-LEASE = timedelta(seconds=6)
+LEASE = timedelta(seconds=4)
 """How long a claim protects a message unrenewed: a crashed deliverer's message waits this long."""
 
 

@@ -55,6 +55,7 @@ _STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
 _DELIVERY_RETRY = RetryPolicy(maximum_attempts=3)
+_STORE_HEARTBEAT = timedelta(seconds=3)
 _SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
 DELIVER_EVENTS_PATCH = "deliver-domain-events-with-their-step"
 HALT_ALERT_PATCH = "alert-an-operator-when-a-case-halts"
@@ -360,9 +361,11 @@ class CaseWorkflow:
                     "record_step",
                     self._record(outcome),
                     result_type=StepRecorded,
-                    # Short: a step in flight on a worker that died is retried by another
-                    # this soon (storing one takes milliseconds; a lock wait just retries).
+                    # A step in flight on a worker that died is retried by another once its
+                    # heartbeats stop (storing one takes milliseconds; a lock wait just
+                    # retries, and a slow database keeps heartbeating up to the whole timeout).
                     start_to_close_timeout=timedelta(seconds=10),
+                    heartbeat_timeout=_STORE_HEARTBEAT,
                     retry_policy=_STORE_RETRY,
                 )
             except ActivityError as error:

@@ -28,6 +28,7 @@ from .destruction import (
     request_destruction,
 )
 from .faults import describe_failure, is_data_fault, storage_failure
+from .probe import database_problem
 from .projections import (
     AssignmentRow,
     CaseNumberRow,
@@ -109,6 +110,7 @@ __all__ = [
     "approve_destruction",
     "case_definition",
     "chain_hash",
+    "database_problem",
     "describe_failure",
     "first_problem",
     "get_case",

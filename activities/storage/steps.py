@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from temporalio import activity
 
 from activities.inputs import OutboxMessage, StepRecord, StepRecorded
+from activities.lease import heartbeating
 from process.state import ASSIGNEE_FIELD
 
 from .audit import GENESIS, HASHED_COLUMNS, chain_hash
@@ -253,6 +254,10 @@ def _check_same_step(stored: CaseEventRow, step: StepRecord) -> None:
         )
 
 
+HEARTBEAT_EVERY = 0.5
+"""Seconds between ``record_step``'s heartbeats: well inside the workflow's heartbeat timeout."""
+
+
 class StorageActivities:
     """The storage activities, bound to a session factory the worker provides.
 
@@ -277,7 +282,8 @@ class StorageActivities:
     def record_step(self, step: StepRecord) -> StepRecorded:
         """Store one step of a case with its outbox messages; idempotent per (case_id, seq)."""
         try:
-            return self._record_step(step)
+            with heartbeating(HEARTBEAT_EVERY):
+                return self._record_step(step)
         except Exception as error:
             failure = storage_failure(error, f"case {step.case_id} step {step.seq}")
             log.warning("%s", failure.message)
