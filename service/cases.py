@@ -81,6 +81,13 @@ __all__ = [
 MAX_KEY_LENGTH = 200
 
 
+CASE_TASK_TIMEOUT = timedelta(seconds=5)
+"""How long a worker may hold one of a case's workflow tasks: a task held by a worker that
+died is given to another after this (Temporal's default is 10 s, which a message caused by
+that task waited on top of the restart). A case's task takes milliseconds; replaying a
+whole case on a fresh worker well under a second."""
+
+
 @dataclass(frozen=True)
 class Started:
     case_id: str
@@ -225,6 +232,7 @@ class Kesu:
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 # A finished case keeps its id: the same key never opens a second case.
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                task_timeout=CASE_TASK_TIMEOUT,
                 search_attributes=TypedSearchAttributes(
                     [
                         SearchAttributePair(search.PROCESS, process),
