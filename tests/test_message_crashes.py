@@ -30,9 +30,9 @@ from activities.storage import OutboxStatus, list_outbox, make_engine, make_sess
 from process.compiler import CompiledSpec
 from service.cases import Kesu
 from tests.receivers import WEBHOOK_SECRET, Receiver
-from tests.temporal_support import sqlite_url
+from tests.temporal_support import publish_specs, sqlite_url
 from tests.test_worker_crash import kill, send_until_applied, start_worker
-from worker import Activities, build_activities, build_worker
+from worker import Activities, build_activities, build_worker, serving_definitions
 
 pytestmark = pytest.mark.temporal
 
@@ -157,6 +157,7 @@ async def test_domain_events_go_out_with_their_step(
     recorder = Recorder()
     setup = ChannelSetup(routes={"events": recorder}, default=recorder, events=True)
     activities = build_activities(sqlite_url(tmp_path), setup)
+    publish_specs(activities.sessions, specs.values())  # as a worker does at start
     queue = f"kesu-events-{uuid.uuid4().hex[:8]}"
     kesu = Kesu(temporal_env.client, specs, queue)
     # A worker without the outbox sweep: only the step's own delivery can send anything.
@@ -176,5 +177,8 @@ async def sweepless(
     temporal_env: WorkflowEnvironment, queue: str, activities: Activities
 ) -> AsyncIterator[None]:
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with build_worker(temporal_env.client, queue, activities, executor):
+        async with (
+            serving_definitions(activities.sessions),
+            build_worker(temporal_env.client, queue, activities, executor),
+        ):
             yield
