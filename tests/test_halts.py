@@ -245,3 +245,49 @@ def test_a_halt_is_queued_once_for_the_operator_and_as_an_event(tmp_path: Path) 
     # The next halt of the same step is a new alert.
     assert activities.report_halt(report.model_copy(update={"halt": 2})).queued
     engine.dispose()
+
+
+@pytest.mark.temporal
+@pytest.mark.postgres
+async def test_an_alert_the_database_cannot_take_yet_is_retried_and_the_halt_stays_visible(
+    temporal_env: WorkflowEnvironment,
+    postgres_database: str,
+    specs: dict[str, CompiledSpec],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    database = make_engine(postgres_database)
+    async with running_harness(temporal_env.client, postgres_database, specs) as h:
+        started = await h.kesu.start_case(
+            "complaint", {"customer_id": "C-2"}, actor="li", roles=["agent"], stored=True
+        )
+        case_id = started.case_id
+        handle = h.client.get_workflow_handle_for(CaseWorkflow.run, case_id)
+        with database.begin() as connection:
+            # The step's data is refused, and the outbox is away (as in a broken migration).
+            connection.execute(
+                text("ALTER TABLE kesu_case_event ALTER COLUMN actor TYPE varchar(4)")
+            )
+            connection.execute(text("ALTER TABLE kesu_outbox RENAME TO kesu_outbox_away"))
+        with pytest.raises(KesuError, match="is halted"):
+            await h.kesu.send_event(case_id, "accept", actor=LONG_ACTOR, roles=["agent"])
+        # The alert is retried, and meanwhile the halt shows where operators look.
+        retried = None
+        for _ in range(600):
+            pending = (await handle.describe()).raw_description.pending_activities
+            retried = next(
+                (a for a in pending if a.activity_type.name == "report_halt" and a.attempt > 1),
+                None,
+            )
+            if retried is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert retried is not None, "the operator's alert was not retried"
+        assert (await halted_view(handle)).halted is not None
+        assert await halted_attribute(handle) is True
+        assert "case halted at step 1 (accept)" in logged(caplog)
+        with database.begin() as connection:  # the database is whole again
+            connection.execute(text("ALTER TABLE kesu_outbox_away RENAME TO kesu_outbox"))
+        [alert] = await delivered_alerts(h, case_id, 1)
+        assert (alert["seq"], alert["halt"]) == (1, 1)
+    database.dispose()
