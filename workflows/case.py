@@ -280,16 +280,13 @@ class CaseWorkflow:
             _refuse(repair_problem(self._engine.state.case_id, halted, request))
             assert halted is not None  # repair_problem refuses otherwise
             self._halted = self._halted_step = None
+            await self._save()  # the halted step (and any after it) again
+            _refuse(self._halt_refusal())  # still refused: halted again, saying why
+            outcome = record_repair(self._engine.state, halted, request, workflow.now())
+            self._unsaved.append(outcome)
             await self._save()
-            if self._halted is None:
-                outcome = record_repair(self._engine.state, halted, request, workflow.now())
-                self._unsaved.append(outcome)
-                await self._save()
-            if self._halted is None:
-                workflow.upsert_search_attributes([search.HALTED.value_set(False)])
-        halted_again = self._halt_refusal()
-        if halted_again is not None:
-            raise _refused(halted_again)
+            _refuse(self._halt_refusal())
+            workflow.upsert_search_attributes([search.HALTED.value_set(False)])
         return _result(outcome)
 
     @repair.validator
