@@ -160,6 +160,11 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
                 )
         print(render_case(view, spec, show_pii=args.show_pii, case_number=number))
         print(messages_text(settings, args.case))
+    elif args.command == "repair":
+        result = await kesu.repair_case(
+            args.case, args.reason, actor=args.actor, role="operator", request_id=args.id
+        )
+        print(f"{args.case}: repaired; the case goes on in {result.stage} (step {result.seq})")
     elif args.command == "list":
         where = CaseFilter(
             process=args.process,
@@ -201,6 +206,14 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
         help="show customer data unmasked (recorded: starter.py access-log CASE)",
     )  # fmt: skip
     show.add_argument("--actor", default=getpass.getuser(), help="who reads (recorded)")
+
+    repair = commands.add_parser(
+        "repair", help="retry the step a halted case stopped on, once its cause is fixed"
+    )
+    repair.add_argument("case", help="case id")
+    repair.add_argument("--reason", required=True, help="what was fixed (kept in the timeline)")
+    repair.add_argument("--actor", default=getpass.getuser(), help="who repairs (recorded)")
+    repair.add_argument("--id", help="repair id: the same id is applied once however often sent")
 
     listing = commands.add_parser("list", help="list open cases")
     listing.add_argument("--process")

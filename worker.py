@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -34,6 +34,7 @@ from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
 from activities.channels.setup import load_channel_setup, read_channels
 from activities.events import domain_events
+from activities.halts import HaltActivities
 from activities.keys import Keyring
 from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
@@ -67,8 +68,9 @@ from workflows.definitions import CACHE, workflow_runner
 
 log = logging.getLogger("kesu.worker")
 
-SWEEP_INTERVAL_SECONDS = 2.0
-"""Often enough that a message a crashed worker had claimed goes out seconds after its lease."""
+SWEEP_INTERVAL_SECONDS = 1.0
+"""Often enough that a message a crashed worker had claimed goes out a second after its lease."""
+STICKY_WAIT = timedelta(seconds=3)
 CHANNELS_ENV = "KESU_CHANNELS"
 DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
@@ -78,6 +80,7 @@ class Activities:
     storage: StorageActivities
     messaging: MessagingActivities
     sessions: sessionmaker[Session]
+    halts: HaltActivities
 
 
 def build_activities(
@@ -112,6 +115,7 @@ def build_activities(
             sealer=sealer,
         ),
         sessions=sessions,
+        halts=HaltActivities(sessions, events=channels.events, halted=metrics.count_halt),
     )
 
 
@@ -141,9 +145,16 @@ def build_worker(
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         workflow_runner=workflow_runner(),
-        activities=[activities.storage.record_step, activities.messaging.deliver_outbox],
+        activities=[
+            activities.storage.record_step,
+            activities.messaging.deliver_outbox,
+            activities.halts.report_halt,
+        ],
         activity_executor=executor,
         interceptors=[TimedActivities()],
+        # A case's next task waits this long for a worker that died (its sticky queue has
+        # no poller) before any worker may take it: seconds, not Temporal's default 10 s.
+        sticky_queue_schedule_to_start_timeout=STICKY_WAIT,
     )
 
 

@@ -7,6 +7,7 @@ One pydantic model per activity, so fields can be added compatibly.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,8 @@ __all__ = [
     "STORAGE_FAILED",
     "DeliverInput",
     "DeliverResult",
+    "HaltReport",
+    "HaltReported",
     "OutboxMessage",
     "StepRecord",
     "StepRecorded",
@@ -72,3 +75,29 @@ class DeliverInput(BaseModel):
 class DeliverResult(BaseModel):
     delivered: int
     failed: int
+
+
+class HaltReport(BaseModel):
+    """A case halted: alert an operator (and, with domain events on, publish ``case.halted``).
+
+    Names only the case and where it stopped, never its data: the alert may go anywhere.
+    """
+
+    case_id: str
+    process: str
+    version: int
+    stage: str
+    seq: int
+    """The step the database refused."""
+    event: str
+    failure: str
+    """The database error's class (and SQLSTATE), never its message."""
+    at: datetime
+    halt: int
+    """How many times the case has halted so far (1 for the first): keys each alert apart."""
+
+
+class HaltReported(BaseModel):
+    """``queued`` is False when this halt's alert was queued before (a retried activity)."""
+
+    queued: bool

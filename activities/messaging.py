@@ -46,7 +46,7 @@ from activities.templates import VersionTemplates
 log = activity.LoggerAdapter(logging.getLogger("kesu.messaging"), None)
 
 LAST_ERROR_LIMIT = 500
-LEASE = timedelta(seconds=6)
+LEASE = timedelta(seconds=4)
 """How long a claim protects a message unrenewed: a crashed deliverer's message waits this long."""
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from process.events import BREACHED_EVENT_PREFIX, WARNING_EVENT_PREFIX
 
-from .inputs import StepRecord
+from .inputs import HaltReport, StepRecord
 from .storage import OutboxRow, OutboxStatus
 
 CASES_OPENED = Counter("kesu_cases_opened", "Cases opened (stored by this worker)", ["process"])
@@ -30,6 +30,11 @@ EVENTS_REFUSED = Counter(
 )
 DEADLINE_WARNINGS = Counter(
     "kesu_deadline_warnings", "Deadline warnings fired", ["process", "clock"]
+)
+CASES_HALTED = Counter(
+    "kesu_cases_halted",
+    "Halts: a case stopped because the database refused a step's data (an operator repairs it)",
+    ["process"],
 )
 DEADLINE_BREACHES = Counter("kesu_deadline_breaches", "Deadlines breached", ["process", "clock"])
 ACTIVITY_SECONDS = Histogram(
@@ -51,6 +56,11 @@ def count_step(step: StepRecord) -> None:
     elif step.event.startswith(BREACHED_EVENT_PREFIX):
         clock = step.event.removeprefix(BREACHED_EVENT_PREFIX)
         DEADLINE_BREACHES.labels(step.process, clock).inc()
+
+
+def count_halt(report: HaltReport) -> None:
+    """Count a halt once, when its operator alert is first queued."""
+    CASES_HALTED.labels(report.process).inc()
 
 
 class OutboxCollector(Collector):

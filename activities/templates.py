@@ -42,6 +42,8 @@ VARIABLES = {
     "fields": "the case fields, as fields.<name>; unset fields are empty",
     "deadline": "deadline.name, deadline.title, deadline.due_at and deadline.provisional (why "
     "the due time is provisional, empty when it is not), for messages a deadline sends",
+    "halt": "halt.seq, halt.trigger and halt.failure: the step a halted case stopped on, its "
+    "event and the database error's class, for the operator's case_halted alert",
 }
 DEADLINE_ATTRIBUTES = frozenset({"name", "title", "due_at", "provisional"})
 
@@ -290,6 +292,8 @@ class Renderer:
             "stage": stage,
             "stage_title": (stage_spec.title if stage_spec else None) or stage,
             "fields": {**declared, **fields},
+            # A halted case's alert (``activities.halts``): which step, and the failure's kind.
+            "halt": {name: params.get(name) for name in ("seq", "trigger", "failure")},
             "deadline": {
                 "name": deadline_name,
                 "title": (deadline_spec.title if deadline_spec else None) or deadline_name,

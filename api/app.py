@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from process.coverage import calendars_in_use, ending_soon
 from process.diagram_page import MEDIA_TYPES
-from process.events import REASSIGNED_EVENT
+from process.events import REASSIGNED_EVENT, REPAIRED_EVENT
 from service import diagrams
 from service.case_numbers import CaseNumbers
 from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
@@ -202,6 +202,37 @@ def create_app(
         )
         return models.EventApplied(
             case_id=case_id, case_number=number, event=REASSIGNED_EVENT, **result.model_dump()
+        )
+
+    @app.post(
+        "/cases/{case_id}/repair",
+        response_model=models.EventApplied,
+        responses=error_responses(403, 404, 409),
+        tags=["cases"],
+    )
+    async def repair_case(
+        case_id: CaseId,
+        body: models.Repair,
+        kesu: Service,
+        who: Caller,
+        idempotency_key: IdempotencyKey = None,
+    ) -> models.EventApplied:
+        """Retry the step a halted case stopped on, once its cause is fixed (admin role);
+        recorded as a ``case.repaired`` step. Still refused: 409 with the reason."""
+        if ADMIN_ROLE not in who.roles:
+            raise KesuError(
+                f"repairing case {case_id}: needs role {ADMIN_ROLE}", RefusalKind.FORBIDDEN
+            )
+        case_id, number = await resolve(case_id)
+        result = await kesu.repair_case(
+            case_id,
+            body.reason,
+            actor=who.actor,
+            role=ADMIN_ROLE,
+            request_id=_one_key("request_id", body.request_id, idempotency_key),
+        )
+        return models.EventApplied(
+            case_id=case_id, case_number=number, event=REPAIRED_EVENT, **result.model_dump()
         )
 
     @app.get(

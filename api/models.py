@@ -59,6 +59,16 @@ class Reassign(Strict):
     )
 
 
+class Repair(Strict):
+    reason: str = Field(min_length=1, max_length=2000, examples=["widened kesu_case_event.actor"])
+    """What was fixed, so that the halted step can be stored now: kept in the timeline."""
+    request_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same id, the repair is applied once.",
+    )
+
+
 class Error(BaseModel):
     error: str = Field(examples=["conflict"])
     detail: str = Field(

@@ -14,6 +14,7 @@ from .loader import Catalog, DefinitionError, load_catalog, load_definition, loa
 from .pii import pii_names
 from .problems import Problems
 from .refusals import IllegalEvent, Refusal, RefusalKind
+from .repair import HaltedStep, RepairInput, record_repair, repair_problem
 from .spec import Deadline, FieldSpec, FieldType, ProcessDefinition, Reporting
 from .state import (
     CaseState,
@@ -42,6 +43,7 @@ __all__ = [
     "EventResult",
     "FieldSpec",
     "FieldType",
+    "HaltedStep",
     "IllegalEvent",
     "OutboxMessage",
     "Outcome",
@@ -50,6 +52,7 @@ __all__ = [
     "ReassignInput",
     "Refusal",
     "RefusalKind",
+    "RepairInput",
     "Reporting",
     "SpecCatalog",
     "Step",
@@ -59,6 +62,8 @@ __all__ = [
     "load_definition",
     "load_definition_text",
     "pii_names",
+    "record_repair",
+    "repair_problem",
     "upgrade_case",
     "upgrade_problem",
 ]

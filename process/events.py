@@ -15,6 +15,8 @@ UPGRADED_EVENT = "case.upgraded"
 """A running case moved to a newer published version of its definition."""
 CALENDAR_UPDATED_EVENT = "calendar.updated"
 """New calendar data published to a running case: its business clocks re-targeted."""
+REPAIRED_EVENT = "case.repaired"
+"""An operator repaired a halted case: the step the database had refused is stored now."""
 TIMEOUT_EVENT = "timeout"
 """A stage's timeout moving the case on."""
 RESERVED_EVENTS = frozenset({TIMEOUT_EVENT})
@@ -30,10 +32,13 @@ CASE_STAGE_CHANGED = "case.stage_changed"
 CASE_CLOSED = "case.closed"
 DEADLINE_WARNING = "deadline.warning"
 DEADLINE_BREACHED = "deadline.breached"
+CASE_HALTED = "case.halted"
+"""A step the database refused for its data stopped the case; an operator must repair it."""
 DOMAIN_EVENT_TYPES = (
     OPENED_EVENT,
     CASE_STAGE_CHANGED,
     DEADLINE_WARNING,
     DEADLINE_BREACHED,
     CASE_CLOSED,
+    CASE_HALTED,
 )

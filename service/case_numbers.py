@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.storage import CaseRow
+from activities.storage import CaseRow, database_problem
 
 
 class CaseNumbers:
@@ -45,10 +45,5 @@ class CaseNumbers:
 
     def problem(self) -> str | None:
         """None while the records database answers with kesu's tables, else what is wrong."""
-        try:
-            with self._sessions() as session:
-                session.execute(text("SELECT 1"))
-                session.execute(select(CaseRow.case_id).limit(1))
-        except SQLAlchemyError as error:
-            return f"the records database does not answer ({type(error).__name__})"
-        return None
+        problem = database_problem(self._sessions)
+        return None if problem is None else f"the records database does not answer ({problem})"

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from activities.storage import describe_failure, make_engine
+from activities.storage import database_problem, make_engine, make_session_factory
 from process.refusals import RefusalKind
 
 from .refusals import KesuError
@@ -43,19 +41,11 @@ T = TypeVar("T")
 
 
 def database_probe(url: str) -> DatabaseProbe:
-    """A probe that runs ``SELECT 1`` on ``url`` (in a thread: drivers block)."""
-    engine = make_engine(url)
-
-    def ping() -> str | None:
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except SQLAlchemyError as error:
-            return describe_failure(error)
-        return None
+    """``database_problem`` on ``url``, in a thread (drivers block)."""
+    sessions = make_session_factory(make_engine(url))
 
     async def probe() -> str | None:
-        return await asyncio.to_thread(ping)
+        return await asyncio.to_thread(database_problem, sessions)
 
     return probe
 

@@ -5,7 +5,8 @@ escalation chain; ``-k upgrades`` a claim that names its definition by hash and 
 v2, with the definitions it references beside it in ``*.definitions.json``; ``-k publishing``
 a bank complaint re-targeted by a published calendar update; ``-k provisional_timeout`` a
 stage timeout in working days re-targeted and fired; ``-k setting_the_field`` a clock counting
-from a date field set later); keep the old files
+from a date field set later; ``test_halts.py -k repaired`` a complaint halted by a data fault
+on PostgreSQL, alerted, repaired too early, then repaired); keep the old files
 too, since cases started on old code (which carried the whole definition) still run."""
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.storage import describe_failure, is_data_fault, make_engine
+from activities.storage import describe_failure, is_data_fault, list_outbox, make_engine
 from process.compiler import CompiledSpec
 from runtime import connect
 from service.cases import KesuError
@@ -46,6 +47,16 @@ async def eventually_view(handle: WorkflowHandle[CaseWorkflow, object], ready: s
             return view
         await asyncio.sleep(0.05)
     raise AssertionError(f"the case never became {ready}")
+
+
+async def operator_alert(sessions: sessionmaker[Session], case_id: str) -> dict[str, object]:
+    for _ in range(600):
+        with sessions() as session:
+            for row in list_outbox(session, case_id):
+                if row.recipient == "operator":
+                    return dict(row.params)
+        await asyncio.sleep(0.05)
+    raise AssertionError("no operator alert was queued")
 
 
 @pytest.mark.postgres
@@ -78,11 +89,17 @@ async def test_data_the_database_refuses_halts_the_case_readably(
         assert refused.value.kind == "conflict"
         # An outage would retry: this was one attempt, not one per second forever.
         description = await handle.describe()
-        assert description.raw_description.pending_activities == []
+        pending = description.raw_description.pending_activities
+        assert [activity.activity_type.name for activity in pending if activity.attempt > 1] == []
+        assert "record_step" not in [activity.activity_type.name for activity in pending]
+        # An operator hears of it, though SQL has no row of the case.
+        alert = await operator_alert(h.sessions, case_id)
+        assert (alert["seq"], alert["trigger"], alert["stage"]) == (0, "case.opened", "intake")
+        assert alert["failure"] == "UntranslatableCharacter (SQLSTATE 22P05)"
     log = logged(caplog)
     assert "case halted at step 0 (case.opened)" in log
     for secret in PII:
-        assert secret not in log and secret not in view.halted
+        assert secret not in log and secret not in view.halted and secret not in str(alert)
 
 
 @pytest_asyncio.fixture

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         STEP_NOT_STORABLE,
         DeliverInput,
         DeliverResult,
+        HaltReport,
+        HaltReported,
         StepRecord,
         StepRecorded,
     )
@@ -34,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from process.engine import CaseEngine
     from process.recalendar import CalendarUpdate
     from process.refusals import IllegalEvent, Refusal, RefusalKind
+    from process.repair import HaltedStep, RepairInput, record_repair, repair_problem
     from process.state import CaseState, EventInput, EventResult, Outcome, ReassignInput
     from process.timeouts import TimeoutState
     from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
@@ -45,6 +48,7 @@ EVENT_UPDATE = "event"
 REASSIGN_UPDATE = "reassign"
 UPGRADE_UPDATE = "upgrade"
 CALENDAR_UPDATE = "calendar"
+REPAIR_UPDATE = "repair"
 CASE_QUERY = "case"
 PROVISIONAL_PATCH = "provisional-due-times"
 
@@ -52,8 +56,10 @@ _STORE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
 _DELIVERY_RETRY = RetryPolicy(maximum_attempts=3)
+_STORE_HEARTBEAT = timedelta(seconds=3)
 _SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
 DELIVER_EVENTS_PATCH = "deliver-domain-events-with-their-step"
+HALT_ALERT_PATCH = "alert-an-operator-when-a-case-halts"
 
 
 class CaseInput(BaseModel):
@@ -149,6 +155,10 @@ class CaseWorkflow:
         provisional = workflow.patched(PROVISIONAL_PATCH)
         self._provisional = provisional
         self._halted: str | None = None
+        self._halted_step: HaltedStep | None = None
+        self._halts = 0
+        self._alert: HaltReport | None = None
+        """A halt not yet reported to an operator (``report_halt``)."""
         if case.state is not None:
             self._engine = CaseEngine(self._spec, case.state, provisional)
         else:
@@ -164,8 +174,8 @@ class CaseWorkflow:
                 self._unsaved.extend(self._engine.fire_due(workflow.now()))
                 await self._save()
             if self._halted is not None:
-                # Readable (queries) and refusing events until an operator acts on the case.
-                await workflow.wait_condition(lambda: False)
+                # Readable (queries) and refusing events until an operator repairs the case.
+                await self._while_halted()
             if self._deliver:
                 await self._deliver_outbox()
             engine = self._engine  # read after every wait: an upgrade replaces it
@@ -265,6 +275,51 @@ class CaseWorkflow:
     def _validate_calendar(self, update: CalendarUpdate) -> None:
         _refuse(self._engine.calendar_problem(update))
 
+    @workflow.update(name=REPAIR_UPDATE)
+    async def repair(self, request: RepairInput) -> EventResult:
+        """Store the step the case halted on again (its cause fixed) and go on; recorded as a
+        ``case.repaired`` step. Still refused by the database: halted again, with the reason."""
+        async with self._lock:
+            halted = self._halted_step
+            _refuse(repair_problem(self._engine.state.case_id, halted, request))
+            assert halted is not None  # repair_problem refuses otherwise
+            self._halted = self._halted_step = None
+            await self._save()  # the halted step (and any after it) again
+            _refuse(self._halt_refusal())  # still refused: halted again, saying why
+            outcome = record_repair(self._engine.state, halted, request, workflow.now())
+            self._unsaved.append(outcome)
+            await self._save()
+            _refuse(self._halt_refusal())
+            workflow.upsert_search_attributes([search.HALTED.value_set(False)])
+        return _result(outcome)
+
+    @repair.validator
+    def _validate_repair(self, request: RepairInput) -> None:
+        _refuse(repair_problem(self._engine.state.case_id, self._halted_step, request))
+
+    async def _while_halted(self) -> None:
+        """Alert an operator of the halt (once), then wait until a repair lifts it."""
+        alert, self._alert = self._alert, None
+        # Halted cases recorded before alerts replay waiting as they did.
+        if alert is not None and workflow.patched(HALT_ALERT_PATCH):
+            workflow.upsert_search_attributes([search.HALTED.value_set(True)])
+            try:
+                await workflow.execute_activity(
+                    "report_halt",
+                    alert,
+                    result_type=HaltReported,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=_STORE_RETRY,  # an outage: until the database is back
+                )
+                await self._deliver_outbox()  # the alert now, not at the next sweep
+            except ActivityError:
+                # Not for want of a database (retried above): the halt stays visible in the
+                # log, the case query and the search attribute.
+                workflow.logger.error(
+                    "case %s: the operator's alert could not be queued", alert.case_id
+                )
+        await workflow.wait_condition(lambda: self._halted is None)
+
     async def _change(self, change: Callable[[datetime], Outcome]) -> EventResult:
         """Apply a change under the lock and answer only once its step is stored."""
         async with self._lock:
@@ -308,16 +363,19 @@ class CaseWorkflow:
                     "record_step",
                     self._record(outcome),
                     result_type=StepRecorded,
-                    # Short: a step in flight on a worker that died is retried by another
-                    # this soon (storing one takes milliseconds; a lock wait just retries).
+                    # A step in flight on a worker that died is retried by another once its
+                    # heartbeats stop (storing one takes milliseconds; a lock wait just
+                    # retries, and a slow database keeps heartbeating up to the whole timeout).
                     start_to_close_timeout=timedelta(seconds=10),
+                    heartbeat_timeout=_STORE_HEARTBEAT,
                     retry_policy=_STORE_RETRY,
                 )
             except ActivityError as error:
                 cause = error.cause
                 if not (isinstance(cause, ApplicationError) and cause.type == STEP_NOT_STORABLE):
                     raise
-                self._halt(outcome, cause.message)
+                details = cause.details
+                self._halt(outcome, cause.message, str(details[0]) if details else "")
                 break
             self._unsaved.pop(0)
             # Domain events are queued by the activity, beside the step's own messages: they
@@ -329,11 +387,20 @@ class CaseWorkflow:
             self._changes += 1
         self._publish()
 
-    def _halt(self, outcome: Outcome, reason: str) -> None:
+    def _halt(self, outcome: Outcome, reason: str, failure: str) -> None:
         """A step the database refuses for its data: retrying cannot help, so the case stops
-        where everyone can see it (the case query, the log) instead of retrying forever."""
+        where everyone can see it (the case query, the log, an operator's alert) instead of
+        retrying forever."""
         step = outcome.step
-        self._halted = f"case {self._engine.state.case_id} is halted: {reason}"
+        state = self._engine.state
+        self._halted = f"case {state.case_id} is halted: {reason}"
+        self._halted_step = HaltedStep(seq=step.seq, event=step.event, failure=failure)
+        self._halts += 1
+        self._alert = HaltReport(
+            case_id=state.case_id, process=self._spec.process, version=self._spec.version,
+            stage=step.to_stage, seq=step.seq, event=step.event, failure=failure,
+            at=workflow.now(), halt=self._halts,
+        )  # fmt: skip
         # No fields or event data here: the log is not the place for customer data.
         workflow.logger.error(
             "case halted at step %d (%s): %s; an operator must repair it",

@@ -16,4 +16,7 @@ BREACHED = SearchAttributeKey.for_bool("KesuBreached")
 PROVISIONAL = SearchAttributeKey.for_bool("KesuProvisional")
 """A running clock's due time is provisional: its calendar ends before it."""
 
-ALL = (STAGE, PROCESS, PRIORITY, NEXT_DEADLINE, BREACHED, PROVISIONAL)
+HALTED = SearchAttributeKey.for_bool("KesuHalted")
+"""The database refused a step of the case for its data: it waits for an operator's repair."""
+
+ALL = (STAGE, PROCESS, PRIORITY, NEXT_DEADLINE, BREACHED, PROVISIONAL, HALTED)

@@ -27,7 +27,8 @@ from .destruction import (
     approve_destruction,
     request_destruction,
 )
-from .faults import describe_failure, is_data_fault
+from .faults import describe_failure, is_data_fault, storage_failure
+from .probe import database_problem
 from .projections import (
     AssignmentRow,
     CaseNumberRow,
@@ -113,6 +114,7 @@ __all__ = [
     "approve_destruction",
     "case_definition",
     "chain_hash",
+    "database_problem",
     "describe_failure",
     "first_problem",
     "get_case",
@@ -136,6 +138,7 @@ __all__ = [
     "request_destruction",
     "rewrap",
     "scrub",
+    "storage_failure",
     "store_step",
     "stored_case_ids",
     "version_spec",

@@ -50,8 +50,10 @@ def describe_failure(error: BaseException) -> str:
 def storage_failure(error: BaseException, what: str) -> ApplicationError:
     """``error`` as the activity's failure: non-retryable when the data is at fault."""
     if is_data_fault(error):
+        kind = describe_failure(error)
         return ApplicationError(
-            f"{what} cannot be stored: the database refuses its data ({describe_failure(error)})",
+            f"{what} cannot be stored: the database refuses its data ({kind})",
+            kind,  # the details: what the halt's alert names as the failure
             type=STEP_NOT_STORABLE,
             non_retryable=True,
         )
