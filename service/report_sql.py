@@ -1,0 +1,397 @@
+"""``starter.py report``'s figures computed by the database: aggregates, never the rows.
+
+The same figures as ``reports.build_report`` (the definition, tested against this), in a few
+statements whose work grows with the rows they read and whose memory does not: counts and
+sums per group by ``GROUP BY``; medians and p90 (nearest rank) by PostgreSQL's
+``percentile_disc`` and, on SQLite, by numbering each group's durations in a window and
+keeping the two middle ranks and the p90 rank. The median of an even count is then the mean of
+the two middle values, computed in Python exactly as ``reports.median`` does.
+
+Which field is the team, which clock the first response...: ``ReportSettings`` answers per
+process and, where given, per definition version; the choice is made per row in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from activities.storage import (
+    CaseEventRow,
+    CaseRow,
+    ClockRow,
+    ResponsibilityRow,
+    SatisfactionRow,
+)
+from process.spec import Reporting
+
+from .reports import REPORT_SHARE, DatedBy, GroupBy, GroupSummary, Period, Times
+
+V = TypeVar("V", bound=Hashable)
+
+CASES = CaseRow.__table__.alias("c")
+CLOCKS = ClockRow.__table__.alias("k")
+EVENTS = CaseEventRow.__table__
+EVERY_CASE = Period()
+NO_GROUP = "null"
+"""The group value of a case without one (JSON null), and of every case by process."""
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Each case's ``reporting:`` section: its definition version's, else its process's, else
+    the defaults (``Reporting()``)."""
+
+    by_process: Mapping[str, Reporting] = field(default_factory=dict)
+    by_version: Mapping[tuple[str, int], Reporting] = field(default_factory=dict)
+
+    def choose(self, pick: Callable[[Reporting], V], make: Callable[[V], ColumnElement[Any]]) -> (
+        ColumnElement[Any]
+    ):  # fmt: skip
+        """``make(pick(settings))`` of each case's settings, as one SQL expression."""
+        chosen: dict[V, list[ColumnElement[bool]]] = {}
+        for (process, version), reporting in self.by_version.items():
+            when = and_(CASES.c.process == process, CASES.c.version == version)
+            chosen.setdefault(pick(reporting), []).append(when)
+        for process, reporting in self.by_process.items():
+            chosen.setdefault(pick(reporting), []).append(CASES.c.process == process)
+        default = pick(Reporting())
+        if set(chosen) <= {default}:
+            return make(default)
+        # Version-specific choices come first in the CASE, so they win over the process's.
+        whens = [(or_(*conditions), make(value)) for value, conditions in chosen.items()]
+        return case(*whens, else_=make(default))
+
+    def values(self, pick: Callable[[Reporting], V]) -> set[V]:
+        """Every value ``pick`` takes among the settings, the defaults' included."""
+        chosen = [*self.by_version.values(), *self.by_process.values(), Reporting()]
+        return {pick(reporting) for reporting in chosen}
+
+
+def _settings(given: Mapping[str, Reporting] | ReportSettings) -> ReportSettings:
+    return given if isinstance(given, ReportSettings) else ReportSettings(by_process=given)
+
+
+def _text(value: str) -> ColumnElement[str]:
+    return cast(literal(value), String)
+
+
+def _group_value(settings: ReportSettings, by: GroupBy, postgres: bool) -> ColumnElement[str]:
+    """The case's team or category field as JSON text (``null`` when absent)."""
+    if by is GroupBy.PROCESS:
+        return _text(NO_GROUP)
+    name = settings.choose(lambda r: str(getattr(r, by.value)), _text)
+    value = CASES.c.fields.op("->", return_type=Text)(name)
+    return func.coalesce(cast(value, Text) if postgres else value, _text(NO_GROUP))
+
+
+def group_label(value: str) -> str:
+    """What the report calls a group value, as ``build_report`` does: ``str`` of the field."""
+    loaded = json.loads(value)
+    return "-" if loaded is None else str(loaded)
+
+
+def _span(started: Any, stopped: Any, postgres: bool) -> ColumnElement[Any]:
+    """``stopped - started``: an interval on PostgreSQL, exact microseconds on SQLite."""
+    if postgres:
+        return stopped - started  # type: ignore[no-any-return]
+
+    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds plus the six digits.
+    def micros(moment: Any) -> ColumnElement[int]:
+        seconds = cast(func.strftime("%s", moment), Integer)
+        return seconds * 1_000_000 + cast(func.substr(moment, 21, 6), Integer)
+
+    return micros(stopped) - micros(started)
+
+
+def _duration(value: Any) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(microseconds=int(value))
+
+
+def _latest(column: Any, table: Any) -> Any:
+    """Each case's latest non-null ``column`` (by step), as a subquery (case_id, value)."""
+    rank = func.row_number().over(partition_by=table.c.case_id, order_by=table.c.seq.desc())
+    ranked = select(table.c.case_id, column.label("value"), rank.label("rank"))
+    return ranked.where(column.is_not(None)).subquery()
+
+
+def _filters(process: str | None, period: Period) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if process is not None:
+        where.append(CASES.c.process == process)
+    dated = CASES.c.opened_at if period.by is DatedBy.OPENED else CASES.c.closed_at
+    if period.since is not None:
+        where.append(dated >= period.since)
+    if period.until is not None:
+        where.append(dated < period.until)
+    return where
+
+
+@dataclass
+class _Group:
+    """One group's figures as the statements return them, keyed by (process, group value)."""
+
+    summary: GroupSummary
+    first_opened: Any
+    ranks: dict[str, dict[int, timedelta]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+MEASURES = ("first_response", "resolution")
+SAT = SatisfactionRow.__table__
+PARTIES = ResponsibilityRow.__table__
+
+
+def _marks(settings: ReportSettings, pick: Callable[[Reporting], tuple[str, ...]], column: Any) -> (
+    tuple[list[tuple[Any, ColumnElement[bool]]], ColumnElement[int]]
+):  # fmt: skip
+    """Outer joins of the cases that took one of the named events (or entered one of the named
+    stages), one per set of names the settings use, and 1/0: did this case take one of its own."""
+    joins: dict[tuple[str, ...], Any] = {}
+    for names in sorted(settings.values(pick)):
+        if names:
+            taken = select(EVENTS.c.case_id).where(column.in_(names)).distinct()
+            joins[names] = taken.subquery()
+
+    def took(names: tuple[str, ...]) -> ColumnElement[bool]:
+        return joins[names].c.case_id.is_not(None) if names else false()
+
+    on = [(taken, taken.c.case_id == CASES.c.case_id) for taken in joins.values()]
+    return on, case((settings.choose(pick, took), 1), else_=0)
+
+
+def per_case(
+    settings: ReportSettings,
+    group: ColumnElement[str],
+    where: list[ColumnElement[bool]],
+    postgres: bool,
+) -> Select[Any]:
+    """One row per reported case with what the figures need of it (no case data but its group)."""
+    first = ClockRow.__table__.alias("fr")
+    last = ClockRow.__table__.alias("res")
+    csat, nps = _latest(SAT.c.csat, SAT), _latest(SAT.c.nps, SAT)
+    party = _latest(PARTIES.c.responsibility, PARTIES)
+    first_name = settings.choose(lambda r: r.first_response, _text)
+    last_name = settings.choose(lambda r: r.resolution, _text)
+    reviews, reviewed = _marks(settings, lambda r: tuple(r.review_stages), EVENTS.c.to_stage)
+    reopens, reopened = _marks(settings, lambda r: tuple(r.reopen_events), EVENTS.c.event)
+    joined = CASES.outerjoin(
+        first, and_(first.c.case_id == CASES.c.case_id, first.c.name == first_name)
+    ).outerjoin(last, and_(last.c.case_id == CASES.c.case_id, last.c.name == last_name))
+    for latest in (csat, nps, party):
+        joined = joined.outerjoin(
+            latest, and_(latest.c.case_id == CASES.c.case_id, latest.c.rank == 1)
+        )
+    for taken, on in (*reviews, *reopens):
+        joined = joined.outerjoin(taken, on)
+    # Without a resolution clock, resolution runs from opening to closing.
+    resolution = case(
+        (last.c.case_id.is_(None), _span(CASES.c.opened_at, CASES.c.closed_at, postgres)),
+        else_=_span(last.c.started_at, last.c.stopped_at, postgres),
+    )
+    return (
+        select(
+            CASES.c.process,
+            group.label("grp"),
+            CASES.c.opened_at,
+            case((CASES.c.closed_at.is_not(None), 1), else_=0).label("closed"),
+            _span(first.c.started_at, first.c.stopped_at, postgres).label("first_response"),
+            resolution.label("resolution"),
+            csat.c.value.label("csat"),
+            nps.c.value.label("nps"),
+            party.c.value.label("party"),
+            reviewed.label("reviewed"),
+            reopened.label("reopened"),
+        )
+        .select_from(joined)
+        .where(*where)
+    )
+
+
+def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _totals(cases: Any, postgres: bool) -> Select[Any]:
+    columns: list[Any] = [
+        cases.c.process,
+        cases.c.grp,
+        func.count().label("opened"),
+        func.sum(cases.c.closed).label("closed"),
+        func.min(cases.c.opened_at).label("first_opened"),
+        func.count(cases.c.csat).label("csat_n"),
+        func.coalesce(func.sum(cases.c.csat), 0).label("csat_total"),
+        _ones(cases.c.csat >= 4).label("csat_4_or_5"),
+        func.count(cases.c.nps).label("nps_n"),
+        _ones(cases.c.nps >= 9).label("nps_promoters"),
+        _ones(cases.c.nps <= 6).label("nps_detractors"),
+        func.sum(cases.c.reviewed).label("reviewed"),
+        func.sum(cases.c.reopened).label("reopened"),
+    ]
+    if postgres:
+        for measure in MEASURES:
+            value = cases.c[measure]
+            columns += [
+                func.count(value).label(f"{measure}_n"),
+                func.percentile_disc(0.5).within_group(value).label(f"{measure}_lower"),
+                func.percentile_disc(0.5).within_group(value.desc()).label(f"{measure}_upper"),
+                func.percentile_disc(REPORT_SHARE).within_group(value).label(f"{measure}_high"),
+            ]
+    return select(*columns).group_by(cases.c.process, cases.c.grp)
+
+
+def _high_rank(count: Any) -> Any:
+    """The nearest rank of ``REPORT_SHARE``, ceil(share * count), in integers."""
+    share = Fraction(REPORT_SHARE).limit_denominator(1000)
+    return (share.numerator * count + share.denominator - 1) // share.denominator
+
+
+def _ranked(cases: Any, measure: str) -> Select[Any]:
+    """SQLite: each group's durations numbered in order, keeping the ranks the figures need."""
+    value = cases.c[measure]
+    within = (cases.c.process, cases.c.grp)
+    numbered = (
+        select(
+            cases.c.process,
+            cases.c.grp,
+            value.label("value"),
+            func.row_number().over(partition_by=within, order_by=value).label("rank"),
+            func.count().over(partition_by=within).label("n"),
+        )
+        .where(value.is_not(None))
+        .subquery()
+    )
+    rank, count = numbered.c.rank, numbered.c.n
+    wanted = or_(rank == (count + 1) // 2, rank == count // 2 + 1, rank == _high_rank(count))
+    return select(numbered.c.process, numbered.c.grp, rank, count, numbered.c.value).where(wanted)
+
+
+def _times(count: int, ranks: Mapping[int, timedelta]) -> Times:
+    if not count:
+        return Times()
+    lower, upper = ranks[(count + 1) // 2], ranks[count // 2 + 1]
+    return Times(n=count, median=(lower + upper) / 2, p50=lower, p90=ranks[_high_rank(count)])
+
+
+def _collect(
+    session: Session, cases: Any, where: list[ColumnElement[bool]], group: Any, postgres: bool
+) -> dict[tuple[str, str], _Group]:
+    groups: dict[tuple[str, str], _Group] = {}
+    for totals in session.execute(_totals(cases, postgres)).mappings():
+        summary = GroupSummary(
+            totals["process"], totals["grp"], opened=totals["opened"], closed=int(totals["closed"]),
+            csat_n=totals["csat_n"], csat_total=int(totals["csat_total"]),
+            csat_4_or_5=int(totals["csat_4_or_5"]), nps_n=totals["nps_n"],
+            nps_promoters=int(totals["nps_promoters"]),
+            nps_detractors=int(totals["nps_detractors"]),
+            reviewed=int(totals["reviewed"]), reopened=int(totals["reopened"]),
+        )  # fmt: skip
+        found = groups[totals["process"], totals["grp"]] = _Group(summary, totals["first_opened"])
+        for measure in MEASURES if postgres else ():
+            count = found.counts[measure] = totals[f"{measure}_n"]
+            ranks = found.ranks[measure] = {}
+            if count:  # the lower middle, the upper middle and the high rank's values
+                ranks[(count + 1) // 2] = totals[f"{measure}_lower"]
+                ranks[count // 2 + 1] = totals[f"{measure}_upper"]
+                ranks[_high_rank(count)] = totals[f"{measure}_high"]
+    for measure in () if postgres else MEASURES:
+        for row in session.execute(_ranked(cases, measure)):
+            found = groups[row.process, row.grp]
+            found.counts[measure] = row.n
+            found.ranks.setdefault(measure, {})[row.rank] = _duration(row.value)
+    compliance = (
+        select(
+            CASES.c.process,
+            group.label("grp"),
+            CLOCKS.c.name,
+            _ones(and_(CLOCKS.c.breached_at.is_(None), CLOCKS.c.met == true())).label("met"),
+            _ones(CLOCKS.c.breached_at.is_not(None)).label("missed"),
+        )
+        .select_from(CASES.join(CLOCKS, CLOCKS.c.case_id == CASES.c.case_id))
+        .where(*where)
+        .group_by(CASES.c.process, group, CLOCKS.c.name)
+        .order_by(CLOCKS.c.name)
+    )
+    for row in session.execute(compliance):
+        groups[row.process, row.grp].summary.compliance[row.name] = [int(row.met), int(row.missed)]
+    parties = (
+        select(cases.c.process, cases.c.grp, cases.c.party, func.count().label("n"))
+        .where(cases.c.party.is_not(None))
+        .group_by(cases.c.process, cases.c.grp, cases.c.party)
+    )
+    for row in session.execute(parties):
+        groups[row.process, row.grp].summary.responsibility[row.party] = row.n
+    return groups
+
+
+def _merging(
+    groups: Iterable[tuple[str, str]], group: ColumnElement[str]
+) -> ColumnElement[str] | None:
+    """Group values that the report names alike (``"1"`` and ``1``, JSON null and ``"-"``)
+    mapped onto one of them, or None when every value has a name of its own."""
+    seen: dict[tuple[str, str], str] = {}
+    aliases: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
+    for process, value in sorted(groups):
+        kept = seen.setdefault((process, group_label(value)), value)
+        if kept != value:
+            aliases.append((and_(CASES.c.process == process, group == value), _text(kept)))
+    return case(*aliases, else_=group) if aliases else None
+
+
+def summarise_report(
+    session: Session,
+    settings: Mapping[str, Reporting] | ReportSettings,
+    *,
+    by: GroupBy = GroupBy.PROCESS,
+    process: str | None = None,
+    period: Period = EVERY_CASE,
+) -> list[GroupSummary]:
+    """``build_report``'s figures, each group in one row of a few aggregate statements."""
+    chosen = _settings(settings)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    where = _filters(process, period)
+    group = _group_value(chosen, by, postgres)
+    cases = per_case(chosen, group, where, postgres).subquery("per_case")
+    groups = _collect(session, cases, where, group, postgres)
+    if by is not GroupBy.PROCESS and (merged := _merging(groups, group)) is not None:
+        cases = per_case(chosen, merged, where, postgres).subquery("per_case")
+        groups = _collect(session, cases, where, merged, postgres)
+    ordered = sorted(
+        groups.values(),
+        key=lambda g: (g.summary.process, g.first_opened, group_label(g.summary.group or "")),
+    )
+    summaries = []
+    for found in ordered:
+        summary = found.summary
+        if by is GroupBy.PROCESS:
+            summary.group = None
+        elif summary.group is not None:
+            summary.group = group_label(summary.group)
+        summary.first_response, summary.resolution = (
+            _times(found.counts.get(measure, 0), found.ranks.get(measure, {}))
+            for measure in MEASURES
+        )
+        summaries.append(summary)
+    return summaries
