@@ -14,13 +14,14 @@ skip the hash chain (the report does not read it): never verify a database fille
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import JSON, Engine, Table, insert
 
 from activities.storage import (
     CaseEventRow,
@@ -151,7 +152,31 @@ def generate(
         batch = Batch()
         for index in range(first, min(first + batch_size, rows)):
             _case(index, rng, batch, span, odd_values)
+        if engine.dialect.name == "postgresql":
+            _copy(engine, batch)
+            continue
         with engine.begin() as connection:
             for table, values in batch.tables():
                 if values:
                     connection.execute(insert(table), values)
+
+
+def _copy(engine: Engine, batch: Batch) -> None:
+    """PostgreSQL: the batch through ``COPY``, an order of magnitude faster than INSERTs."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for table, values in batch.tables():
+            if not values:
+                continue
+            names = list(values[0])
+            json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+            columns = ", ".join(names)
+            with cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(
+                        [json.dumps(row[n]) if n in json_columns else row[n] for n in names]
+                    )
+        connection.commit()
+    finally:
+        connection.close()

@@ -14,7 +14,8 @@ process and, where given, per definition version; the choice is made per row in 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     Text,
     and_,
     case,
@@ -35,8 +37,10 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTableAs, DropTable
 
 from activities.storage import (
     CaseEventRow,
@@ -95,7 +99,8 @@ def _settings(given: Mapping[str, Reporting] | ReportSettings) -> ReportSettings
 
 
 def _text(value: str) -> ColumnElement[str]:
-    return cast(literal(value), String)
+    """A string parameter (typed, so that PostgreSQL picks ``jsonb -> text``)."""
+    return literal(value, String)
 
 
 def _group_value(settings: ReportSettings, by: GroupBy, postgres: bool) -> ColumnElement[str]:
@@ -118,9 +123,10 @@ def _span(started: Any, stopped: Any, postgres: bool) -> ColumnElement[Any]:
     if postgres:
         return stopped - started  # type: ignore[no-any-return]
 
-    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds plus the six digits.
+    # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): whole seconds (unixepoch truncates)
+    # plus the six digits; julianday's floating point would lose microseconds.
     def micros(moment: Any) -> ColumnElement[int]:
-        seconds = cast(func.strftime("%s", moment), Integer)
+        seconds = func.unixepoch(moment, type_=Integer)
         return seconds * 1_000_000 + cast(func.substr(moment, 21, 6), Integer)
 
     return micros(stopped) - micros(started)
@@ -130,18 +136,44 @@ def _duration(value: Any) -> timedelta:
     return value if isinstance(value, timedelta) else timedelta(microseconds=int(value))
 
 
-def _latest(column: Any, table: Any) -> Any:
-    """Each case's latest non-null ``column`` (by step), as a subquery (case_id, value)."""
+Joins = list[tuple[Any, ColumnElement[bool]]]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which cases are reported, and how rows of other tables are found for them: per case
+    through an index (SQLite's nested loops are at their best there), or by joining the
+    reported cases' rows in bulk (PostgreSQL hashes them)."""
+
+    process: str | None
+    period: Period
+    per_case: bool
+
+    def only_reported(self, query: Select[Any], table: Any) -> Select[Any]:
+        """``query`` over ``table`` narrowed to the rows of reported cases."""
+        reported = CaseRow.__table__.alias("reported")
+        where = _filters(reported, self.process, self.period)
+        if not where:
+            return query
+        return query.join(reported, reported.c.case_id == table.c.case_id).where(*where)
+
+
+def _latest(column: Any, table: Any, scope: _Scope) -> tuple[Joins, ColumnElement[Any]]:
+    """Each case's latest non-null ``column`` (by step), through the (case_id, seq) key."""
+    if scope.per_case:
+        latest = select(column).where(table.c.case_id == CASES.c.case_id, column.is_not(None))
+        return [], latest.order_by(table.c.seq.desc()).limit(1).scalar_subquery()
     rank = func.row_number().over(partition_by=table.c.case_id, order_by=table.c.seq.desc())
     ranked = select(table.c.case_id, column.label("value"), rank.label("rank"))
-    return ranked.where(column.is_not(None)).subquery()
+    found = scope.only_reported(ranked.where(column.is_not(None)), table).subquery()
+    return [(found, and_(found.c.case_id == CASES.c.case_id, found.c.rank == 1))], found.c.value
 
 
-def _filters(process: str | None, period: Period) -> list[ColumnElement[bool]]:
+def _filters(cases: Any, process: str | None, period: Period) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if process is not None:
-        where.append(CASES.c.process == process)
-    dated = CASES.c.opened_at if period.by is DatedBy.OPENED else CASES.c.closed_at
+        where.append(cases.c.process == process)
+    dated = cases.c.opened_at if period.by is DatedBy.OPENED else cases.c.closed_at
     if period.since is not None:
         where.append(dated >= period.since)
     if period.until is not None:
@@ -164,20 +196,33 @@ SAT = SatisfactionRow.__table__
 PARTIES = ResponsibilityRow.__table__
 
 
-def _marks(settings: ReportSettings, pick: Callable[[Reporting], tuple[str, ...]], column: Any) -> (
-    tuple[list[tuple[Any, ColumnElement[bool]]], ColumnElement[int]]
-):  # fmt: skip
-    """Outer joins of the cases that took one of the named events (or entered one of the named
-    stages), one per set of names the settings use, and 1/0: did this case take one of its own."""
+def _marks(
+    settings: ReportSettings,
+    pick: Callable[[Reporting], tuple[str, ...]],
+    column: Any,
+    scope: _Scope,
+) -> tuple[Joins, ColumnElement[int]]:
+    """1/0: did the case take one of its settings' events (enter one of its stages)? Found in
+    the (stage or event, case_id) indexes alone: per case, or joined from every such case."""
     joins: dict[tuple[str, ...], Any] = {}
-    for names in sorted(settings.values(pick)):
-        if names:
-            taken = select(EVENTS.c.case_id).where(column.in_(names)).distinct()
-            joins[names] = taken.subquery()
 
     def took(names: tuple[str, ...]) -> ColumnElement[bool]:
-        return joins[names].c.case_id.is_not(None) if names else false()
+        if not names:
+            return false()
+        if scope.per_case:
+            return (
+                select(EVENTS.c.case_id)
+                .where(column.in_(names), EVENTS.c.case_id == CASES.c.case_id)
+                .exists()
+            )
+        joined: ColumnElement[bool] = joins[names].c.case_id.is_not(None)
+        return joined
 
+    if not scope.per_case:
+        for names in sorted(settings.values(pick)):
+            if names:
+                taken = select(EVENTS.c.case_id).where(column.in_(names))
+                joins[names] = scope.only_reported(taken, EVENTS).distinct().subquery()
     on = [(taken, taken.c.case_id == CASES.c.case_id) for taken in joins.values()]
     return on, case((settings.choose(pick, took), 1), else_=0)
 
@@ -185,26 +230,24 @@ def _marks(settings: ReportSettings, pick: Callable[[Reporting], tuple[str, ...]
 def per_case(
     settings: ReportSettings,
     group: ColumnElement[str],
-    where: list[ColumnElement[bool]],
+    scope: _Scope,
     postgres: bool,
 ) -> Select[Any]:
     """One row per reported case with what the figures need of it (no case data but its group)."""
     first = ClockRow.__table__.alias("fr")
     last = ClockRow.__table__.alias("res")
-    csat, nps = _latest(SAT.c.csat, SAT), _latest(SAT.c.nps, SAT)
-    party = _latest(PARTIES.c.responsibility, PARTIES)
+    csat_joins, csat = _latest(SAT.c.csat, SAT, scope)
+    nps_joins, nps = _latest(SAT.c.nps, SAT, scope)
+    party_joins, party = _latest(PARTIES.c.responsibility, PARTIES, scope)
     first_name = settings.choose(lambda r: r.first_response, _text)
     last_name = settings.choose(lambda r: r.resolution, _text)
-    reviews, reviewed = _marks(settings, lambda r: tuple(r.review_stages), EVENTS.c.to_stage)
-    reopens, reopened = _marks(settings, lambda r: tuple(r.reopen_events), EVENTS.c.event)
+    stages = EVENTS.c.to_stage
+    reviews, reviewed = _marks(settings, lambda r: tuple(r.review_stages), stages, scope)
+    reopens, reopened = _marks(settings, lambda r: tuple(r.reopen_events), EVENTS.c.event, scope)
     joined = CASES.outerjoin(
         first, and_(first.c.case_id == CASES.c.case_id, first.c.name == first_name)
     ).outerjoin(last, and_(last.c.case_id == CASES.c.case_id, last.c.name == last_name))
-    for latest in (csat, nps, party):
-        joined = joined.outerjoin(
-            latest, and_(latest.c.case_id == CASES.c.case_id, latest.c.rank == 1)
-        )
-    for taken, on in (*reviews, *reopens):
+    for taken, on in (*csat_joins, *nps_joins, *party_joins, *reviews, *reopens):
         joined = joined.outerjoin(taken, on)
     # Without a resolution clock, resolution runs from opening to closing.
     resolution = case(
@@ -213,20 +256,21 @@ def per_case(
     )
     return (
         select(
+            CASES.c.case_id,
             CASES.c.process,
             group.label("grp"),
             CASES.c.opened_at,
             case((CASES.c.closed_at.is_not(None), 1), else_=0).label("closed"),
             _span(first.c.started_at, first.c.stopped_at, postgres).label("first_response"),
             resolution.label("resolution"),
-            csat.c.value.label("csat"),
-            nps.c.value.label("nps"),
-            party.c.value.label("party"),
+            csat.label("csat"),
+            nps.label("nps"),
+            party.label("party"),
             reviewed.label("reviewed"),
             reopened.label("reopened"),
         )
         .select_from(joined)
-        .where(*where)
+        .where(*_filters(CASES, scope.process, scope.period))
     )
 
 
@@ -295,9 +339,7 @@ def _times(count: int, ranks: Mapping[int, timedelta]) -> Times:
     return Times(n=count, median=(lower + upper) / 2, p50=lower, p90=ranks[_high_rank(count)])
 
 
-def _collect(
-    session: Session, cases: Any, where: list[ColumnElement[bool]], group: Any, postgres: bool
-) -> dict[tuple[str, str], _Group]:
+def _collect(session: Session, cases: Table, postgres: bool) -> dict[tuple[str, str], _Group]:
     groups: dict[tuple[str, str], _Group] = {}
     for totals in session.execute(_totals(cases, postgres)).mappings():
         summary = GroupSummary(
@@ -321,17 +363,14 @@ def _collect(
             found = groups[row.process, row.grp]
             found.counts[measure] = row.n
             found.ranks.setdefault(measure, {})[row.rank] = _duration(row.value)
+    met = _ones(and_(CLOCKS.c.breached_at.is_(None), CLOCKS.c.met == true()))
+    missed = _ones(CLOCKS.c.breached_at.is_not(None))
     compliance = (
         select(
-            CASES.c.process,
-            group.label("grp"),
-            CLOCKS.c.name,
-            _ones(and_(CLOCKS.c.breached_at.is_(None), CLOCKS.c.met == true())).label("met"),
-            _ones(CLOCKS.c.breached_at.is_not(None)).label("missed"),
+            cases.c.process, cases.c.grp, CLOCKS.c.name, met.label("met"), missed.label("missed")
         )
-        .select_from(CASES.join(CLOCKS, CLOCKS.c.case_id == CASES.c.case_id))
-        .where(*where)
-        .group_by(CASES.c.process, group, CLOCKS.c.name)
+        .select_from(cases.join(CLOCKS, CLOCKS.c.case_id == cases.c.case_id))
+        .group_by(cases.c.process, cases.c.grp, CLOCKS.c.name)
         .order_by(CLOCKS.c.name)
     )
     for row in session.execute(compliance):
@@ -346,18 +385,16 @@ def _collect(
     return groups
 
 
-def _merging(
-    groups: Iterable[tuple[str, str]], group: ColumnElement[str]
-) -> ColumnElement[str] | None:
-    """Group values that the report names alike (``"1"`` and ``1``, JSON null and ``"-"``)
-    mapped onto one of them, or None when every value has a name of its own."""
+def _merge_alike(session: Session, cases: Table) -> None:
+    """Give group values that the report names alike (``"1"`` and ``1``, JSON null and
+    ``"-"``) one of them, so that they make one group."""
     seen: dict[tuple[str, str], str] = {}
-    aliases: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
-    for process, value in sorted(groups):
+    found = session.execute(select(cases.c.process, cases.c.grp).distinct())
+    for process, value in sorted(tuple(row) for row in found):
         kept = seen.setdefault((process, group_label(value)), value)
         if kept != value:
-            aliases.append((and_(CASES.c.process == process, group == value), _text(kept)))
-    return case(*aliases, else_=group) if aliases else None
+            chosen = and_(cases.c.process == process, cases.c.grp == value)
+            session.execute(update(cases).where(chosen).values(grp=kept))
 
 
 def summarise_report(
@@ -371,13 +408,22 @@ def summarise_report(
     """``build_report``'s figures, each group in one row of a few aggregate statements."""
     chosen = _settings(settings)
     postgres = session.get_bind().dialect.name == "postgresql"
-    where = _filters(process, period)
+    scope = _Scope(process, period, per_case=not postgres)
     group = _group_value(chosen, by, postgres)
-    cases = per_case(chosen, group, where, postgres).subquery("per_case")
-    groups = _collect(session, cases, where, group, postgres)
-    if by is not GroupBy.PROCESS and (merged := _merging(groups, group)) is not None:
-        cases = per_case(chosen, merged, where, postgres).subquery("per_case")
-        groups = _collect(session, cases, where, merged, postgres)
+    # The reported cases once, in a temporary table (on disk past the page cache) that every
+    # figure then reads: the joins are done once, not once per figure.
+    create = CreateTableAs(
+        per_case(chosen, group, scope, postgres),
+        f"kesu_report_{uuid.uuid4().hex[:12]}",
+        temporary=True,
+    )
+    session.execute(create)
+    try:
+        if by is not GroupBy.PROCESS:
+            _merge_alike(session, create.table)
+        groups = _collect(session, create.table, postgres)
+    finally:
+        session.execute(DropTable(create.table))
     ordered = sorted(
         groups.values(),
         key=lambda g: (g.summary.process, g.first_opened, group_label(g.summary.group or "")),
