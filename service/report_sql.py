@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Integer,
     Select,
     String,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTableAs, DropTable
 
@@ -59,6 +61,7 @@ CASES = CaseRow.__table__.alias("c")
 CLOCKS = ClockRow.__table__.alias("k")
 EVENTS = CaseEventRow.__table__
 EVERY_CASE = Period()
+UPPER_MIDDLE = 0.5 + 2**-40
 NO_GROUP = "null"
 """The group value of a case without one (JSON null), and of every case by process."""
 
@@ -297,11 +300,13 @@ def _totals(cases: Any, postgres: bool) -> Select[Any]:
     if postgres:
         for measure in MEASURES:
             value = cases.c[measure]
+            # One sort per measure for the three: ceil(share * n) is the nearest rank, so 0.5
+            # finds the lower middle and 0.5 + 2**-40 the upper one (n // 2 + 1) for any count
+            # below 2**39; the float arithmetic is Python's (``reports.percentile``).
+            shares = array([0.5, UPPER_MIDDLE, REPORT_SHARE], type_=Float)
             columns += [
                 func.count(value).label(f"{measure}_n"),
-                func.percentile_disc(0.5).within_group(value).label(f"{measure}_lower"),
-                func.percentile_disc(0.5).within_group(value.desc()).label(f"{measure}_upper"),
-                func.percentile_disc(REPORT_SHARE).within_group(value).label(f"{measure}_high"),
+                func.percentile_disc(shares).within_group(value).label(f"{measure}_ranks"),
             ]
     return select(*columns).group_by(cases.c.process, cases.c.grp)
 
@@ -339,7 +344,11 @@ def _times(count: int, ranks: Mapping[int, timedelta]) -> Times:
     return Times(n=count, median=(lower + upper) / 2, p50=lower, p90=ranks[_high_rank(count)])
 
 
-def _collect(session: Session, cases: Table, postgres: bool) -> dict[tuple[str, str], _Group]:
+def _collect(
+    session: Session, cases: Any, compliance: Select[Any], parties: Select[Any], postgres: bool
+) -> dict[tuple[str, str], _Group]:
+    """Each group's figures: ``cases`` has a row per reported case (``per_case``);
+    ``compliance`` and ``parties`` count clocks and attributions per group."""
     groups: dict[tuple[str, str], _Group] = {}
     for totals in session.execute(_totals(cases, postgres)).mappings():
         summary = GroupSummary(
@@ -355,34 +364,108 @@ def _collect(session: Session, cases: Table, postgres: bool) -> dict[tuple[str, 
             count = found.counts[measure] = totals[f"{measure}_n"]
             ranks = found.ranks[measure] = {}
             if count:  # the lower middle, the upper middle and the high rank's values
-                ranks[(count + 1) // 2] = totals[f"{measure}_lower"]
-                ranks[count // 2 + 1] = totals[f"{measure}_upper"]
-                ranks[_high_rank(count)] = totals[f"{measure}_high"]
+                lower, upper, high = totals[f"{measure}_ranks"]
+                ranks[(count + 1) // 2] = lower
+                ranks[count // 2 + 1] = upper
+                ranks[_high_rank(count)] = high
     for measure in () if postgres else MEASURES:
         for row in session.execute(_ranked(cases, measure)):
             found = groups[row.process, row.grp]
             found.counts[measure] = row.n
             found.ranks.setdefault(measure, {})[row.rank] = _duration(row.value)
-    met = _ones(and_(CLOCKS.c.breached_at.is_(None), CLOCKS.c.met == true()))
-    missed = _ones(CLOCKS.c.breached_at.is_not(None))
-    compliance = (
-        select(
-            cases.c.process, cases.c.grp, CLOCKS.c.name, met.label("met"), missed.label("missed")
-        )
-        .select_from(cases.join(CLOCKS, CLOCKS.c.case_id == cases.c.case_id))
-        .group_by(cases.c.process, cases.c.grp, CLOCKS.c.name)
-        .order_by(CLOCKS.c.name)
-    )
     for row in session.execute(compliance):
         groups[row.process, row.grp].summary.compliance[row.name] = [int(row.met), int(row.missed)]
-    parties = (
-        select(cases.c.process, cases.c.grp, cases.c.party, func.count().label("n"))
-        .where(cases.c.party.is_not(None))
-        .group_by(cases.c.process, cases.c.grp, cases.c.party)
-    )
     for row in session.execute(parties):
         groups[row.process, row.grp].summary.responsibility[row.party] = row.n
     return groups
+
+
+def _clock_counts(
+    cases: Any, group: ColumnElement[str], where: list[ColumnElement[bool]]
+) -> Select[Any]:
+    """Met and missed per group and clock, over ``cases``' clock rows."""
+    met = _ones(and_(CLOCKS.c.breached_at.is_(None), CLOCKS.c.met == true()))
+    missed = _ones(CLOCKS.c.breached_at.is_not(None))
+    return (
+        select(
+            cases.c.process,
+            group.label("grp"),
+            CLOCKS.c.name,
+            met.label("met"),
+            missed.label("missed"),
+        )
+        .select_from(cases.join(CLOCKS, CLOCKS.c.case_id == cases.c.case_id))
+        .where(*where)
+        .group_by(cases.c.process, group, CLOCKS.c.name)
+        .order_by(CLOCKS.c.name)
+    )
+
+
+def _merging(
+    groups: Iterable[tuple[str, str]], group: ColumnElement[str]
+) -> ColumnElement[str] | None:
+    """``group`` with the values that the report names alike (``"1"`` and ``1``, JSON null and
+    ``"-"``) mapped onto one of them; None when every value has a name of its own."""
+    seen: dict[tuple[str, str], str] = {}
+    aliases: list[tuple[ColumnElement[bool], ColumnElement[str]]] = []
+    for process, value in sorted(groups):
+        kept = seen.setdefault((process, group_label(value)), value)
+        if kept != value:
+            aliases.append((and_(CASES.c.process == process, group == value), _text(kept)))
+    return case(*aliases, else_=group) if aliases else None
+
+
+def _in_database(
+    session: Session, settings: ReportSettings, by: GroupBy, scope: _Scope
+) -> dict[tuple[str, str], _Group]:
+    """PostgreSQL: each figure in one statement over the reported cases, joined in bulk."""
+    group = _group_value(settings, by, postgres=True)
+    for _ in range(2):
+        where = _filters(CASES, scope.process, scope.period)
+        cases = per_case(settings, group, scope, postgres=True).subquery("per_case")
+        joins, party = _latest(PARTIES.c.responsibility, PARTIES, scope)
+        ((latest, on),) = joins
+        parties = (
+            select(
+                CASES.c.process, group.label("grp"), party.label("party"), func.count().label("n")
+            )
+            .select_from(CASES.join(latest, on))
+            .where(*where)
+            .group_by(CASES.c.process, group, party)
+        )
+        compliance = _clock_counts(CASES, group, where)
+        groups = _collect(session, cases, compliance, parties, postgres=True)
+        merged = _merging(groups, group) if by is not GroupBy.PROCESS else None
+        if merged is None:
+            break
+        group = merged  # rare: once more with the values named alike as one
+    return groups
+
+
+def _through_a_table(
+    session: Session, settings: ReportSettings, by: GroupBy, scope: _Scope
+) -> dict[tuple[str, str], _Group]:
+    """SQLite: the reported cases once into a temporary table (on disk past the page cache)
+    that every figure then reads, so the per-case look-ups are done once."""
+    create = CreateTableAs(
+        per_case(settings, _group_value(settings, by, postgres=False), scope, postgres=False),
+        f"kesu_report_{uuid.uuid4().hex[:12]}",
+        temporary=True,
+    )
+    cases = create.table
+    session.execute(create)
+    try:
+        if by is not GroupBy.PROCESS:
+            _merge_alike(session, cases)
+        parties = (
+            select(cases.c.process, cases.c.grp, cases.c.party, func.count().label("n"))
+            .where(cases.c.party.is_not(None))
+            .group_by(cases.c.process, cases.c.grp, cases.c.party)
+        )
+        compliance = _clock_counts(cases, cases.c.grp, [])
+        return _collect(session, cases, compliance, parties, postgres=False)
+    finally:
+        session.execute(DropTable(cases))
 
 
 def _merge_alike(session: Session, cases: Table) -> None:
@@ -409,21 +492,8 @@ def summarise_report(
     chosen = _settings(settings)
     postgres = session.get_bind().dialect.name == "postgresql"
     scope = _Scope(process, period, per_case=not postgres)
-    group = _group_value(chosen, by, postgres)
-    # The reported cases once, in a temporary table (on disk past the page cache) that every
-    # figure then reads: the joins are done once, not once per figure.
-    create = CreateTableAs(
-        per_case(chosen, group, scope, postgres),
-        f"kesu_report_{uuid.uuid4().hex[:12]}",
-        temporary=True,
-    )
-    session.execute(create)
-    try:
-        if by is not GroupBy.PROCESS:
-            _merge_alike(session, create.table)
-        groups = _collect(session, create.table, postgres)
-    finally:
-        session.execute(DropTable(create.table))
+    collect = _in_database if postgres else _through_a_table
+    groups = collect(session, chosen, by, scope)
     ordered = sorted(
         groups.values(),
         key=lambda g: (g.summary.process, g.first_opened, group_label(g.summary.group or "")),
