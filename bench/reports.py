@@ -51,7 +51,7 @@ from activities.storage import CaseRow, ClockRow, make_engine, make_session_fact
 from activities.storage.migrations import migrate
 from bench.case_records import generate
 from bench.common import Ratio, Report, median, ms
-from service.report_sql import summarise_report
+from service.report_sql import REPORT_WORK_MEM_BYTES, summarise_report
 from service.reports import GroupBy, Period, build_report
 
 TARGET = 3.0
@@ -108,8 +108,16 @@ def python_report(session: Session, period: Period) -> list[Any]:
 Action = Callable[[Session, Period], list[Any]]
 
 
+def _session(engine: Engine) -> Session:
+    """A session; on PostgreSQL with the report's work_mem, so that both sides get it."""
+    session = make_session_factory(engine)()
+    if engine.dialect.name == "postgresql":
+        session.execute(text(f"SET work_mem = '{REPORT_WORK_MEM_BYTES // 1024}kB'"))
+    return session
+
+
 def _seconds(engine: Engine, action: Action, period: Period) -> float:
-    with make_session_factory(engine)() as session:
+    with _session(engine) as session:
         started = time.perf_counter()
         action(session, period)
         return time.perf_counter() - started
@@ -119,7 +127,7 @@ def _peak_bytes(engine: Engine, action: Action, period: Period) -> int:
     gc.collect()
     tracemalloc.start()
     try:
-        with make_session_factory(engine)() as session:
+        with _session(engine) as session:
             action(session, period)
         return tracemalloc.get_traced_memory()[1]
     finally:

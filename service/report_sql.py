@@ -37,6 +37,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -62,6 +63,8 @@ CLOCKS = ClockRow.__table__.alias("k")
 EVENTS = CaseEventRow.__table__
 EVERY_CASE = Period()
 UPPER_MIDDLE = 0.5 + 2**-40
+REPORT_WORK_MEM_BYTES = 64 * 1024 * 1024
+"""What each of the report's hashes and sorts may hold in memory on PostgreSQL."""
 NO_GROUP = "null"
 """The group value of a case without one (JSON null), and of every case by process."""
 
@@ -199,35 +202,75 @@ SAT = SatisfactionRow.__table__
 PARTIES = ResponsibilityRow.__table__
 
 
-def _marks(
-    settings: ReportSettings,
-    pick: Callable[[Reporting], tuple[str, ...]],
-    column: Any,
-    scope: _Scope,
-) -> tuple[Joins, ColumnElement[int]]:
-    """1/0: did the case take one of its settings' events (enter one of its stages)? Found in
-    the (stage or event, case_id) indexes alone: per case, or joined from every such case."""
-    joins: dict[tuple[str, ...], Any] = {}
+Names = Callable[[Reporting], tuple[str, ...]]
+MARKS: tuple[tuple[Names, Any], ...] = (
+    (lambda r: tuple(r.review_stages), EVENTS.c.to_stage),
+    (lambda r: tuple(r.reopen_events), EVENTS.c.event),
+)
+"""What counts a case as reviewed (a stage it entered) and as reopened (an event it took)."""
 
-    def took(names: tuple[str, ...]) -> ColumnElement[bool]:
-        if not names:
-            return false()
-        if scope.per_case:
-            return (
-                select(EVENTS.c.case_id)
-                .where(column.in_(names), EVENTS.c.case_id == CASES.c.case_id)
-                .exists()
-            )
-        joined: ColumnElement[bool] = joins[names].c.case_id.is_not(None)
-        return joined
 
-    if not scope.per_case:
-        for names in sorted(settings.values(pick)):
+def _marks(settings: ReportSettings, scope: _Scope) -> tuple[Joins, list[ColumnElement[int]]]:
+    """1/0 per mark of ``MARKS``: did the case take one of its settings' events (enter one of
+    its stages)? Per case through the (stage or event, case_id) indexes, or in one pass over
+    the marking steps of the reported cases."""
+    if scope.per_case:
+
+        def took(column: Any) -> Callable[[tuple[str, ...]], ColumnElement[bool]]:
+            def exists(names: tuple[str, ...]) -> ColumnElement[bool]:
+                if not names:
+                    return false()
+                steps = select(EVENTS.c.case_id).where(column.in_(names))
+                return steps.where(EVENTS.c.case_id == CASES.c.case_id).exists()
+
+            return exists
+
+        flags = [settings.choose(pick, took(column)) for pick, column in MARKS]
+        return [], [case((flag, 1), else_=0) for flag in flags]
+    columns: list[Any] = []
+    wanted: list[ColumnElement[bool]] = []
+    labels: list[dict[tuple[str, ...], str]] = []
+    for kind, (pick, column) in enumerate(MARKS):
+        labels.append({})
+        for index, names in enumerate(sorted(settings.values(pick))):
             if names:
-                taken = select(EVENTS.c.case_id).where(column.in_(names))
-                joins[names] = scope.only_reported(taken, EVENTS).distinct().subquery()
-    on = [(taken, taken.c.case_id == CASES.c.case_id) for taken in joins.values()]
-    return on, case((settings.choose(pick, took), 1), else_=0)
+                label = labels[kind][names] = f"mark_{kind}_{index}"
+                columns.append(func.max(case((column.in_(names), 1), else_=0)).label(label))
+                wanted.append(column.in_(names))
+    if not columns:
+        return [], [literal(0, Integer) for _ in MARKS]
+    steps = scope.only_reported(select(EVENTS.c.case_id, *columns).where(or_(*wanted)), EVENTS)
+    found = steps.group_by(EVENTS.c.case_id).subquery()
+
+    def flag(kind: int) -> Callable[[tuple[str, ...]], ColumnElement[bool]]:
+        def marked(names: tuple[str, ...]) -> ColumnElement[bool]:
+            return found.c[labels[kind][names]] == 1 if names else false()
+
+        return marked
+
+    flags = [settings.choose(pick, flag(kind)) for kind, (pick, _) in enumerate(MARKS)]
+    return [(found, found.c.case_id == CASES.c.case_id)], [case((f, 1), else_=0) for f in flags]
+
+
+def _answers(scope: _Scope) -> tuple[Joins, ColumnElement[Any], ColumnElement[Any]]:
+    """Each case's latest CSAT and latest NPS (each the latest non-null one)."""
+    if scope.per_case:
+        (_, csat), (_, nps) = _latest(SAT.c.csat, SAT, scope), _latest(SAT.c.nps, SAT, scope)
+        return [], csat, nps
+
+    def latest(column: Any) -> Any:
+        order = (column.is_(None), SAT.c.seq.desc())  # non-null first (false < true)
+        return func.first_value(column).over(partition_by=SAT.c.case_id, order_by=order)
+
+    ranked = select(
+        SAT.c.case_id,
+        latest(SAT.c.csat).label("csat"),
+        latest(SAT.c.nps).label("nps"),
+        func.row_number().over(partition_by=SAT.c.case_id).label("rank"),
+    )
+    found = scope.only_reported(ranked, SAT).subquery()
+    on = and_(found.c.case_id == CASES.c.case_id, found.c.rank == 1)
+    return [(found, on)], found.c.csat, found.c.nps
 
 
 def per_case(
@@ -239,18 +282,15 @@ def per_case(
     """One row per reported case with what the figures need of it (no case data but its group)."""
     first = ClockRow.__table__.alias("fr")
     last = ClockRow.__table__.alias("res")
-    csat_joins, csat = _latest(SAT.c.csat, SAT, scope)
-    nps_joins, nps = _latest(SAT.c.nps, SAT, scope)
+    answer_joins, csat, nps = _answers(scope)
     party_joins, party = _latest(PARTIES.c.responsibility, PARTIES, scope)
     first_name = settings.choose(lambda r: r.first_response, _text)
     last_name = settings.choose(lambda r: r.resolution, _text)
-    stages = EVENTS.c.to_stage
-    reviews, reviewed = _marks(settings, lambda r: tuple(r.review_stages), stages, scope)
-    reopens, reopened = _marks(settings, lambda r: tuple(r.reopen_events), EVENTS.c.event, scope)
+    mark_joins, (reviewed, reopened) = _marks(settings, scope)
     joined = CASES.outerjoin(
         first, and_(first.c.case_id == CASES.c.case_id, first.c.name == first_name)
     ).outerjoin(last, and_(last.c.case_id == CASES.c.case_id, last.c.name == last_name))
-    for taken, on in (*csat_joins, *nps_joins, *party_joins, *reviews, *reopens):
+    for taken, on in (*answer_joins, *party_joins, *mark_joins):
         joined = joined.outerjoin(taken, on)
     # Without a resolution clock, resolution runs from opening to closing.
     resolution = case(
@@ -419,6 +459,11 @@ def _in_database(
     session: Session, settings: ReportSettings, by: GroupBy, scope: _Scope
 ) -> dict[tuple[str, str], _Group]:
     """PostgreSQL: each figure in one statement over the reported cases, joined in bulk."""
+    # Hashes and sorts of a million cases fit in REPORT_WORK_MEM rather than in many passes
+    # over temporary files; memory stays bounded by it (never lowered below the server's).
+    current = session.scalar(select(func.pg_size_bytes(func.current_setting("work_mem"))))
+    if current is not None and int(current) < REPORT_WORK_MEM_BYTES:
+        session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM_BYTES // 1024}kB'"))
     group = _group_value(settings, by, postgres=True)
     for _ in range(2):
         where = _filters(CASES, scope.process, scope.period)

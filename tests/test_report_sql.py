@@ -96,3 +96,22 @@ def test_settings_per_definition_version(session_factory: sessionmaker[Session])
 def test_the_high_rank_is_the_nearest_rank_in_integers() -> None:
     for count in range(1, 20_001):
         assert _high_rank(count) == max(math.ceil(REPORT_SHARE * count), 1)
+
+
+def test_settings_chosen_per_version_match_the_definition(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Both versions given the same other settings: as if the process had them."""
+    generate(session_factory.kw["bind"], 300, seed=11)
+    other = Reporting(
+        first_response="resolution",
+        resolution="response",
+        review_stages=["handling"],
+        reopen_events=["accept"],
+        team="category",
+    )
+    per_version = ReportSettings(by_version={("complaint", 1): other, ("complaint", 2): other})
+    with session_factory() as session:
+        for by in GroupBy:
+            expected = [r.summary() for r in build_report(session, {"complaint": other}, by=by)]
+            assert summarise_report(session, per_version, by=by) == expected
