@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.deadlines
 	$(BIN)/python -m bench.open_cases
+	$(BIN)/python -m bench.reports
 
 ## make fuzz N=10000: mutated definitions through the loader and the engine; prints the outcome table
 N ?= 1000

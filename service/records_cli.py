@@ -26,7 +26,8 @@ from process.spec import Reporting
 from .cases import Kesu, KesuError
 from .records import Reassigned, open_cases_of, reassign_cases, verify_cases
 from .report_render import render_report, write_csv
-from .reports import DatedBy, GroupBy, Period, build_report
+from .report_sql import summarise_report
+from .reports import DatedBy, GroupBy, Period
 
 COMMANDS = frozenset({"verify", "report", "reassign", "migrate"})
 
@@ -180,7 +181,9 @@ async def run(
                 return _verify(session, args.case, out)
             by = GroupBy(args.by)
             period = report_period(args.since, args.until, DatedBy(args.dated_by), args.tz)
-            reports = build_report(session, reporting, by=by, process=args.process, period=period)
+            reports = summarise_report(
+                session, reporting, by=by, process=args.process, period=period
+            )
             if args.csv:
                 write_csv(reports, by, out)
             else:

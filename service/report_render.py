@@ -1,4 +1,8 @@
-"""The case report as text for people and as CSV for spreadsheets (``starter.py report``)."""
+"""The case report as text for people and as CSV for spreadsheets (``starter.py report``).
+
+Both print ``GroupSummary`` figures; a ``GroupReport`` (every value, ``build_report``) is
+summarised first, so the two computations print through the same lines.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,13 @@ from typing import IO
 
 from process.clocks import format_duration
 
-from .reports import GroupBy, GroupReport, median, percentile
+from .reports import GroupBy, GroupReport, GroupSummary, Times
+
+Figures = GroupReport | GroupSummary
+
+
+def summaries(reports: Iterable[Figures]) -> list[GroupSummary]:
+    return [r.summary() if isinstance(r, GroupReport) else r for r in reports]
 
 
 def _span(value: timedelta | None) -> str:
@@ -22,13 +32,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-def _times(values: list[timedelta]) -> str:
-    if not values:
+def _times(times: Times) -> str:
+    if not times.n:
         return "-"
-    return f"median {_span(median(values))}, p90 {_span(percentile(values, 0.9))} (n={len(values)})"
+    return f"median {_span(times.median)}, p90 {_span(times.p90)} (n={times.n})"
 
 
-def _compliance(report: GroupReport) -> str:
+def _compliance(report: GroupSummary) -> str:
     parts = []
     for name, (met, missed) in report.compliance.items():
         decided = met + missed
@@ -37,20 +47,20 @@ def _compliance(report: GroupReport) -> str:
     return ", ".join(parts) or "-"
 
 
-def _parties(report: GroupReport) -> str:
+def _parties(report: GroupSummary) -> str:
     ranked = sorted(report.responsibility.items(), key=lambda item: (-item[1], item[0]))
     return ", ".join(f"{party} {count}" for party, count in ranked) or "-"
 
 
-def render_report(reports: Iterable[GroupReport], by: GroupBy) -> str:
+def render_report(reports: Iterable[Figures], by: GroupBy) -> str:
     lines: list[str] = []
-    for report in reports:
+    for report in summaries(reports):
         title = report.process + ("" if report.group is None else f" · {by.value} {report.group}")
         csat = "-"
         if report.csat_mean is not None:
             satisfied = _pct(report.csat_satisfied)
-            csat = f"{report.csat_mean:.1f} of 5, {satisfied} satisfied (n={len(report.csat)})"
-        nps = "-" if report.nps_score is None else f"{report.nps_score:+.0f} (n={len(report.nps)})"
+            csat = f"{report.csat_mean:.1f} of 5, {satisfied} satisfied (n={report.csat_n})"
+        nps = "-" if report.nps_score is None else f"{report.nps_score:+.0f} (n={report.nps_n})"
         lines += [
             title,
             f"  opened {report.opened}, closed {report.closed}",
@@ -74,8 +84,9 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def write_csv(reports: list[GroupReport], by: GroupBy, out: IO[str]) -> None:
+def write_csv(given: Iterable[Figures], by: GroupBy, out: IO[str]) -> None:
     """One row per group; durations in hours, rates in percent, empty where nothing counted."""
+    reports = summaries(given)
     clocks = sorted({name for report in reports for name in report.compliance})
     parties = sorted({party for report in reports for party in report.responsibility})
     header = ["process"] + ([] if by is GroupBy.PROCESS else [by.value])
@@ -92,15 +103,15 @@ def write_csv(reports: list[GroupReport], by: GroupBy, out: IO[str]) -> None:
     for report in reports:
         row = [report.process] + ([] if by is GroupBy.PROCESS else [report.group or ""])
         row += [str(report.opened), str(report.closed)]
-        for values in (report.first_response, report.resolution):
-            row += [_hours(median(values)), _hours(percentile(values, 0.9)), str(len(values))]
+        for times in (report.first_response, report.resolution):
+            row += [_hours(times.median), _hours(times.p90), str(times.n)]
         satisfied = report.csat_satisfied
         row += [
             _number(report.csat_mean),
             _number(None if satisfied is None else 100 * satisfied, 1),
-            str(len(report.csat)),
+            str(report.csat_n),
             _number(report.nps_score, 1),
-            str(len(report.nps)),
+            str(report.nps_n),
         ]
         for rate in (report.review_rate, report.reopen_rate):
             row.append(_number(None if rate is None else 100 * rate, 1))

@@ -18,6 +18,11 @@ before the registry) falls back to its process's current section.
   for (each case's latest attribution).
 
 ``Period`` limits the cases to those opened (or closed) in ``[since, until)``.
+
+``build_report`` is the definition of these figures: it reads every row into Python, so it is
+kept for small data and as the reference the database's own computation
+(``service.report_sql.summarise_report``, what the entry points use) is tested against. Both
+give ``GroupSummary``: the figures only, never the values behind them.
 """
 
 from __future__ import annotations
@@ -64,6 +69,77 @@ class GroupBy(StrEnum):
     CATEGORY = "category"
 
 
+@dataclass(frozen=True)
+class Times:
+    """What the report shows of a set of durations."""
+
+    n: int = 0
+    median: timedelta | None = None
+    p50: timedelta | None = None
+    """Nearest rank (a value that occurred, unlike ``median`` of an even count)."""
+    p90: timedelta | None = None
+    """Nearest rank."""
+
+    @classmethod
+    def of(cls, values: list[timedelta]) -> Times:
+        return cls(
+            n=len(values),
+            median=median(values),
+            p50=percentile(values, 0.5),
+            p90=percentile(values, REPORT_SHARE),
+        )
+
+
+REPORT_SHARE = 0.9
+"""The high percentile the report shows (p90)."""
+
+
+@dataclass
+class GroupSummary:
+    """One group's figures, as printed: counts and order statistics, no row behind them."""
+
+    process: str
+    group: str | None
+    opened: int = 0
+    closed: int = 0
+    compliance: dict[str, list[int]] = field(default_factory=dict)
+    """clock -> [met, missed], in clock name order"""
+    first_response: Times = Times()
+    resolution: Times = Times()
+    csat_n: int = 0
+    csat_total: int = 0
+    csat_4_or_5: int = 0
+    nps_n: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+    reviewed: int = 0
+    reopened: int = 0
+    responsibility: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def review_rate(self) -> float | None:
+        return self.reviewed / self.opened if self.opened else None
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.reopened / self.opened if self.opened else None
+
+    @property
+    def csat_mean(self) -> float | None:
+        # As statistics.fmean of the answers: their exact (integer) sum over their count.
+        return float(self.csat_total) / self.csat_n if self.csat_n else None
+
+    @property
+    def csat_satisfied(self) -> float | None:
+        return self.csat_4_or_5 / self.csat_n if self.csat_n else None
+
+    @property
+    def nps_score(self) -> float | None:
+        if not self.nps_n:
+            return None
+        return 100 * (self.nps_promoters - self.nps_detractors) / self.nps_n
+
+
 @dataclass
 class GroupReport:
     process: str
@@ -81,6 +157,26 @@ class GroupReport:
     reopened: int = 0
     responsibility: dict[str, int] = field(default_factory=dict)
     """责任认定: party -> cases attributed to it (each case's latest attribution)."""
+
+    def summary(self) -> GroupSummary:
+        return GroupSummary(
+            process=self.process,
+            group=self.group,
+            opened=self.opened,
+            closed=self.closed,
+            compliance={name: list(self.compliance[name]) for name in sorted(self.compliance)},
+            first_response=Times.of(self.first_response),
+            resolution=Times.of(self.resolution),
+            csat_n=len(self.csat),
+            csat_total=sum(self.csat),
+            csat_4_or_5=sum(score >= 4 for score in self.csat),
+            nps_n=len(self.nps),
+            nps_promoters=sum(score >= 9 for score in self.nps),
+            nps_detractors=sum(score <= 6 for score in self.nps),
+            reviewed=self.reviewed,
+            reopened=self.reopened,
+            responsibility=dict(self.responsibility),
+        )
 
     @property
     def review_rate(self) -> float | None:
@@ -206,6 +302,7 @@ def build_report(
     marks = _marks(session, reporting_of)
 
     groups: dict[tuple[str, str | None], GroupReport] = {}
+    first_opened: dict[tuple[str, str | None], datetime] = {}
     for case in cases:
         reporting = reporting_of[case.case_id]
         value = None
@@ -213,6 +310,7 @@ def build_report(
             raw = case.fields.get(getattr(reporting, by.value))
             value = str(raw) if raw is not None else "-"
         report = groups.setdefault((case.process, value), GroupReport(case.process, value))
+        first_opened.setdefault((case.process, value), case.opened_at)
         report.opened += 1
         report.closed += case.closed_at is not None
         case_clocks = clocks.get(case.case_id, {})
@@ -239,7 +337,9 @@ def build_report(
         steps = marks.get(case.case_id, set())
         report.reviewed += any(stage in reporting.review_stages for _, stage in steps)
         report.reopened += any(event in reporting.reopen_events for event, _ in steps)
-    return list(groups.values())
+    # Groups by process, then by their first case; groups opened at the same moment by name.
+    order = sorted(groups, key=lambda key: (key[0], first_opened[key], key[1] or ""))
+    return [groups[key] for key in order]
 
 
 def _elapsed(clock: ClockRow | None) -> timedelta | None:

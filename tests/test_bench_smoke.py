@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from bench import deadlines, definition_load, open_cases, overhead, simulate, throughput
+from bench import deadlines, definition_load, open_cases, overhead, reports, simulate, throughput
 from bench.common import Server
 
 pytestmark = pytest.mark.temporal
@@ -61,3 +61,9 @@ async def test_deadlines_smoke_never_fire_early(server: Server, tmp_path: Path) 
 async def test_open_cases_smoke(server: Server, tmp_path: Path) -> None:
     report = await open_cases.measure(server, tmp_path, cases=2, queries=2, concurrency=2, warmup=1)
     assert report.figures["kesu_query_p50_seconds"] > 0
+
+
+def test_reports_smoke(tmp_path: Path) -> None:
+    found = reports.measure(rows=60, repeat=1, workdir=tmp_path)
+    assert found.figures["whole table:ratio"] > 0 and found.figures["one month:ratio"] > 0
+    assert "kesu report ÷ plain GROUP BY" in found.render()

@@ -65,9 +65,10 @@ class CaseRow(Base):
     content_hash: Mapped[str] = mapped_column(String(128))
     stage: Mapped[str] = mapped_column(String(100))
     fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Indexed for reports of a period (``report --since/--until``, by opening or closing).
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_seq: Mapped[int]
     assignee: Mapped[str | None] = mapped_column(String(200), index=True)
     """The responsible person (``fields.assignee``), as a column: ``reassign`` looks it up."""
@@ -77,8 +78,14 @@ class CaseEventRow(Base):
     """One step of a case, append-only: the case's audit trail, sealed by a hash chain."""
 
     __tablename__ = "kesu_case_event"
-    # The idempotency key of record_step: a retried step hits this constraint.
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        # The idempotency key of record_step: a retried step hits this constraint.
+        UniqueConstraint("case_id", "seq"),
+        # Reports find the cases that entered a review stage or took a reopen event from
+        # these alone (index-only), without reading every step.
+        Index("ix_kesu_case_event_to_stage_case_id", "to_stage", "case_id"),
+        Index("ix_kesu_case_event_event_case_id", "event", "case_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("kesu_case.case_id"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.cases import Kesu
 from service.report_render import write_csv
-from service.reports import DatedBy, GroupBy, GroupReport, Period, build_report, percentile
+from service.report_sql import summarise_report
+from service.reports import DatedBy, GroupBy, GroupSummary, Period
 
 from .charts import Bar
 from .forms import form_day
@@ -47,19 +49,19 @@ def _choice(request: Request) -> Choice:
     )
 
 
-def _reports(request: Request, choice: Choice) -> list[GroupReport] | None:
+def _reports(request: Request, choice: Choice) -> list[GroupSummary] | None:
     records: sessionmaker[Session] | None = request.app.state.records
     if records is None:
         return None
     kesu: Kesu = request.app.state.kesu
     settings = {name: spec.definition.reporting for name, spec in kesu.processes.items()}
     with records() as session:
-        return build_report(
+        return summarise_report(
             session, settings, by=choice.by, process=choice.process, period=choice.period
         )
 
 
-def _name(report: GroupReport) -> str:
+def _name(report: GroupSummary) -> str:
     return report.process if report.group is None else f"{report.process} · {report.group}"
 
 
@@ -70,7 +72,7 @@ def _share(met: int, missed: int) -> Bar:
     return Bar(label="", value=share, text=text)
 
 
-def compliance_bars(reports: list[GroupReport]) -> list[Bar]:
+def compliance_bars(reports: list[GroupSummary]) -> list[Bar]:
     bars = []
     for report in reports:
         for clock, (met, missed) in sorted(report.compliance.items()):
@@ -79,7 +81,7 @@ def compliance_bars(reports: list[GroupReport]) -> list[Bar]:
     return bars
 
 
-def rate_bars(reports: list[GroupReport]) -> list[Bar]:
+def rate_bars(reports: list[GroupSummary]) -> list[Bar]:
     bars = []
     for report in reports:
         for label, rate in (
@@ -91,8 +93,7 @@ def rate_bars(reports: list[GroupReport]) -> list[Bar]:
     return bars
 
 
-def hours(values: list[Any], share: float) -> str:
-    found = percentile(values, share)
+def hours(found: timedelta | None) -> str:
     return f"{found.total_seconds() / 3600:.1f} h" if found is not None else "–"
 
 
