@@ -49,6 +49,7 @@ from activities.storage import (
     CaseEventRow,
     CaseRow,
     ClockRow,
+    DefinitionRow,
     ResponsibilityRow,
     SatisfactionRow,
 )
@@ -76,12 +77,16 @@ class ReportSettings:
 
     by_process: Mapping[str, Reporting] = field(default_factory=dict)
     by_version: Mapping[tuple[str, int], Reporting] = field(default_factory=dict)
+    by_hash: Mapping[str, Reporting] = field(default_factory=dict)
+    """Published versions by content hash: what a case's own version says comes first."""
 
     def choose(self, pick: Callable[[Reporting], V], make: Callable[[V], ColumnElement[Any]]) -> (
         ColumnElement[Any]
     ):  # fmt: skip
         """``make(pick(settings))`` of each case's settings, as one SQL expression."""
         chosen: dict[V, list[ColumnElement[bool]]] = {}
+        for content_hash, reporting in self.by_hash.items():
+            chosen.setdefault(pick(reporting), []).append(CASES.c.content_hash == content_hash)
         for (process, version), reporting in self.by_version.items():
             when = and_(CASES.c.process == process, CASES.c.version == version)
             chosen.setdefault(pick(reporting), []).append(when)
@@ -96,12 +101,27 @@ class ReportSettings:
 
     def values(self, pick: Callable[[Reporting], V]) -> set[V]:
         """Every value ``pick`` takes among the settings, the defaults' included."""
-        chosen = [*self.by_version.values(), *self.by_process.values(), Reporting()]
+        chosen = [
+            *self.by_hash.values(),
+            *self.by_version.values(),
+            *self.by_process.values(),
+            Reporting(),
+        ]
         return {pick(reporting) for reporting in chosen}
 
 
-def _settings(given: Mapping[str, Reporting] | ReportSettings) -> ReportSettings:
-    return given if isinstance(given, ReportSettings) else ReportSettings(by_process=given)
+def _settings(session: Session, given: Mapping[str, Reporting] | ReportSettings) -> ReportSettings:
+    """The settings given, under each published version's own ``reporting:`` section (a case
+    on a version never published, from before the registry, counts by the settings given)."""
+    chosen = given if isinstance(given, ReportSettings) else ReportSettings(by_process=given)
+    if chosen.by_hash:
+        return chosen
+    published = session.execute(select(DefinitionRow.content_hash, DefinitionRow.spec))
+    by_hash = {
+        content_hash: Reporting.model_validate(spec["definition"].get("reporting") or {})
+        for content_hash, spec in published
+    }
+    return ReportSettings(chosen.by_process, chosen.by_version, by_hash)
 
 
 def _text(value: str) -> ColumnElement[str]:
@@ -534,7 +554,7 @@ def summarise_report(
     period: Period = EVERY_CASE,
 ) -> list[GroupSummary]:
     """``build_report``'s figures, each group in one row of a few aggregate statements."""
-    chosen = _settings(settings)
+    chosen = _settings(session, settings)
     postgres = session.get_bind().dialect.name == "postgresql"
     scope = _Scope(process, period, per_case=not postgres)
     collect = _in_database if postgres else _through_a_table

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from process.spec import Reporting
 from runtime import publications
 from service.report_render import render_report, write_csv
+from service.report_sql import summarise_report
 from service.reports import GroupBy, GroupReport, build_report, median, percentile
 from service.versions import PublishedDefinitions
 from tests.records_support import Script, store
@@ -139,4 +140,7 @@ def test_each_case_counts_by_its_own_published_version(
     )
     with session_factory() as session:
         (report,) = build_report(session, current)
+        (summary,) = summarise_report(session, current)  # what the CLI and the console run
     assert report.first_response == [timedelta(hours=3)]
+    assert summary.first_response.n == 1
+    assert summary.first_response.p50 == timedelta(hours=3)
