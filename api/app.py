@@ -38,6 +38,7 @@ from .deps import (
     Writer,
     case_filter,
     error_responses,
+    require_role,
 )
 from .errors import BodyLimit, install_error_handlers
 from .privacy import PrivacySetup, install_privacy, record_read
@@ -184,13 +185,7 @@ def create_app(
     ) -> models.EventApplied:
         """Move an open case to another responsible person (a supervisor's or manager's call);
         recorded in the case's timeline as a ``case.reassigned`` step."""
-        if not REASSIGN_ROLES.intersection(who.roles):
-            roles = " or ".join(sorted(REASSIGN_ROLES))
-            acts = ", ".join(who.roles) or "no role"
-            raise KesuError(
-                f"reassigning case {case_id}: needs role {roles}; {who.actor!r} acts as {acts}",
-                RefusalKind.FORBIDDEN,
-            )
+        require_role(who, REASSIGN_ROLES, f"reassigning case {case_id}")
         case_id, number = await resolve(case_id)
         result = await kesu.reassign_case(
             case_id,
@@ -219,10 +214,7 @@ def create_app(
     ) -> models.EventApplied:
         """Retry the step a halted case stopped on, once its cause is fixed (admin role);
         recorded as a ``case.repaired`` step. Still refused: 409 with the reason."""
-        if ADMIN_ROLE not in who.roles:
-            raise KesuError(
-                f"repairing case {case_id}: needs role {ADMIN_ROLE}", RefusalKind.FORBIDDEN
-            )
+        require_role(who, {ADMIN_ROLE}, f"repairing case {case_id}")
         case_id, number = await resolve(case_id)
         result = await kesu.repair_case(
             case_id,
@@ -328,8 +320,7 @@ def create_app(
         who: Caller,
     ) -> models.UpgradeResult:
         """Move open cases to a newer published version (admin role); a plan first."""
-        if ADMIN_ROLE not in who.roles:
-            raise KesuError(f"upgrading cases needs role {ADMIN_ROLE}", RefusalKind.FORBIDDEN)
+        require_role(who, {ADMIN_ROLE}, f"upgrading {process} cases")
         plan = await kesu.upgrade(
             process, body.from_version, body.to_version, body.map,
             field_map=body.field_map, dry_run=body.dry_run, actor=who.actor,

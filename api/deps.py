@@ -50,6 +50,18 @@ def _writer(who: Annotated[Principal, Depends(_caller)]) -> Principal:
     return Principal(who.actor, tuple(who.acting_roles))
 
 
+def require_role(who: Principal, allowed: frozenset[str] | set[str], doing: str) -> None:
+    """Refuse (403) unless ``who`` holds one of ``allowed``, naming what was refused, the roles
+    that would do, and the roles the caller acts in."""
+    if allowed.intersection(who.roles):
+        return
+    needed = " or ".join(sorted(allowed))
+    acts = ", ".join(who.roles) or "no role"
+    raise KesuError(
+        f"{doing}: needs role {needed}; {who.actor!r} acts as {acts}", RefusalKind.FORBIDDEN
+    )
+
+
 # Module-level aliases: FastAPI resolves these annotations in the module's namespace.
 def case_filter(
     process: Annotated[str | None, Query(max_length=models.MAX_NAME)] = None,

@@ -86,6 +86,20 @@ async def test_reassign_endpoint(http: httpx.AsyncClient, unique_key: str) -> No
     assert view["fields"]["assignee"] == "李娜"
 
 
+async def test_admin_operations_name_the_role_they_need(
+    http: httpx.AsyncClient, unique_key: str
+) -> None:
+    case_id, _ = await assigned_case(http, unique_key)
+    repair = await http.post(f"/cases/{case_id}/repair", json={"reason": "修好了"}, headers=AGENT)
+    assert repair.status_code == 403
+    assert f"repairing case {case_id}: needs role admin; " in repair.json()["detail"]
+    upgrade = await http.post(
+        "/processes/complaint/upgrade", json={"from_version": 1, "to_version": 2}, headers=AGENT
+    )
+    assert upgrade.status_code == 403
+    assert "upgrading complaint cases: needs role admin; " in upgrade.json()["detail"]
+
+
 async def test_operations_have_names(http: httpx.AsyncClient) -> None:
     document = (await http.get("/openapi.json")).json()
     names = {op["operationId"] for path in document["paths"].values() for op in path.values()}
