@@ -94,8 +94,24 @@ REPORT_SHARE = 0.9
 """The high percentile the report shows (p90)."""
 
 
+class _CaseRates:
+    """The shares of opened cases that were reviewed and reopened, for both shapes of a group."""
+
+    opened: int
+    reviewed: int
+    reopened: int
+
+    @property
+    def review_rate(self) -> float | None:
+        return self.reviewed / self.opened if self.opened else None
+
+    @property
+    def reopen_rate(self) -> float | None:
+        return self.reopened / self.opened if self.opened else None
+
+
 @dataclass
-class GroupSummary:
+class GroupSummary(_CaseRates):
     """One group's figures, as printed: counts and order statistics, no row behind them."""
 
     process: str
@@ -117,14 +133,6 @@ class GroupSummary:
     responsibility: dict[str, int] = field(default_factory=dict)
 
     @property
-    def review_rate(self) -> float | None:
-        return self.reviewed / self.opened if self.opened else None
-
-    @property
-    def reopen_rate(self) -> float | None:
-        return self.reopened / self.opened if self.opened else None
-
-    @property
     def csat_mean(self) -> float | None:
         # As statistics.fmean of the answers: their exact (integer) sum over their count.
         return float(self.csat_total) / self.csat_n if self.csat_n else None
@@ -141,7 +149,7 @@ class GroupSummary:
 
 
 @dataclass
-class GroupReport:
+class GroupReport(_CaseRates):
     process: str
     group: str | None
     """The team or category (None when grouping by process only)."""
@@ -177,14 +185,6 @@ class GroupReport:
             reopened=self.reopened,
             responsibility=dict(self.responsibility),
         )
-
-    @property
-    def review_rate(self) -> float | None:
-        return self.reviewed / self.opened if self.opened else None
-
-    @property
-    def reopen_rate(self) -> float | None:
-        return self.reopened / self.opened if self.opened else None
 
     @property
     def csat_mean(self) -> float | None:
