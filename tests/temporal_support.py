@@ -7,8 +7,9 @@ where a test moves a case's clock forward by real lengths (24 h, 15 days) with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -137,3 +138,12 @@ def sqlite_url(folder: Path) -> str:
 @pytest.fixture
 def unique_key() -> Iterator[str]:
     yield uuid.uuid4().hex[:10]
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], what: str, tries: int = 300) -> None:
+    """Wait for what lags a moment behind a workflow (visibility, the database, an outbox)."""
+    for _ in range(tries):
+        if await probe():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened: {what}")

@@ -6,8 +6,7 @@ answers 4xx JSON naming what is wrong.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from tests.api_support import AGENT, DASHBOARD, HANDLER, SUPERVISOR, api_app, serving
-from tests.temporal_support import Harness
+from tests.temporal_support import Harness, eventually
 
 pytestmark = pytest.mark.temporal
 
@@ -214,15 +213,6 @@ async def test_definitions_and_the_openapi_document_are_served(http: httpx.Async
         document["paths"]
     )
     assert "bearer" in str(document["components"]["securitySchemes"]).lower()
-
-
-async def eventually(probe: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Visibility (search attributes) lags a moment behind the workflow."""
-    for _ in range(200):
-        if await probe():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never saw {what}")
 
 
 async def test_cases_are_listed_by_search_attributes_a_page_at_a_time(

@@ -4,7 +4,6 @@ worker lacks makes the case wait (never run on another definition), and upgrades
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import logging
@@ -31,13 +30,13 @@ from service.cases import CaseFilter, Kesu, KesuError
 from tests.api_support import serving
 from tests.messaging_support import shipped_renderer
 from tests.receivers import Mailbox
-from tests.temporal_support import sqlite_url
+from tests.temporal_support import eventually
 from tests.versions_support import (
     CLAIM_V1,
-    CLAIM_V2,
     VersionedHarness,
+    claim_worker,
+    publish_claim_v2,
     publish_folder,
-    versioned_worker,
     write_definitions,
 )
 from workflows.case import CaseInput, CaseWorkflow
@@ -46,14 +45,6 @@ pytestmark = pytest.mark.temporal
 
 HISTORIES = Path(__file__).parent / "histories"
 AGENT = ("王敏", ["agent"])
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(300):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def open_claims(h: VersionedHarness) -> tuple[str, str]:
@@ -74,10 +65,9 @@ async def open_claims(h: VersionedHarness) -> tuple[str, str]:
 async def test_old_cases_read_list_and_mask_by_their_own_version(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         old, _ = await open_claims(h)
-        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        publish_claim_v2(h)
         h.kesu.refresh()
         new = (await h.kesu.start_case("claim", {"customer_id": "C-3"}, roles=["agent"])).case_id
         assert (await h.kesu.get_case(new)).state.version == 2
@@ -108,12 +98,11 @@ async def test_old_cases_read_list_and_mask_by_their_own_version(
 async def test_a_running_worker_takes_a_new_process_without_restart(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         process = f"feedback_{uuid.uuid4().hex[:8]}"  # no worker of this test run has seen it
         text = CLAIM_V1.replace("process: claim", f"process: {process}")
-        (folder / f"{process}.yaml").write_text(text, encoding="utf-8")
-        publish_folder(h.registry, folder)
+        (h.folder / f"{process}.yaml").write_text(text, encoding="utf-8")
+        publish_folder(h.registry, h.folder)
         h.kesu.refresh()
         case = (await h.kesu.start_case(process, {"customer_id": "C-9"}, roles=["agent"])).case_id
         result = await h.kesu.send_event(case, "accept", actor=AGENT[0], roles=AGENT[1])
@@ -123,8 +112,7 @@ async def test_a_running_worker_takes_a_new_process_without_restart(
 async def test_a_worker_missing_a_hash_waits_for_it_and_never_runs_another(
     temporal_env: WorkflowEnvironment, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         # Content no worker has: published only after its case has started.
         text = CLAIM_V1.replace("version: 1", "version: 3").replace("理赔", uuid.uuid4().hex)
         spec = compile_definition(load_definition_text(text, "claim.yaml"))
@@ -160,10 +148,9 @@ async def test_a_worker_missing_a_hash_waits_for_it_and_never_runs_another(
 async def test_upgrades_plan_every_case_then_move_each_once(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         handling, intake = await open_claims(h)
-        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        publish_claim_v2(h)
 
         # Without a map, the case in 'handling' has nowhere to go: nothing moves at all.
         refused = await h.kesu.upgrade("claim", 1, 2, actor="admin")
@@ -228,10 +215,9 @@ async def test_upgrades_plan_every_case_then_move_each_once(
 async def test_the_http_api_upgrades_for_the_admin_role_only(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         handling, intake = await open_claims(h)
-        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        publish_claim_v2(h)
         tokens = TokenTable.of_tokens(
             {"admin": Principal("管理员", ("admin",)), "agent": Principal("王敏", ("agent",))}
         )
@@ -306,8 +292,7 @@ async def test_a_running_worker_renders_a_new_process_with_its_published_templat
         {"customer": AddressRule(field="email")},
     )
     channels = ChannelSetup(routes={"customer": mail}, default=ConsoleChannel(io.StringIO()))
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder, channels) as h:
+    async with claim_worker(temporal_env.client, tmp_path, channels) as h:
         suffix = uuid.uuid4().hex[:8]
         process, template = f"refund_{suffix}", f"refund_received_{suffix}"
         designer = write_definitions(
@@ -343,10 +328,9 @@ def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
 async def test_an_upgrade_plans_a_case_temporal_runs_before_the_database_has_it(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    folder = write_definitions(tmp_path / "defs", CLAIM_V1)
-    async with versioned_worker(temporal_env.client, sqlite_url(tmp_path), folder) as h:
+    async with claim_worker(temporal_env.client, tmp_path) as h:
         _, stored = await open_claims(h)
-        publish_folder(h.registry, write_definitions(folder, CLAIM_V2))
+        publish_claim_v2(h)
         # Another writer holds the database's write lock: the next case runs in Temporal,
         # but its opening step cannot be stored (the worker retries until the lock goes).
         lock = sqlite3.connect(tmp_path / "kesu.db", isolation_level=None)

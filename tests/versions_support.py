@@ -106,6 +106,21 @@ class VersionedHarness:
 
 
 @asynccontextmanager
+async def claim_worker(
+    client: Client, folder: Path, channels: ChannelSetup | None = None
+) -> AsyncIterator[VersionedHarness]:
+    """A worker on claim v1, written to ``folder/defs``, with its database in ``folder``."""
+    database_url = f"sqlite:///{folder / 'kesu.db'}"
+    definitions = write_definitions(folder / "defs", CLAIM_V1)
+    async with versioned_worker(client, database_url, definitions, channels) as harness:
+        yield harness
+
+
+def publish_claim_v2(harness: VersionedHarness) -> None:
+    publish_folder(harness.registry, write_definitions(harness.folder, CLAIM_V2))
+
+
+@asynccontextmanager
 async def versioned_worker(
     client: Client, database_url: str, folder: Path, channels: ChannelSetup | None = None
 ) -> AsyncIterator[VersionedHarness]:
