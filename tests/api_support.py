@@ -12,9 +12,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from activities.keys import Keyring
 from api import Principal, TokenTable, create_app
 from api.access import TokenSource
+from api.privacy import PrivacySetup
 from service.cases import Kesu
+from service.crypto import EncryptionCodec
 
 TOKENS = {
     "agent-token": Principal("王敏", ("agent",)),
@@ -43,13 +46,24 @@ def api_app(
     body_limit: int = 64 * 1024,
     records: sessionmaker[Session] | None = None,
     tokens: TokenSource | None = None,
+    privacy: PrivacySetup | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def factory() -> AsyncIterator[Kesu]:
         yield kesu
 
     tokens = tokens or TokenTable.of_tokens(TOKENS)
-    return create_app(factory, tokens, body_limit=body_limit, records=records)
+    return create_app(factory, tokens, body_limit=body_limit, records=records, privacy=privacy)
+
+
+def codec_setup(sessions: sessionmaker[Session], keyring: Keyring, web_ui: str) -> PrivacySetup:
+    """The codec endpoint for a Web UI at ``web_ui``, decoding for supervisors and handlers."""
+    return PrivacySetup(
+        sessions=sessions,
+        codec=EncryptionCodec(keyring),
+        web_ui_origins=[web_ui],
+        decoders=frozenset({"supervisor", "handler"}),
+    )
 
 
 class _Server(uvicorn.Server):

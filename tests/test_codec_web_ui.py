@@ -29,15 +29,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from activities.keys import Keyring
-from api import TokenTable, create_app
-from api.privacy import PrivacySetup
+from api import TokenTable
 from api_server import CODEC_ORIGINS_ENV, codec_origins, web_ui_codec_endpoint
 from process.compiler import CompiledSpec
 from runtime import EmbeddedServer, SetupError, connect, embedded_temporal
-from service.cases import Kesu
-from service.crypto import EncryptionCodec
 from service.privacy import Privacy
-from tests.api_support import TOKENS, serving
+from tests.api_support import TOKENS, api_app, codec_setup, serving
 from tests.browser_support import browser, screenshot_path
 from tests.temporal_support import running_harness, sqlite_url
 
@@ -88,19 +85,9 @@ async def web_ui_and_api(tmp_path: Path, specs: dict[str, CompiledSpec]) -> Asyn
         ui = server.ui_url.removesuffix("/namespaces/default/workflows")
         client = await connect(server.address, "default", payload_key=keyring)
         async with running_harness(client, sqlite_url(tmp_path), specs, keyring=keyring) as h:
-
-            @contextlib.asynccontextmanager
-            async def factory() -> AsyncIterator[Kesu]:
-                yield h.kesu
-
-            setup = PrivacySetup(
-                sessions=h.sessions,
-                codec=EncryptionCodec(keyring),
-                web_ui_origins=[ui],
-                decoders=frozenset({"supervisor", "handler"}),
-            )
-            tokens = TokenTable.of_tokens(TOKENS)
-            app = create_app(factory, tokens, records=h.sessions, privacy=setup)
+            setup = codec_setup(h.sessions, keyring, ui)
+            app = api_app(h.kesu, records=h.sessions, tokens=TokenTable.of_tokens(TOKENS),
+                          privacy=setup)  # fmt: skip
             async with serving(app, listener) as base:
                 assert base == api
                 fields = {"customer_id": "C-7", "customer_name": NAME, "phone": "13900002222"}

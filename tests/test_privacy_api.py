@@ -17,16 +17,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.keys import Keyring
-from api import Principal, TokenTable, create_app
-from api.privacy import PrivacySetup
+from api import Principal, TokenTable
 from process.compiler import CompiledSpec
 from runtime import connect, temporal_binary
-from service.cases import Kesu
-from service.crypto import EncryptionCodec
 from service.privacy import NO_CASE, Privacy
 from service.privacy_cli import PrivacyContext, run
 from starter import build_parser
-from tests.api_support import AGENT, SUPERVISOR, TOKENS, serving
+from tests.api_support import AGENT, SUPERVISOR, TOKENS, api_app, codec_setup, serving
 from tests.temporal_support import Harness, running_harness, sqlite_url
 
 pytestmark = pytest.mark.temporal
@@ -44,17 +41,8 @@ NAME = "欧阳娜娜"
 
 @contextlib.asynccontextmanager
 async def privacy_api(h: Harness, keyring: Keyring) -> AsyncIterator[httpx.AsyncClient]:
-    @contextlib.asynccontextmanager
-    async def factory() -> AsyncIterator[Kesu]:
-        yield h.kesu
-
-    setup = PrivacySetup(
-        sessions=h.sessions,
-        codec=EncryptionCodec(keyring),
-        web_ui_origins=[UI],
-        decoders=frozenset({"supervisor", "handler"}),
-    )
-    app = create_app(factory, TokenTable.of_tokens(ALL_TOKENS), privacy=setup)
+    tokens = TokenTable.of_tokens(ALL_TOKENS)
+    app = api_app(h.kesu, tokens=tokens, privacy=codec_setup(h.sessions, keyring, UI))
     async with serving(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         yield http
 
