@@ -3,7 +3,8 @@
 ``python -m bench.long_case [--events N] [--notes K] [--steps-per-run S]``
 
 One complaint is accepted and assigned, then goes round a cycle until it has taken N events:
-K notes sent at once (``submit_plan``, a step that stays in ``handling``), one reassignment,
+K notes sent at once (``submit_plan``, a step that stays in ``handling``; Temporal takes at
+most 10 updates in flight per workflow by default, so K stays below that), one reassignment,
 and one reopening (``propose`` a resolution, the customer is ``dissatisfied``: back in
 handling, its plan and resolution clocks restart). The case continues as new every S steps
 (``workflows.case.STEPS_PER_RUN`` by default) or sooner when Temporal suggests it.
@@ -101,7 +102,7 @@ async def drive_long_case(
     kesu: Kesu,
     case_id: str,
     events: int,
-    notes: int = 20,
+    notes: int = 8,
     each: Callable[[Drive], Any] | None = None,
     tag: str = "",
 ) -> Drive:
@@ -177,7 +178,7 @@ async def measure(
     workdir: Path,
     *,
     events: int = 5000,
-    notes: int = 20,
+    notes: int = 8,
     steps_per_run: int | None = None,
 ) -> Report:
     database = f"sqlite:///{workdir / 'long.db'}"
@@ -273,7 +274,7 @@ async def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=5000, help="events sent to the case")
-    parser.add_argument("--notes", type=int, default=20, help="notes sent at once per cycle")
+    parser.add_argument("--notes", type=int, default=8, help="notes sent at once per cycle")
     parser.add_argument("--steps-per-run", type=int, default=None, help="continue-as-new bound")
     args = parser.parse_args(argv)
     return run_script(

@@ -29,7 +29,7 @@ from workflows.case import ANSWERS_KEPT, STEPS_KEPT, CaseWorkflow
 pytestmark = pytest.mark.temporal
 
 STEPS_PER_RUN = 60
-NOTES = 10
+NOTES = 8
 """Notes sent at once in each cycle: a run may overrun its bound by those still in flight."""
 EVENTS = 300
 
