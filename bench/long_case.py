@@ -32,9 +32,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from activities.storage import list_events, make_engine, make_session_factory
 from bench.common import Ratio, Report, Server, run_script, worker_process
 from bench.journey import FIELDS, kesu_case, outbox_drained, unused_key
 from bench.specs import complaint_spec
+from process.state import CaseState, Step
 from runtime import exit_after
 from service.cases import Kesu
 from workflows import search
@@ -144,6 +146,26 @@ class RunFigures:
     continued: bool
 
 
+def untrimmed_bytes(database_url: str, state: CaseState) -> int:
+    """The size ``state`` would have with its whole timeline (as the stored steps), which is
+    what a case carried into each new run before it kept only its latest steps."""
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = list_events(session, state.case_id)
+    finally:
+        engine.dispose()
+    timeline = [
+        Step(
+            seq=row.seq, at=row.at, event=row.event, from_stage=row.from_stage,
+            to_stage=row.to_stage, actor=row.actor, role=row.role, data=row.data, notes=row.notes,
+        )
+        for row in rows
+    ]  # fmt: skip
+    whole = state.model_copy(update={"steps": timeline, "earlier_steps": 0})
+    return len(whole.model_dump_json())
+
+
 def run_figures(run_id: str, history: WorkflowHistory) -> RunFigures:
     first = history.events[0].workflow_execution_started_event_attributes
     updates = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
@@ -194,6 +216,7 @@ async def measure(
         after_long = w.rss_bytes()
         view = await kesu.get_case(case_id)
         view_bytes = len(view.model_dump_json())
+        untrimmed = untrimmed_bytes(database, view.state)
         short_id = await kesu_case(kesu, unused_key("short"))
         await outbox_drained(database)
         after_short = w.rss_bytes()
@@ -241,11 +264,16 @@ async def measure(
     carried = [run.started_input_bytes for run in runs[1:]]
     figures["first_carried_bytes"] = carried[0] if carried else 0
     figures["last_carried_bytes"] = carried[-1] if carried else 0
+    figures["untrimmed_state_bytes"] = untrimmed
     figures["rss_growth_half_bytes"] = growth[half - 1] if half else 0
     figures["rss_growth_bytes"] = growth[-1] if growth else 0
     figures["rss_short_case_bytes"] = after_short - after_long
     figures["view_bytes"] = view_bytes
     figures["short_view_bytes"] = len(short_view.model_dump_json())
+    report.notes.append(
+        f"carried state, last run: {figures['last_carried_bytes'] / 1024:.1f} KiB; the same "
+        f"state with its whole timeline (as carried before the bound): {untrimmed / 1024:.0f} KiB"
+    )
     report.rows.append(
         [
             "worker RSS", f"+{figures['rss_growth_half_bytes'] / MIB:.1f} MiB at half",

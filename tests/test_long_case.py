@@ -6,6 +6,8 @@ sent again with its id after a new run began as the first time, and its deadline
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +25,7 @@ from bench.long_case import (
 )
 from process.compiler import CompiledSpec
 from process.events import BREACHED_EVENT_PREFIX, REASSIGNED_EVENT
-from tests.temporal_support import running_harness, sqlite_url
+from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import ANSWERS_KEPT, STEPS_KEPT, CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -32,6 +34,7 @@ STEPS_PER_RUN = 60
 NOTES = 8
 """Notes sent at once in each cycle: a run may overrun its bound by those still in flight."""
 EVENTS = 300
+HISTORIES = Path(__file__).parent / "histories"
 
 
 async def test_a_long_case_continues_as_new_and_stays_correct(
@@ -122,4 +125,50 @@ async def test_a_long_case_continues_as_new_and_stays_correct(
         with h.sessions() as session:
             assert [row.seq for row in list_events(session, case)] == list(
                 range(view.state.next_seq)
+            )
+
+
+async def test_events_sent_again_in_a_new_run_get_their_first_answer(harness: Harness) -> None:
+    """Recorded (``KESU_RECORD_HISTORIES=1``): the run that continues as new at its bound of
+    steps, and the next one, which answers the repeated events without a step."""
+    h = harness
+    case = await open_long_case(h.kesu, h.client, h.task_queue, steps_per_run=5)
+    handle = h.client.get_workflow_handle_for(CaseWorkflow.run, case)
+    first_run = (await handle.describe()).run_id
+    note = await h.kesu.send_event(
+        case, "submit_plan", data={"plan": "先核实"}, event_id="note-1", **HANDLER
+    )
+    moved = await h.kesu.reassign_case(
+        case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-1"
+    )
+    assert moved.seq == 4  # the fifth step: the bound of this case's runs
+    for _ in range(100):  # the new run begins in the task that answered the move
+        second_run = (await handle.describe()).run_id
+        if second_run != first_run:
+            break
+        await asyncio.sleep(0.05)
+    assert second_run != first_run, "the case did not continue as new after 5 steps"
+    again = await h.kesu.send_event(
+        case, "submit_plan", data={"plan": "先核实"}, event_id="note-1", **HANDLER
+    )
+    assert again == note
+    assert await h.kesu.reassign_case(
+        case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-1"
+    ) == moved  # fmt: skip
+    later = await h.kesu.send_event(case, "submit_plan", data={"plan": "再核实"}, **HANDLER)
+    assert later.seq == 5
+    view = await h.kesu.get_case(case)
+    assert view.state.next_seq == 6 and view.state.fields["assignee"] == ASSIGNEES[1]
+    with h.sessions() as session:
+        rows = list_events(session, case)
+    assert [row.seq for row in rows] == list(range(6))
+    assert [row.event for row in rows].count("submit_plan") == 2
+    if os.environ.get("KESU_RECORD_HISTORIES"):
+        spec = h.kesu.spec("complaint")
+        for name, run_id in (("first", first_run), ("second", second_run)):
+            history = await h.client.get_workflow_handle(case, run_id=run_id).fetch_history()
+            path = HISTORIES / f"complaint_long_{name}_run.json"
+            path.write_text(history.to_json(), encoding="utf-8")
+            path.with_name(path.stem + ".definitions.json").write_text(
+                f"[{spec.model_dump_json()}]", encoding="utf-8"
             )
