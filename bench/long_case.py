@@ -107,10 +107,11 @@ async def drive_long_case(
     notes: int = 8,
     each: Callable[[Drive], Any] | None = None,
     tag: str = "",
+    assignee: str = ASSIGNEES[0],
 ) -> Drive:
-    """Send about ``events`` events (whole cycles) to a case in ``handling``; ``tag`` tells
-    the plans of one drive from another's."""
-    drive = Drive(case_id=case_id, events=2)  # accept, assign
+    """Send about ``events`` events (whole cycles) to a case in ``handling`` assigned to
+    ``assignee``; ``tag`` tells the plans of one drive from another's."""
+    drive = Drive(case_id=case_id, events=2, assignee=assignee)  # accept, assign
     cycle = 0
     while drive.events < events:
         cycle += 1
@@ -122,7 +123,7 @@ async def drive_long_case(
         ]
         await asyncio.gather(*batch)
         drive.notes += notes
-        following = ASSIGNEES[cycle % 2]
+        following = ASSIGNEES[1] if drive.assignee == ASSIGNEES[0] else ASSIGNEES[0]
         await kesu.reassign_case(case_id, drive.assignee, following, actor="李强", reason="轮岗")
         drive.assignee = following
         drive.reassignments += 1

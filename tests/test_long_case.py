@@ -75,7 +75,9 @@ async def test_a_long_case_continues_as_new_and_stays_correct(
         assert await kesu.reassign_case(
             case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-once"
         ) == moved  # fmt: skip
-        rest = await drive_long_case(kesu, case, EVENTS - first.events, NOTES, tag="b")
+        rest = await drive_long_case(
+            kesu, case, EVENTS - first.events, NOTES, tag="b", assignee=first.assignee
+        )
 
         view = await kesu.get_case(case)
         state = view.state
