@@ -272,6 +272,11 @@ async def measure(
     figures["view_bytes"] = view_bytes
     figures["short_view_bytes"] = len(short_view.model_dump_json())
     report.notes.append(
+        f"case query answer: {view_bytes / 1024:.0f} KiB at the end "
+        f"({len(view.state.steps)} steps shown of {view.state.next_seq}); the short case's: "
+        f"{figures['short_view_bytes'] / 1024:.1f} KiB"
+    )
+    report.notes.append(
         f"carried state, last run: {figures['last_carried_bytes'] / 1024:.1f} KiB; the same "
         f"state with its whole timeline (as carried before the bound): {untrimmed / 1024:.0f} KiB"
     )
