@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.deadlines
 	$(BIN)/python -m bench.open_cases
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.long_case
 
 ## make fuzz N=10000: mutated definitions through the loader and the engine; prints the outcome table
 N ?= 1000

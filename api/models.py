@@ -160,6 +160,9 @@ class Case(BaseModel):
     """True when customer data (pii fields) is shown as ``***`` for the caller's roles."""
     clocks: list[Clock]
     timeline: list[TimelineStep]
+    earlier_steps: int = 0
+    """Steps before the first one in ``timeline``, all stored in the database: a long case
+    (hundreds of events) shows its latest steps here."""
     timeout: StageTimeout | None = None
     """The current stage's timeout, if it has one: when it fires, and whether provisionally."""
 

@@ -77,6 +77,7 @@ def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -
         timeline=[
             models.TimelineStep(**{**dict(step), "data": shown(step.data)}) for step in state.steps
         ],
+        earlier_steps=state.earlier_steps,
     )
 
 

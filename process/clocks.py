@@ -90,8 +90,16 @@ def format_duration(span: timedelta) -> str:
     return " ".join(parts) or "0s"
 
 
+EXPLAIN_KEPT = 10
+"""Lines a clock's ``explain`` keeps: its first and the latest. Every line is also a note of
+its step's timeline entry; a long case (reopened a hundred times) keeps a clock of bounded
+size, which every stored step snapshots."""
+
+
 def _say(clock: ClockState, line: str) -> str:
     clock.explain.append(line)
+    if len(clock.explain) > EXPLAIN_KEPT:
+        del clock.explain[1 : len(clock.explain) - EXPLAIN_KEPT + 1]
     return line
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .clocks import ClockState
+from .events import TIMEOUT_EVENT
 
 ASSIGNEE_FIELD = "assignee"
 """The field naming a case's responsible person (责任人), the one ``reassign`` moves."""
@@ -81,10 +82,26 @@ class CaseState(BaseModel):
     closed_at: datetime | None = None
     clocks: dict[str, ClockState] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
+    """The timeline, or for a long case its latest part (``earlier_steps``)."""
+    earlier_steps: int = 0
+    """Steps left out of ``steps`` (all stored in the database): a long case carries only
+    its latest steps into a new run (``trimmed``), so its state stays the same size."""
 
     @property
     def next_seq(self) -> int:
-        return len(self.steps)
+        return self.steps[-1].seq + 1 if self.steps else self.earlier_steps
+
+    def trimmed(self, keep: int) -> CaseState:
+        """This state with only the latest ``keep`` steps, plus the last timeout out of each
+        stage before them (a timeout's ``refuse`` window reads it: ``closed_window``)."""
+        if len(self.steps) <= keep:
+            return self
+        split = len(self.steps) - keep
+        older, latest = self.steps[:split], self.steps[split:]
+        timeouts = {step.from_stage: step for step in older if step.event == TIMEOUT_EVENT}
+        kept = sorted(timeouts.values(), key=lambda step: step.seq) + latest
+        left_out = self.earlier_steps + len(self.steps) - len(kept)
+        return self.model_copy(update={"steps": kept, "earlier_steps": left_out})
 
     @property
     def next_deadline(self) -> datetime | None:

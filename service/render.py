@@ -77,6 +77,8 @@ def render_case(
     if view.timeout is not None:
         lines += ["timeout:", f"  {view.timeout.text(zone)}"]
     lines.append("timeline:")
+    if state.earlier_steps:
+        lines.append(f"  ({state.earlier_steps} earlier steps: in the database)")
     for step in state.steps:
         who = step.actor + (f" ({step.role})" if step.role else "")
         move = (

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from bench import deadlines, definition_load, open_cases, overhead, reports, simulate, throughput
+from bench import (
+    deadlines,
+    definition_load,
+    long_case,
+    open_cases,
+    overhead,
+    reports,
+    simulate,
+    throughput,
+)
 from bench.common import Server
 
 pytestmark = pytest.mark.temporal
@@ -67,3 +76,10 @@ def test_reports_smoke(tmp_path: Path) -> None:
     found = reports.measure(rows=60, repeat=1, workdir=tmp_path)
     assert found.figures["whole table:ratio"] > 0 and found.figures["one month:ratio"] > 0
     assert "kesu report ÷ plain GROUP BY" in found.render()
+
+
+async def test_long_case_smoke_continues_as_new(server: Server, tmp_path: Path) -> None:
+    report = await long_case.measure(server, tmp_path, events=40, notes=4, steps_per_run=15)
+    assert report.figures["runs"] >= 2
+    assert report.figures["long_history_bytes_per_step"] > 0
+    assert "long/short history per step" in report.render()

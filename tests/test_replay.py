@@ -6,7 +6,9 @@ v2, with the definitions it references beside it in ``*.definitions.json``; ``-k
 a bank complaint re-targeted by a published calendar update; ``-k provisional_timeout`` a
 stage timeout in working days re-targeted and fired; ``-k setting_the_field`` a clock counting
 from a date field set later; ``test_halts.py -k repaired`` a complaint halted by a data fault
-on PostgreSQL, alerted, repaired too early, then repaired); keep the old files
+on PostgreSQL, alerted, repaired too early, then repaired; ``test_long_case.py -k sent_again``
+a complaint continuing as new at its bound of steps per run, and the run after it answering
+events sent again with their ids); keep the old files
 too, since cases started on old code (which carried the whole definition) still run."""
 
 from __future__ import annotations

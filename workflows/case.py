@@ -60,6 +60,16 @@ _STORE_HEARTBEAT = timedelta(seconds=3)
 _SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
 DELIVER_EVENTS_PATCH = "deliver-domain-events-with-their-step"
 HALT_ALERT_PATCH = "alert-an-operator-when-a-case-halts"
+STEPS_PER_RUN_PATCH = "continue-as-new-after-steps-per-run"
+STEPS_PER_RUN = 250
+"""Steps one run takes before a long case continues as new (unless Temporal suggests it
+sooner): the steps a worker holds in memory, and the history of a run, stay bounded."""
+STEPS_KEPT = 50
+"""The latest steps a long case carries into its new run (the case query shows them; the
+whole timeline is in the database)."""
+ANSWERS_KEPT = 200
+"""Update ids (with their answers) a case remembers, the latest first to stay: a caller who
+sends an event again with its id after the case continued as new gets the first answer."""
 
 
 class CaseInput(BaseModel):
@@ -75,6 +85,12 @@ class CaseInput(BaseModel):
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     """Calendars published to the case since it opened (``calendar`` updates): they replace
     the definition's own when a long case continues as new."""
+    steps_per_run: int | None = Field(default=None, ge=1)
+    """Steps a run takes before the case continues as new; None: ``STEPS_PER_RUN``. In the
+    input (not the worker's settings) so that a replay continues where the run did."""
+    answered: dict[str, EventResult] = Field(default_factory=dict)
+    """The latest updates answered, by update id, carried across continue-as-new: Temporal
+    tells a repeated update id from a new one only within a run."""
 
 
 class CaseView(BaseModel):
@@ -159,6 +175,8 @@ class CaseWorkflow:
         self._halts = 0
         self._alert: HaltReport | None = None
         """A halt not yet reported to an operator (``report_halt``)."""
+        self._steps_per_run = case.steps_per_run or STEPS_PER_RUN
+        self._answered = dict(case.answered)
         if case.state is not None:
             self._engine = CaseEngine(self._spec, case.state, provisional)
         else:
@@ -166,6 +184,7 @@ class CaseWorkflow:
                 self._spec, case.case_id, case.fields, case.actor, workflow.now(), provisional
             )
             self._unsaved.append(opened)
+        self._first_seq = 0 if case.state is None else case.state.next_seq
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseSummary:
@@ -181,14 +200,16 @@ class CaseWorkflow:
             engine = self._engine  # read after every wait: an upgrade replaces it
             if engine.state.closed_at is not None:
                 break
-            if workflow.info().is_continue_as_new_suggested() and workflow.all_handlers_finished():
+            if self._run_is_long() and workflow.all_handlers_finished():
                 workflow.continue_as_new(
                     CaseInput(
                         case_id=case.case_id,
                         definition=self._spec.content_hash,
                         spec=self._embedded,  # not published, perhaps: keep carrying it
-                        state=engine.state,
+                        state=engine.state.trimmed(STEPS_KEPT),
                         calendars=self._calendars,
+                        steps_per_run=case.steps_per_run,
+                        answered=self._answered,
                     )
                 )
             await self._sleep_until_something_happens()
@@ -196,7 +217,15 @@ class CaseWorkflow:
         if self._deliver:
             await self._deliver_outbox()
         state = self._engine.state
-        return CaseSummary(case_id=case.case_id, stage=state.stage, steps=len(state.steps))
+        return CaseSummary(case_id=case.case_id, stage=state.stage, steps=state.next_seq)
+
+    def _run_is_long(self) -> bool:
+        """Time to continue as new: Temporal suggests it (the history is large), or this run
+        has taken ``steps_per_run`` steps. (Runs recorded before the bound replay without it.)"""
+        if workflow.info().is_continue_as_new_suggested():
+            return True
+        taken = self._engine.state.next_seq - self._first_seq
+        return taken >= self._steps_per_run and workflow.patched(STEPS_PER_RUN_PATCH)
 
     async def _sleep_until_something_happens(self) -> None:
         seen = self._changes
@@ -219,7 +248,8 @@ class CaseWorkflow:
 
     @event.validator
     def _validate_event(self, event: EventInput) -> None:
-        _refuse(self._halt_refusal() or self._engine.check_event(event, workflow.now()))
+        if self._answer() is None:
+            _refuse(self._halt_refusal() or self._engine.check_event(event, workflow.now()))
 
     @workflow.update(name=REASSIGN_UPDATE)
     async def reassign(self, request: ReassignInput) -> EventResult:
@@ -227,7 +257,8 @@ class CaseWorkflow:
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignInput) -> None:
-        _refuse(self._halt_refusal() or self._engine.reassign_problem(request))
+        if self._answer() is None:
+            _refuse(self._halt_refusal() or self._engine.reassign_problem(request))
 
     @workflow.update(name=UPGRADE_UPDATE)
     async def upgrade(self, request: UpgradeInput) -> EventResult:
@@ -237,7 +268,8 @@ class CaseWorkflow:
     @upgrade.validator
     def _validate_upgrade(self, request: UpgradeInput) -> None:
         target = definitions.CACHE.get(request.to_definition)
-        if target is not None:  # else the handler waits for the worker to fetch it
+        # Not in the cache: the handler waits for the worker to fetch it, and checks then.
+        if target is not None and self._answer() is None:
             _refuse(self._upgrade_problem(target, request))
 
     def _upgrade_problem(self, target: CompiledSpec, request: UpgradeInput) -> Refusal | None:
@@ -273,7 +305,8 @@ class CaseWorkflow:
 
     @calendar.validator
     def _validate_calendar(self, update: CalendarUpdate) -> None:
-        _refuse(self._engine.calendar_problem(update))
+        if self._answer() is None:
+            _refuse(self._engine.calendar_problem(update))
 
     @workflow.update(name=REPAIR_UPDATE)
     async def repair(self, request: RepairInput) -> EventResult:
@@ -322,6 +355,9 @@ class CaseWorkflow:
 
     async def _change(self, change: Callable[[datetime], Outcome]) -> EventResult:
         """Apply a change under the lock and answer only once its step is stored."""
+        answered = self._answer()
+        if answered is not None:  # sent again after the case continued as new
+            return answered
         async with self._lock:
             # State may have moved since the validator ran (another event got the lock first).
             halted = self._halt_refusal()
@@ -336,7 +372,22 @@ class CaseWorkflow:
         halted = self._halt_refusal()
         if halted is not None:
             raise _refused(halted)
-        return _result(outcome)
+        result = _result(outcome)
+        self._remember(result)
+        return result
+
+    def _answer(self) -> EventResult | None:
+        """The answer already given to this update's id in an earlier run of the case."""
+        update = workflow.current_update_info()
+        return None if update is None else self._answered.get(update.id)
+
+    def _remember(self, result: EventResult) -> None:
+        update = workflow.current_update_info()
+        if update is None:
+            return
+        self._answered[update.id] = result
+        while len(self._answered) > ANSWERS_KEPT:
+            del self._answered[next(iter(self._answered))]
 
     def _halt_refusal(self) -> Refusal | None:
         if self._halted is None:
