@@ -60,7 +60,7 @@ def merge_problem(
     if primary.merged_into is not None or primary.case_id in merged_into:
         into = primary.merged_into or merged_into[primary.case_id]
         return refuse(
-            RefusalKind.CONFLICT, f"{primary.case_id} is itself merged into {into}: merge into that"
+            RefusalKind.CONFLICT, f"{primary.case_id} is itself merged: merge into {into} instead"
         )
     if primary.closed:
         return refuse(RefusalKind.CONFLICT, f"{primary.case_id} is closed")
