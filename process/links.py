@@ -130,6 +130,11 @@ def merged_into(steps: Sequence[Step]) -> str | None:
     return str(found[-1].data["into"]) if found else None
 
 
+def duplicates_of(steps: Sequence[Step]) -> list[str]:
+    """The cases merged into this one, in the order they were."""
+    return [str(step.data["duplicate"]) for step in steps if step.event == DUPLICATE_LINKED_EVENT]
+
+
 def group_of(steps: Sequence[Step]) -> tuple[str, str | None] | None:
     """The group a case joined, with the handling plan it joined with."""
     found = [step for step in steps if step.event == GROUPED_EVENT]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.storage import (
@@ -23,6 +24,7 @@ from activities.storage import (
     CaseGroupMemberRow,
     CaseGroupRow,
     CaseRow,
+    groups_of,
     has_identity,
     merge_links,
     possible_duplicates,
@@ -46,6 +48,8 @@ class Duplicates:
     checked: bool
     cases: list[Candidate] = field(default_factory=list)
     reason: str | None = None
+    declared: bool = True
+    """False: the case's process declares no ``merging:`` (nothing to check)."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,15 @@ class Linking:
         view = await self._kesu.get_case(case_id)
         merging = self._merging(view)
         if merging is None:
-            return Duplicates(checked=False, reason=f"{view.state.process} declares no merging:")
+            reason = f"{view.state.process} declares no merging:"
+            return Duplicates(checked=False, reason=reason, declared=False)
         if 0 in view.pending:
             await self._kesu.wait_opened(case_id)
-        return await asyncio.to_thread(self._duplicates, case_id, view, merging)
+        try:
+            return await asyncio.to_thread(self._duplicates, case_id, view, merging)
+        except SQLAlchemyError as error:  # the case is open all the same: say so, go on
+            reason = f"the case database cannot be read: {type(error).__name__}"
+            return Duplicates(checked=False, reason=reason)
 
     def _duplicates(self, case_id: str, view: CaseView, merging: Merging) -> Duplicates:
         with self._sessions() as session:
@@ -150,6 +159,11 @@ class Linking:
         )
         linked = await self._kesu.link_case(into, recorded, f"{request_id}:primary")
         return Merged(duplicate=closed, primary=linked)
+
+    def groups_of(self, case_ids: list[str]) -> dict[str, str]:
+        """Case id -> its group, for a listing."""
+        with self._sessions() as session:
+            return groups_of(session, case_ids)
 
     def _merge_links(self, case_ids: list[str]) -> dict[str, str]:
         with self._sessions() as session:
