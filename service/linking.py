@@ -30,7 +30,14 @@ from activities.storage import (
     possible_duplicates,
 )
 from process.access import roles_allow
-from process.links import CaseFacts, LinkInput, LinkKind, merge_problem, merged_into
+from process.links import (
+    CaseFacts,
+    LinkInput,
+    LinkKind,
+    merge_problem,
+    merged_into,
+    recorded_link,
+)
 from process.merging import Merging
 from process.refusals import RefusalKind
 from process.state import EventResult
@@ -153,7 +160,13 @@ class Linking:
         request = LinkInput(
             kind=LinkKind.MERGED_INTO, other=into, actor=actor, roles=roles, reason=reason
         )
-        closed = await self._kesu.link_case(duplicate, request, f"{request_id}:duplicate")
+        done = recorded_link(dup_view.state.steps, request)
+        if done is not None:  # merged before (its workflow has ended): only the primary's side
+            closed = EventResult(
+                seq=done.seq, from_stage=done.from_stage or "", stage=done.to_stage, closed=True
+            )
+        else:
+            closed = await self._kesu.link_case(duplicate, request, f"{request_id}:duplicate")
         recorded = LinkInput(
             kind=LinkKind.DUPLICATE, other=duplicate, actor=actor, roles=roles, reason=reason
         )
