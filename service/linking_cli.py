@@ -47,7 +47,8 @@ def _acting(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", action="append", default=[], help="a role the actor acts in")
 
 
-async def run(args: argparse.Namespace, kesu: Kesu, out: TextIO = sys.stdout) -> int:
+async def run(args: argparse.Namespace, kesu: Kesu, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # read now: a caller may have replaced it
     linking = Linking(kesu)
     if args.command == "merge":
         merged = await linking.merge(

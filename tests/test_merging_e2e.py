@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import pytest
 
+import starter
 from activities.storage import list_events, list_outbox
 from process.refusals import RefusalKind
+from runtime import Settings
 from service.cases import KesuError
 from service.linking import Linking
+from service.render import render_case
 from service.reports import build_report
+from starter import build_parser
 from tests.temporal_support import Harness
 
 pytestmark = pytest.mark.temporal
@@ -102,3 +106,46 @@ async def test_duplicates_merge_and_group(harness: Harness, unique_key: str) -> 
     assert linking.groups_of([primary, duplicate]) == {primary: group.group_id}
     with pytest.raises(KesuError, match="needs role"):
         linking.create_group("complaint", "计划", actor="王敏", roles=["agent"])
+
+
+async def test_the_cli_reports_duplicates_merges_and_groups(
+    harness: Harness, unique_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = harness
+    primary = await open_complaint(h, f"C-{unique_key}", "card")
+    settings = Settings.from_env()
+    start = ["start", "complaint", "--role", "agent", "--key", unique_key]
+    start += ["--field", f"customer_id=C-{unique_key}", "--field", "category=card"]
+    await starter._command(build_parser().parse_args(start), h.kesu, settings)
+    shown = capsys.readouterr().out
+    duplicate = f"complaint-{unique_key}"
+    lines = shown.splitlines()  # (the worker here prints its messages among them)
+    assert f"{duplicate} opened" in lines
+    assert "possible duplicates (1 open, same customer and category):" in lines
+    assert any(line.split()[1:3] == [primary, "intake"] for line in lines if "CP-" in line)
+
+    merge = ["merge", duplicate, "--into", primary, "--reason", "重复", "--role", "manager"]
+    await starter._command(build_parser().parse_args(merge), h.kesu, settings)
+    assert f"{duplicate}: merged into {primary}, closed in merged" in capsys.readouterr().out
+    create = [
+        "group",
+        "create",
+        "--process",
+        "complaint",
+        "--plan",
+        "统一处理",
+        "--role",
+        "manager",
+    ]
+    await starter._command(build_parser().parse_args(create), h.kesu, settings)
+    group = next(
+        line.split()[0] for line in capsys.readouterr().out.splitlines() if "created" in line
+    )
+    add = ["group", "add", group, primary, "--role", "manager"]
+    await starter._command(build_parser().parse_args(add), h.kesu, settings)
+    await starter._command(build_parser().parse_args(["group", "show", group]), h.kesu, settings)
+    assert "plan:    统一处理" in capsys.readouterr().out
+    view = await h.kesu.get_case(primary)
+    text = render_case(view, h.kesu.definition_of(view.state))
+    assert f"duplicates: {duplicate} (merged into this case)" in text
+    assert f"group:      {group} — plan: 统一处理" in text
