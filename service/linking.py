@@ -139,17 +139,6 @@ class Linking:
         dup_view, primary_view = await asyncio.gather(
             self._kesu.get_case(duplicate), self._kesu.get_case(into)
         )
-        merging = self._merging(dup_view)
-        if merging is None:
-            process = dup_view.state.process
-            raise KesuError(f"merging case {duplicate}: {process} declares no merging:")
-        if not roles_allow(merging.roles, roles):
-            needed = " or ".join(merging.roles)
-            acts = ", ".join(roles) or "no role"
-            raise KesuError(
-                f"merging case {duplicate}: needs role {needed}; {actor!r} acts as {acts}",
-                RefusalKind.FORBIDDEN,
-            )
         request_id = request_id or uuid.uuid4().hex
         dup, primary = _facts(dup_view), _facts(primary_view)
         if dup.merged_into != into:  # else only the primary's record may be missing: retried
@@ -157,6 +146,22 @@ class Linking:
             problem = merge_problem(dup, primary, links)
             if problem is not None:
                 raise KesuError(problem.message, problem.kind)
+        merging = self._merging(dup_view)
+        for view in (dup_view, primary_view):  # both record it: both versions must know how
+            if self._merging(view) is None:
+                state = view.state
+                raise KesuError(
+                    f"merging case {duplicate} into {into}: case {state.case_id} runs "
+                    f"{state.process} v{state.version}, which declares no merging:"
+                )
+        assert merging is not None
+        if not roles_allow(merging.roles, roles):
+            needed = " or ".join(merging.roles)
+            acts = ", ".join(roles) or "no role"
+            raise KesuError(
+                f"merging case {duplicate}: needs role {needed}; {actor!r} acts as {acts}",
+                RefusalKind.FORBIDDEN,
+            )
         request = LinkInput(
             kind=LinkKind.MERGED_INTO, other=into, actor=actor, roles=roles, reason=reason
         )
