@@ -71,3 +71,11 @@ async def test_merge_and_group_over_http(http: httpx.AsyncClient, unique_key: st
     found = (await http.get(f"/groups/{group}", headers=AGENT)).json()
     assert [case["case_id"] for case in found["cases"]] == [primary]
     assert (await http.get("/groups/G-NONE", headers=AGENT)).status_code == 404
+
+    # The console's case page shows the same links.
+    signed = await http.post("/console/login", data={"token": "supervisor-token"})
+    assert signed.status_code == 303
+    page = (await http.get(f"/console/cases/{primary}")).text
+    assert f'href="/console/cases/{duplicate}"' in page and "统一退还重复扣费" in page
+    merged_page = (await http.get(f"/console/cases/{duplicate}")).text
+    assert "已合并至" in merged_page and f'href="/console/cases/{primary}"' in merged_page
