@@ -14,8 +14,10 @@ from activities.storage import (
     CaseIdentityRow,
     CaseMergeRow,
     CaseSealer,
+    approve_destruction,
     merge_links,
     possible_duplicates,
+    request_destruction,
     store_step,
 )
 from activities.storage.links import PLAIN_KEY_ID, identity_hashes
@@ -278,3 +280,18 @@ def test_a_merge_step_stores_its_link(session_factory: sessionmaker[Session]) ->
             "c-primary", "李强", "重复"
         )  # fmt: skip
         assert merge_links(session, ["c-dup"]) == {"c-dup": "c-primary"}
+
+
+def test_destroying_a_case_destroys_its_identity_hash(
+    session_factory: sessionmaker[Session],
+) -> None:
+    script = store_opened(session_factory, "c-gone", T0, keyring(7), phone="1", category="card")
+    closing = script.step("close", "closed", final=True).model_copy(update={"merging": MERGING})
+    with session_factory.begin() as session:
+        store_step(session, closing, CaseSealer(keyring(7)))
+    roles, allowed = ["data_officer"], ["data_officer"]
+    with session_factory.begin() as session:
+        request_destruction(session, "c-gone", "甲", roles, allowed, T0, "到期")
+        approve_destruction(session, "c-gone", "乙", roles, allowed, T0)
+    with session_factory() as session:
+        assert session.query(CaseIdentityRow).filter_by(case_id="c-gone").count() == 0
