@@ -10,6 +10,7 @@ import pytest
 
 import starter
 from activities.storage import list_events, list_outbox
+from process.links import LinkInput, LinkKind
 from process.refusals import RefusalKind
 from runtime import Settings
 from service.cases import KesuError
@@ -52,6 +53,14 @@ async def test_duplicates_merge_and_group(harness: Harness, unique_key: str) -> 
     # Who may merge is the definition's: an agent may not.
     forbidden = await refused(linking, duplicate, primary, ["agent"])
     assert forbidden.kind is RefusalKind.FORBIDDEN and "needs role supervisor" in str(forbidden)
+
+    # The case itself refuses too (its update validator): nothing reaches its history.
+    steps = len((await h.kesu.get_case(primary)).state.steps)
+    sideways = LinkInput(kind=LinkKind.GROUP, other="G-X", actor="王敏", roles=["agent"])
+    with pytest.raises(KesuError) as caught:
+        await h.kesu.link_case(primary, sideways)
+    assert caught.value.kind is RefusalKind.FORBIDDEN
+    assert len((await h.kesu.get_case(primary)).state.steps) == steps
 
     actor, roles = SUPERVISOR
     merged = await linking.merge(
