@@ -22,6 +22,7 @@ kesu (客诉): complaint and service cases on Temporal.
   kesu new-token ...        make an API token (api_server.py new-token)
   kesu start|event|show|list|redeliver|verify|report|reassign|migrate|check|demo ...
                             cases and records (starter.py); `kesu start --help` and so on
+  kesu merge|group ...      duplicates and group complaints (starter.py)
   kesu schema|diagram|simulate|test ...
                             designer tools, no server needed (starter.py)
 

@@ -45,7 +45,15 @@ from runtime import (
     reader_left,
     temporal_client,
 )
-from service import calendars_cli, designer_cli, outbox, privacy_cli, records_cli, versions_cli
+from service import (
+    calendars_cli,
+    designer_cli,
+    linking_cli,
+    outbox,
+    privacy_cli,
+    records_cli,
+    versions_cli,
+)
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
 from service.privacy import Privacy
@@ -139,6 +147,10 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
             args.process, fields, key=args.key, actor=args.actor, roles=args.role
         )
         print(f"{started.case_id} {'opened' if started.created else 'already open (same key)'}")
+        if kesu.spec(args.process).definition.merging is not None:
+            duplicates = await linking_cli.duplicates_text(kesu, started.case_id)
+            if duplicates is not None:
+                print(duplicates)
     elif args.command == "event":
         view = await kesu.get_case(args.case)
         own = kesu.definition_of(view.state) or kesu.spec(view.state.process)
@@ -165,6 +177,8 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
             args.case, args.reason, actor=args.actor, role="operator", request_id=args.id
         )
         print(f"{args.case}: repaired; the case goes on in {result.stage} (step {result.seq})")
+    elif args.command in linking_cli.COMMANDS:
+        return await linking_cli.run(args, kesu)
     elif args.command == "list":
         where = CaseFilter(
             process=args.process,
@@ -174,7 +188,8 @@ async def _command(args: argparse.Namespace, kesu: Kesu, settings: Settings) -> 
             include_finished=args.all,
         )
         listings = await kesu.list_cases(where, limit=args.limit)
-        print(render_listing(listings))
+        groups = await linking_cli.groups_text(kesu, [item.case_id for item in listings])
+        print(render_listing(listings, groups))
     return 0
 
 
@@ -233,6 +248,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
     )
 
     records_cli.add_commands(commands)  # verify, report, reassign, migrate
+    linking_cli.add_commands(commands)  # merge, group
     designer_cli.add_commands(commands)  # schema, diagram, simulate, test
     versions_cli.add_commands(commands)  # publish, versions, upgrade
     calendars_cli.add_commands(commands)  # calendars [add-year | publish]

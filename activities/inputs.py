@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from process.clocks import ClockState
+from process.merging import Merging
 from process.spec import Reporting
 from process.state import OutboxMessage, Step
 
@@ -57,6 +58,8 @@ class StepRecord(Step):
     """The process's zone (its calendar's): the year of a case number is counted in it."""
     reporting: Reporting = Field(default_factory=Reporting)
     """Which fields hold satisfaction and responsibility: storage keeps them in their tables."""
+    merging: Merging | None = None
+    """Which fields identify the customer and category: storage keeps their keyed hash."""
 
 
 class StepRecorded(BaseModel):

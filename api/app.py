@@ -41,6 +41,7 @@ from .deps import (
     require_role,
 )
 from .errors import BodyLimit, install_error_handlers
+from .linking import duplicates_of, groups_of, install_linking
 from .privacy import PrivacySetup, install_privacy, record_read
 
 KesuFactory = Callable[[], AbstractAsyncContextManager[Kesu]]
@@ -137,7 +138,11 @@ def create_app(
         response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/cases/{started.case_id}"
         _, number = await resolve(started.case_id)
-        return models.Started(case_id=started.case_id, case_number=number, created=started.created)
+        duplicates, note = await duplicates_of(kesu, started.case_id)
+        return models.Started(
+            case_id=started.case_id, case_number=number, created=started.created,
+            duplicates=duplicates, duplicates_note=note,
+        )  # fmt: skip
 
     @app.post(
         "/cases/{case_id}/events/{event}",
@@ -264,6 +269,10 @@ def create_app(
             found = await run_in_threadpool(numbers.numbers, [row.case_id for row in rows])
             for row in rows:
                 row.case_number = found.get(row.case_id)
+        if kesu.records is not None:
+            groups = await run_in_threadpool(groups_of, kesu, [row.case_id for row in rows])
+            for row in rows:
+                row.group = groups.get(row.case_id)
         return models.CaseList(
             cases=rows,
             next_page_token=views.encode_page_token(page.next_page_token),
@@ -345,6 +354,7 @@ def create_app(
             warnings=warnings,
         )
 
+    install_linking(app, resolve)
     if privacy is not None:
         install_privacy(app, privacy)
     return app

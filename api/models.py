@@ -76,12 +76,65 @@ class Error(BaseModel):
     )
 
 
+class PossibleDuplicate(BaseModel):
+    """An open case of the same customer and category, opened within the definition's window."""
+
+    case_id: str
+    case_number: str
+    stage: str
+    opened_at: datetime
+
+
 class Started(BaseModel):
     case_id: str
     case_number: str | None = None
     """The number people use (``CP-2026-000123``); null until the worker has stored the case."""
     created: bool
     """False when a case with this id already existed: nothing new was opened."""
+    duplicates: list[PossibleDuplicate] | None = None
+    """Open cases of the same customer and category within the window (``merging:``); null
+    when not checked: the process declares no merging, or ``duplicates_note`` says why."""
+    duplicates_note: str | None = None
+
+
+class Merge(Strict):
+    into: str = Field(min_length=1, max_length=300, pattern=KEY_PATTERN)
+    """The primary case (id or number) the duplicate is merged into."""
+    reason: str = Field(min_length=1, max_length=1000, examples=["同一笔重复扣费 same charge"])
+    request_id: str | None = Field(
+        default=None,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same id, the merge is applied once.",
+    )
+
+
+class NewGroup(Strict):
+    process: str = Field(min_length=1, max_length=100, examples=["complaint"])
+    plan: str = Field(min_length=1, max_length=4000, examples=["统一退还重复扣费 refund all"])
+    """The one handling plan for every case of the group."""
+    title: str | None = Field(default=None, max_length=200, examples=["3月2日 POS 重复扣费"])
+
+
+class GroupCase(Strict):
+    case_id: str = Field(min_length=1, max_length=300, pattern=KEY_PATTERN)
+    request_id: str | None = Field(default=None, pattern=KEY_PATTERN)
+
+
+class GroupMember(BaseModel):
+    case_id: str
+    case_number: str
+    stage: str
+    closed: bool
+
+
+class Group(BaseModel):
+    group_id: str
+    process: str
+    title: str | None
+    plan: str
+    created_by: str
+    created_at: datetime
+    cases: list[GroupMember]
 
 
 class EventApplied(BaseModel):
@@ -93,6 +146,13 @@ class EventApplied(BaseModel):
     from_stage: str
     stage: str
     closed: bool
+
+
+class Merged(BaseModel):
+    duplicate: EventApplied
+    """The duplicate's closing ``case.merged`` step."""
+    primary: EventApplied
+    """The primary's ``case.duplicate_linked`` step."""
 
 
 class Clock(BaseModel):
@@ -165,6 +225,13 @@ class Case(BaseModel):
     (hundreds of events) shows its latest steps here."""
     timeout: StageTimeout | None = None
     """The current stage's timeout, if it has one: when it fires, and whether provisionally."""
+    merged_into: str | None = None
+    """The primary case this one was merged into (it is closed)."""
+    duplicates: list[str] = Field(default_factory=list)
+    """Cases merged into this one."""
+    group: str | None = None
+    """The group complaint the case is in; ``group_plan`` is its handling plan."""
+    group_plan: str | None = None
 
 
 class CaseRow(BaseModel):
@@ -180,6 +247,8 @@ class CaseRow(BaseModel):
     opened_at: datetime
     provisional: bool = False
     """A due time of the case is provisional (past the end of its calendar)."""
+    group: str | None = None
+    """The group complaint the case is in."""
 
 
 class CaseList(BaseModel):

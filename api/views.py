@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
+from typing import Any
 
 from process.compiler import CompiledSpec
+from process.links import duplicates_of, group_of, merged_into
 from process.pii import pii_names
 from process.spec import ProcessDefinition
+from process.state import Step
 from service.cases import CaseListing, KesuError
 from service.pii import mask_pii, may_see_pii
 from service.upgrades import UpgradePlan
@@ -78,7 +81,19 @@ def case_body(view: CaseView, spec: CompiledSpec | None, roles: Iterable[str]) -
             models.TimelineStep(**{**dict(step), "data": shown(step.data)}) for step in state.steps
         ],
         earlier_steps=state.earlier_steps,
+        **_links(state.steps),
     )
+
+
+def _links(steps: list[Step]) -> dict[str, Any]:
+    """Merges and the group, as the case's own steps recorded them."""
+    group = group_of(steps)
+    return {
+        "merged_into": merged_into(steps),
+        "duplicates": duplicates_of(steps),
+        "group": group[0] if group else None,
+        "group_plan": group[1] if group else None,
+    }
 
 
 def case_row(item: CaseListing) -> models.CaseRow:

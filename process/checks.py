@@ -16,6 +16,7 @@ from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expression_checks import check_field_names_free, check_guard, check_values
 from .expression_types import Scope
 from .fields import value_problem
+from .merging import check_merging
 from .problems import unknown_name, unknown_role
 from .reporting import check_reporting
 from .spec import (
@@ -47,7 +48,17 @@ def check_definition(
     _check_decisions(definition, found)
     found.extend(check_reporting(definition))
     found.extend(check_access(definition))
+    found.extend(_merging_problems(definition))
     return found
+
+
+def _merging_problems(definition: ProcessDefinition) -> Found:
+    stages = definition.stages
+    final = {name for name, stage in stages.items() if stage.final}
+    on_enter = {name: len(stage.on_enter) for name, stage in stages.items()}
+    return check_merging(
+        definition.merging, definition.fields, stages, final, definition.roles, on_enter
+    )
 
 
 def _check_fields(definition: ProcessDefinition, found: Found) -> None:
@@ -170,6 +181,9 @@ def _next_stages(definition: ProcessDefinition, name: str) -> set[str]:
     targets = {transition.to for transition in stage.on.values()}
     if stage.timeout is not None:
         targets.add(stage.timeout.to)
+    merging = definition.merging
+    if not stage.final and merging is not None and merging.stage in definition.stages:
+        targets.add(merging.stage)  # an open case may be merged into another
     if not stage.final:
         # A breached deadline may move the case from any stage that is still open.
         for deadline in definition.deadlines.values():

@@ -30,6 +30,14 @@ from .events import (
 )
 from .expressions import Context
 from .fields import initial_fields
+from .links import (
+    LinkInput,
+    LinkKind,
+    link_data,
+    link_event,
+    link_problem,
+    recorded_link,
+)
 from .recalendar import CalendarUpdate, change_reason, update_problem
 from .refusals import IllegalEvent, Refusal, RefusalKind
 from .rules import rules_for
@@ -172,6 +180,38 @@ class CaseEngine:
             seq=self.state.next_seq, at=at, event=REASSIGNED_EVENT,
             from_stage=self.state.stage, to_stage=self.state.stage, actor=request.actor,
             data={ASSIGNEE_FIELD: request.to_assignee}, notes=notes,
+        )  # fmt: skip
+        return self._record(step, [])
+
+    # -- links: a duplicate merged into a primary case, a case joining a group -----------------
+
+    def link_problem(self, request: LinkInput) -> Refusal | None:
+        return link_problem(self.definition.merging, self.spec.process, self.state, request)
+
+    def link(self, request: LinkInput, at: datetime) -> Outcome:
+        """Record the link as a step. A merged duplicate closes in the definition's merge
+        stage with its clocks stopped and *no* messages: that stage's entry actions are not
+        run (``checks`` refuses any), so the customer hears only from the primary case."""
+        problem = self.link_problem(request)
+        if problem is None and recorded_link(self.state.steps, request) is not None:
+            problem = Refusal(kind=RefusalKind.CONFLICT, message="the link is recorded already")
+        if problem is not None:
+            raise IllegalEvent(problem)
+        source = self.state.stage
+        target, notes = source, [f"{link_event(request.kind)}: {request.other}"]
+        if request.reason:
+            notes.append(f"reason: {request.reason}")
+        merging = self.definition.merging
+        if request.kind is LinkKind.MERGED_INTO and merging is not None:
+            target = merging.stage
+            self.state.stage, self.state.stage_entered_at = target, at
+            self.state.closed_at = at
+            notes += self._board.stop_all(at)
+        step = Step(
+            seq=self.state.next_seq, at=at, event=link_event(request.kind), from_stage=source,
+            to_stage=target, actor=request.actor, role=acting_role(
+                merging.roles if merging else [], request.roles
+            ), data=link_data(request), notes=notes,
         )  # fmt: skip
         return self._record(step, [])
 

@@ -25,6 +25,7 @@ from pydantic import (
 
 from .calendars import known_zone
 from .events import CASE_OPENED_TRIGGER
+from .merging import Merging
 from .retention import Retention
 
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(wd|mo|w|d|h|m|s)")
@@ -427,6 +428,10 @@ class ProcessDefinition(Model):
     """Which fields, clocks, stages and events ``starter.py report`` reads."""
     retention: Retention | None = None
     """How long customer data is kept once the case closed; None: until destroyed by hand."""
+    # Left out of dumps while unset: definitions without it keep their content hash.
+    merging: Merging | None = Field(default=None, exclude_if=lambda value: value is None)
+    """Duplicates (same customer and category within a window) and group complaints: which
+    fields identify them, the stage a merged duplicate moves to, who may merge and group."""
 
     @property
     def number_prefix(self) -> str:

@@ -12,7 +12,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .clocks import ClockState
-from .events import TIMEOUT_EVENT
+from .events import DUPLICATE_LINKED_EVENT, GROUPED_EVENT, MERGED_EVENT, TIMEOUT_EVENT
+
+LINK_EVENTS = frozenset({MERGED_EVENT, DUPLICATE_LINKED_EVENT, GROUPED_EVENT})
+"""Steps the case's links are read from (merged into, its duplicates, its group): kept when
+the timeline is trimmed, so a long case still knows them."""
 
 ASSIGNEE_FIELD = "assignee"
 """The field naming a case's responsible person (责任人), the one ``reassign`` moves."""
@@ -93,13 +97,15 @@ class CaseState(BaseModel):
 
     def trimmed(self, keep: int) -> CaseState:
         """This state with only the latest ``keep`` steps, plus the last timeout out of each
-        stage before them (a timeout's ``refuse`` window reads it: ``closed_window``)."""
+        stage before them (a timeout's ``refuse`` window reads it: ``closed_window``) and the
+        steps that recorded the case's links."""
         if len(self.steps) <= keep:
             return self
         split = len(self.steps) - keep
         older, latest = self.steps[:split], self.steps[split:]
         timeouts = {step.from_stage: step for step in older if step.event == TIMEOUT_EVENT}
-        kept = sorted(timeouts.values(), key=lambda step: step.seq) + latest
+        links = [step for step in older if step.event in LINK_EVENTS]
+        kept = sorted([*timeouts.values(), *links], key=lambda step: step.seq) + latest
         left_out = self.earlier_steps + len(self.steps) - len(kept)
         return self.model_copy(update={"steps": kept, "earlier_steps": left_out})
 

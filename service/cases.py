@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -36,6 +37,7 @@ from process.access import opening_problem
 from process.catalog import SpecCatalog
 from process.compiler import CompiledSpec
 from process.fields import data_problems, has_value, storage_problem, text_problem
+from process.links import LinkInput
 from process.recalendar import CalendarUpdate
 from process.refusals import RefusalKind, refusal_kind_of
 from process.repair import RepairInput
@@ -45,6 +47,7 @@ from workflows import search
 from workflows.case import (
     CALENDAR_UPDATE,
     EVENT_UPDATE,
+    LINK_UPDATE,
     REASSIGN_UPDATE,
     REPAIR_UPDATE,
     UPGRADE_UPDATE,
@@ -366,6 +369,24 @@ class Kesu:
             return plan
         moves = await run_upgrade(self, plan, actor=actor, progress=progress)
         return dataclasses.replace(plan, moves=moves, carried_out=True)
+
+    async def link_case(
+        self, case_id: str, request: LinkInput, request_id: str | None = None
+    ) -> EventResult:
+        """Record a merge, a duplicate or a group on one case (``service.linking`` pairs them)."""
+        _check_texts(case=case_id, other=request.other, actor=request.actor, roles=request.roles)
+        _check_texts(reason=request.reason or "", plan=request.plan or "", id=request_id or "")
+        return await self._update(case_id, LINK_UPDATE, request, request_id)
+
+    async def wait_opened(self, case_id: str) -> None:
+        """Return once the case's opening step is stored (at most the wait)."""
+        then = "; it is stored once a worker can"
+        await self._waiter.bounded(case_id, self._stored_opening(case_id), then)
+
+    @property
+    def records(self) -> sessionmaker[Session] | None:
+        """The case database, when kesu was opened on it (duplicates, merges, groups)."""
+        return None if self._registry is None else self._registry.sessions
 
     async def update_calendar(self, case_id: str, update: CalendarUpdate) -> EventResult:
         """Publish new calendar data to an open case; a case refuses the calendar it has."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from process.clocks import ClockState, ClockStatus, format_duration
 from process.compiler import CompiledSpec
+from process.links import duplicates_of, group_of, merged_into
 from process.spec import Deadline, ProcessDefinition
+from process.state import Step
 from workflows.case import CaseView
 
 from .cases import CaseListing
@@ -55,6 +57,7 @@ def render_case(
     ]
     if state.closed_at:
         lines.append(f"  closed:     {when(state.closed_at)}")
+    lines += _link_lines(state.steps)
     if view.halted:
         lines.append(f"  HALTED:     {view.halted}")
     elif view.allowed_events:
@@ -136,12 +139,14 @@ def target_for_display(deadline: Deadline) -> str:
     return " / ".join(f"{value} {text}" for value, text in within.items()) + f" by {deadline.by}"
 
 
-def render_listing(listings: Iterable[CaseListing]) -> str:
+def render_listing(listings: Iterable[CaseListing], groups: Mapping[str, str] | None = None) -> str:
+    """``groups``: case id -> its group complaint, shown among the flags."""
     rows = [
         f"{'case':<36} {'process':<16} {'stage':<18} {'priority':<9} {'next deadline':<20} flags"
     ]
     for item in listings:
         flags = "BREACHED " if item.breached else ""
+        flags += f"group {groups[item.case_id]} " if groups and item.case_id in groups else ""
         flags += ("PROVISIONAL " if item.provisional else "") + ("" if item.running else "finished")
         rows.append(
             f"{item.case_id:<36} {item.process or '-':<16} {item.stage or '-':<18} "
@@ -150,3 +155,18 @@ def render_listing(listings: Iterable[CaseListing]) -> str:
     if len(rows) == 1:
         rows.append("(no cases)")
     return "\n".join(rows)
+
+
+def _link_lines(steps: list[Step]) -> list[str]:
+    """Merges and the group, as the case's own steps recorded them."""
+    lines = []
+    primary = merged_into(steps)
+    if primary is not None:
+        lines.append(f"  merged into: {primary}")
+    duplicates = duplicates_of(steps)
+    if duplicates:
+        lines.append(f"  duplicates: {', '.join(duplicates)} (merged into this case)")
+    group = group_of(steps)
+    if group is not None:
+        lines.append(f"  group:      {group[0]}" + (f" — plan: {group[1]}" if group[1] else ""))
+    return lines

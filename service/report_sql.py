@@ -47,6 +47,7 @@ from sqlalchemy.schema import CreateTableAs, DropTable
 
 from activities.storage import (
     CaseEventRow,
+    CaseMergeRow,
     CaseRow,
     ClockRow,
     DefinitionRow,
@@ -196,7 +197,9 @@ def _latest(column: Any, table: Any, scope: _Scope) -> tuple[Joins, ColumnElemen
 
 
 def _filters(cases: Any, process: str | None, period: Period) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+    # A merged duplicate is counted once, as its primary case.
+    merged = select(CaseMergeRow.duplicate_id).scalar_subquery()
+    where: list[ColumnElement[bool]] = [cases.c.case_id.not_in(merged)]
     if process is not None:
         where.append(cases.c.process == process)
     dated = cases.c.opened_at if period.by is DatedBy.OPENED else cases.c.closed_at

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from activities.storage import (
     CaseEventRow,
+    CaseMergeRow,
     CaseRow,
     ClockRow,
     DefinitionRow,
@@ -278,7 +279,9 @@ def build_report(
 ) -> list[GroupReport]:
     """Each case counts by its own version's ``reporting:`` section; ``settings`` (each
     process's current section, a missing one uses the defaults) only for unpublished ones."""
-    query = select(CaseRow).order_by(CaseRow.process, CaseRow.opened_at)
+    merged = select(CaseMergeRow.duplicate_id)  # counted once, as their primary cases
+    query = select(CaseRow).where(CaseRow.case_id.not_in(merged))
+    query = query.order_by(CaseRow.process, CaseRow.opened_at)
     if process is not None:
         query = query.where(CaseRow.process == process)
     dated = CaseRow.opened_at if period.by is DatedBy.OPENED else CaseRow.closed_at

@@ -61,10 +61,13 @@ async def test_a_complaint_is_opened_triaged_and_read_back(
     assert first.headers["location"] == f"/cases/{case_id}"
     again = await http.post("/cases", json=body, headers=headers)
     assert again.status_code == 200
-    assert again.json() | {"case_number": None} == {
+    assert isinstance(again.json()["duplicates"], list)  # tests/test_merging_e2e.py
+    assert again.json() | {"case_number": None, "duplicates": []} == {
         "case_id": case_id,
         "case_number": None,
         "created": False,
+        "duplicates": [],
+        "duplicates_note": None,
     }  # numbers: tests/test_api_operations.py
 
     accepted = await http.post(f"/cases/{case_id}/events/accept", headers=AGENT)

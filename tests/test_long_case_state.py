@@ -12,6 +12,8 @@ from process.admission import closed_window
 from process.clocks import EXPLAIN_KEPT
 from process.compiler import CompiledSpec
 from process.engine import CaseEngine
+from process.events import DUPLICATE_LINKED_EVENT, GROUPED_EVENT
+from process.links import duplicates_of, group_of
 from process.state import Step
 from runtime import load_specs
 from tests import test_regulatory as regulatory
@@ -81,3 +83,26 @@ def test_a_trimmed_case_still_refuses_what_a_timeout_closed(
     assert trimmed.steps[0].event == "timeout" and trimmed.next_seq == state.next_seq
     assert trimmed.earlier_steps == state.next_seq - 11
     assert closed_window(bank.definition, trimmed, "request_review") == refusal
+
+
+def test_a_trimmed_case_keeps_the_steps_its_links_are_read_from(
+    specs: dict[str, CompiledSpec],
+) -> None:
+    engine = opened(specs["complaint"])
+    send(engine, "accept", ("li", ["agent"]), T0)
+    send(engine, "assign", SUPERVISOR, T0, assignee="陈静")
+    for cycle in range(60):
+        send(engine, "submit_plan", HANDLER, T0, plan=f"方案 {cycle}")
+    steps = list(engine.state.steps)
+    linked = {"group": "G-0001", "plan": "统一处理 一次答复"}
+    steps[2] = steps[2].model_copy(update={"event": GROUPED_EVENT, "data": linked})
+    steps[3] = steps[3].model_copy(
+        update={"event": DUPLICATE_LINKED_EVENT, "data": {"duplicate": "c-9"}}
+    )
+    state = engine.state.model_copy(update={"steps": steps})
+
+    trimmed = state.trimmed(10)
+    assert group_of(trimmed.steps) == ("G-0001", "统一处理 一次答复")
+    assert duplicates_of(trimmed.steps) == ["c-9"]
+    assert len(trimmed.steps) == 12 and trimmed.earlier_steps == len(steps) - 12
+    assert [step.seq for step in trimmed.steps] == sorted(step.seq for step in trimmed.steps)

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from process.calendars import CalendarSpec
     from process.compiler import CompiledSpec
     from process.engine import CaseEngine
+    from process.links import LinkInput, recorded_link
     from process.recalendar import CalendarUpdate
     from process.refusals import IllegalEvent, Refusal, RefusalKind
     from process.repair import HaltedStep, RepairInput, record_repair, repair_problem
@@ -49,6 +50,7 @@ REASSIGN_UPDATE = "reassign"
 UPGRADE_UPDATE = "upgrade"
 CALENDAR_UPDATE = "calendar"
 REPAIR_UPDATE = "repair"
+LINK_UPDATE = "link"
 CASE_QUERY = "case"
 PROVISIONAL_PATCH = "provisional-due-times"
 
@@ -330,6 +332,29 @@ class CaseWorkflow:
     def _validate_repair(self, request: RepairInput) -> None:
         _refuse(repair_problem(self._engine.state.case_id, self._halted_step, request))
 
+    @workflow.update(name=LINK_UPDATE)
+    async def link(self, request: LinkInput) -> EventResult:
+        """Merge this case into a primary case (it closes), record a duplicate merged into it,
+        or join a group complaint. A link already recorded answers with its step again."""
+        recorded = recorded_link(self._engine.state.steps, request)
+        if recorded is None:
+            try:
+                return await self._change(lambda now: self._engine.link(request, now))
+            except ApplicationError:
+                # Another request for the same link got the lock first: it is recorded.
+                recorded = recorded_link(self._engine.state.steps, request)
+                if recorded is None:
+                    raise
+        closed = self._engine.state.closed_at is not None
+        return EventResult(
+            seq=recorded.seq, from_stage=recorded.from_stage or "", stage=recorded.to_stage,
+            closed=closed,
+        )  # fmt: skip
+
+    @link.validator
+    def _validate_link(self, request: LinkInput) -> None:
+        _refuse(self._halt_refusal() or self._engine.link_problem(request))
+
     async def _while_halted(self) -> None:
         """Alert an operator of the halt (once), then wait until a repair lifts it."""
         alert, self._alert = self._alert, None
@@ -477,6 +502,7 @@ class CaseWorkflow:
             case_number_prefix=self._spec.definition.number_prefix,
             time_zone=self._spec.time_zone,
             reporting=self._spec.definition.reporting,
+            merging=self._spec.definition.merging,
         )
 
     async def _deliver_outbox(self) -> None:

@@ -28,6 +28,8 @@ from .destruction import (
     request_destruction,
 )
 from .faults import describe_failure, is_data_fault, storage_failure
+from .link_queries import Candidate, groups_of, has_identity, merge_links, possible_duplicates
+from .links import CaseGroupMemberRow, CaseGroupRow, CaseIdentityRow, CaseMergeRow
 from .probe import database_problem
 from .projections import (
     AssignmentRow,
@@ -84,9 +86,14 @@ __all__ = [
     "AuditLink",
     "Base",
     "BigId",
+    "Candidate",
     "CaseEventRow",
+    "CaseGroupMemberRow",
+    "CaseGroupRow",
+    "CaseIdentityRow",
     "CaseKeyDestroyed",
     "CaseKeyRow",
+    "CaseMergeRow",
     "CaseNumberRow",
     "CaseRow",
     "CaseSealer",
@@ -118,6 +125,8 @@ __all__ = [
     "describe_failure",
     "first_problem",
     "get_case",
+    "groups_of",
+    "has_identity",
     "holds_sealed",
     "is_data_fault",
     "is_sealed",
@@ -129,9 +138,11 @@ __all__ = [
     "load_specs",
     "make_engine",
     "make_session_factory",
+    "merge_links",
     "open_cases_by_stage",
     "open_cases_on",
     "outbox_key",
+    "possible_duplicates",
     "publish",
     "published_hashes",
     "record_access",

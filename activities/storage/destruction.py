@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from activities.inputs import StepRecord
@@ -22,6 +22,7 @@ from process.refusals import RefusalKind
 
 from .casekeys import CaseKeyRow
 from .database import Base, UTCDateTime
+from .links import CaseIdentityRow
 from .sealed import is_sealed, map_values, shredded
 from .steps import CaseEventRow, CaseRow, OutboxRow, store_step
 
@@ -139,6 +140,8 @@ def _shred(session: Session, case: CaseRow, at: datetime) -> None:
         event.data = map_values(event.data, clear)
     for message in session.scalars(select(OutboxRow).where(OutboxRow.case_id == case.case_id)):
         message.params = map_values(message.params, clear)
+    # The keyed hash of the customer outlives the case key: it goes with the data.
+    session.execute(delete(CaseIdentityRow).where(CaseIdentityRow.case_id == case.case_id))
 
 
 def _append_record(

@@ -37,6 +37,7 @@ from .audit import GENESIS, HASHED_COLUMNS, chain_hash
 from .casekeys import CaseSealer
 from .database import Base, BigId, JSONType, UTCDateTime
 from .faults import storage_failure
+from .links import project_links
 from .projections import allocate_case_number, project_step, update_clocks
 
 # Activity details (workflow id, attempt) are added when running inside an activity; outside
@@ -186,6 +187,7 @@ def store_step(
     touched: dict[str, Any] = {}
     if newest:
         project_step(session, before, plain)
+        project_links(session, plain, None if sealer is None else sealer.keyring)
         touched = update_clocks(session, plain)
     session.add(_sealed_event(session, step, touched))
     session.add_all(
