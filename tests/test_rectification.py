@@ -31,7 +31,7 @@ def complaint() -> CompiledSpec:
     return compile_definition(load_definition(DEFINITIONS / "complaint.yaml"))
 
 
-def event(name: str, who: tuple[str, list[str]] = HANDLER, **data: object) -> EventInput:
+def event(name: str, who: tuple[str, list[str]] = HANDLER, /, **data: object) -> EventInput:
     return EventInput(event=name, actor=who[0], roles=who[1], data=data)
 
 
@@ -123,7 +123,8 @@ def test_the_rectification_clock_reminds_its_owner_until_done(complaint: Compile
     done = event("rectification_done", rectification_result="规则说明已修订")
     outcome = engine.apply_event(done, datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
     assert outcome.step.to_stage == "closed"
-    assert clock.status is ClockStatus.STOPPED and clock.met is True
+    stopped = engine.state.clocks["rectification"]
+    assert stopped.status is ClockStatus.STOPPED and stopped.met is True
     assert engine.state.fields["rectified_by"] == "陈静"
 
 
