@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,7 +41,7 @@ async def test_a_rectification_is_followed_after_closure_until_done(
     case = (await h.kesu.start_case("complaint", {"customer_id": "C-8"}, roles=["agent"])).case_id
     opened = (await h.kesu.get_case(case)).state.opened_at
     due_date = (opened.astimezone(SHANGHAI).date() + timedelta(days=5)).isoformat()
-    journey = [
+    journey: list[tuple[str, tuple[str, list[str]], dict[str, Any]]] = [
         ("accept", ("王敏", ["agent"]), {}),
         ("assign", ("李强", ["supervisor"]), {"assignee": "陈静"}),
         ("propose", HANDLER, {"resolution": "退还重复扣费"}),
