@@ -28,7 +28,7 @@ async def test_a_process_diagram_in_each_format(http: httpx.AsyncClient) -> None
     svg = await http.get("/processes/complaint/diagram?format=svg", headers=DASHBOARD)
     assert svg.headers["content-type"] == "image/svg+xml; charset=utf-8"
     assert svg.text.startswith("<svg") and 'data-stage="handling"' in svg.text
-    current = await http.get("/processes/complaint/diagram?format=svg&version=3", headers=AGENT)
+    current = await http.get("/processes/complaint/diagram?format=svg&version=4", headers=AGENT)
     assert current.status_code == 200 and current.text == svg.text
     mermaid = await http.get("/processes/service_request/diagram?format=mermaid", headers=AGENT)
     assert mermaid.headers["content-type"] == "text/plain; charset=utf-8"
