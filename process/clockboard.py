@@ -111,8 +111,13 @@ class ClockBoard:
                 field = trigger.field
                 counts_from = (field, fields.get(field)) if field is not None else None
                 target = self._target(name, fields)
-                notes.append(clocks.start(clock, at, target, measure, counts_from))
-            if (again := _matching(deadline.restart, moment, value, holds)) is not None:
+                started = clocks.start(clock, at, target, measure, counts_from)
+                notes.append(started)
+            else:
+                started = None
+            # A clock this very moment started has nothing to start afresh.
+            again = None if started else _matching(deadline.restart, moment, value, holds)
+            if again is not None:
                 why = f"{value} {'event' if moment == 'event' else moment + 'ed'}"
                 notes.append(clocks.restart(clock, at, self._target(name, fields), measure, why))
                 if again.field is not None:  # counts from the date given anew
