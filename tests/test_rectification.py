@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from api.console.forms import event_forms
 from process.clocks import ClockStatus
 from process.compiler import CompiledSpec, compile_definition
 from process.engine import CaseEngine
@@ -202,3 +203,12 @@ def test_unset_keys_stay_out_of_the_dump(complaint: CompiledSpec) -> None:
     assert dumped["stages"]["closure"]["on"]["close"]["requires_when"][0]["fields"] == [
         "rectification", "rectification_owner", "rectification_due",
     ]  # fmt: skip
+
+
+def test_the_console_form_of_close_offers_the_rectification(complaint: CompiledSpec) -> None:
+    (form,) = event_forms(complaint.definition, "closure", ["close"], ["handler"])
+    required = {item.name: item.required for item in form.inputs}
+    assert required == {
+        "responsibility": True, "root_cause": True, "rectification": False,
+        "rectification_owner": False, "rectification_due": False, "root_cause_note": False,
+    }  # fmt: skip
