@@ -188,10 +188,13 @@ async def run(
             by = GroupBy(args.by)
             period = report_period(args.since, args.until, DatedBy(args.dated_by), args.tz)
             offset = datetime.now(ZoneInfo(args.tz)).utcoffset() or timedelta()
-            causes = cause_report(
-                session, reporting, process=args.process, period=period, offset=offset
-            )
-            if args.causes:
+            causes = None
+            if args.causes or not args.csv:  # a CSV of the groups has no place for them
+                causes = cause_report(
+                    session, reporting, process=args.process, period=period, offset=offset,
+                    weekly=args.causes,
+                )  # fmt: skip
+            if causes is not None and args.causes:
                 if args.csv:
                     write_causes_csv(causes, out)
                 else:
@@ -204,7 +207,7 @@ async def run(
                 write_csv(reports, by, out)
             else:
                 print(render_report(reports, by), file=out)
-                if lines := rectification_lines(causes):
+                if causes is not None and (lines := rectification_lines(causes)):
                     print("\n".join(["", *lines]), file=out)
             return 0
     except RecordsUnavailable as error:

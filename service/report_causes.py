@@ -200,11 +200,18 @@ def cause_report(
     process: str | None = None,
     period: Period = EVERY_CASE,
     offset: timedelta = timedelta(),
+    weekly: bool = True,
 ) -> CauseReport:
-    """All three, on one set of settings (published versions read once)."""
+    """All three (``weekly=False``: not the trend), on one set of settings (published
+    versions read once)."""
     settings = _settings(session, reporting)
+    by_week = (
+        causes_by_week(session, settings, process=process, period=period, offset=offset)
+        if weekly
+        else []
+    )
     return CauseReport(
         by_group=causes_by_group(session, settings, process=process, period=period),
         rectifications=open_rectifications(session, settings, process=process),
-        by_week=causes_by_week(session, settings, process=process, period=period, offset=offset),
+        by_week=by_week,
     )
