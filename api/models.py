@@ -265,11 +265,19 @@ class FieldInfo(BaseModel):
     values: list[str] | None
 
 
+class RequiredWhen(BaseModel):
+    when: str
+    """The condition (kesu's expression language) under which ``fields`` are required."""
+    fields: list[str]
+
+
 class EventInfo(BaseModel):
     to: str
     title: str | None
     roles: list[str]
     requires: list[str]
+    requires_when: list[RequiredWhen] = []
+    """Fields the event must also bring while a condition holds (e.g. a rectification)."""
 
 
 class StageInfo(BaseModel):

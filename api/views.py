@@ -136,7 +136,14 @@ def definition_body(spec: CompiledSpec) -> models.Definition:
                 final=stage.final,
                 events={
                     event: models.EventInfo(
-                        to=move.to, title=move.title, roles=move.roles, requires=move.requires
+                        to=move.to,
+                        title=move.title,
+                        roles=move.roles,
+                        requires=move.requires,
+                        requires_when=[
+                            models.RequiredWhen(when=needed.when, fields=needed.fields)
+                            for needed in move.requires_when
+                        ],
                     )
                     for event, move in stage.on.items()
                 },

@@ -42,7 +42,7 @@ JOURNEY: list[tuple[str, str, list[str], dict[str, Any]]] = [
     ("submit_plan", "陈静", ["handler"], {"plan": "核实后退费"}),
     ("propose", "陈静", ["handler"], {"resolution": "退还年费 300 元"}),
     ("satisfied", "customer", ["customer"], {"csat": 5}),
-    ("close", "陈静", ["handler"], {"responsibility": "process"}),
+    ("close", "陈静", ["handler"], {"responsibility": "customer", "root_cause": "客户误解"}),
 ]
 OPENED_STAGE = "triage"
 """Where ``open_*`` leaves a case: accepted, its three deadlines running."""

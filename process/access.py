@@ -35,7 +35,9 @@ def acting_role(allowed: Iterable[str], held: list[str]) -> str | None:
 
 
 def accepted_inputs(transition: Transition) -> list[str]:
-    return [*transition.requires, *(f for f in transition.inputs if f not in transition.requires)]
+    """``requires``, then ``requires_when``'s fields, then ``inputs``: each once."""
+    conditional = [name for needed in transition.requires_when for name in needed.fields]
+    return list(dict.fromkeys([*transition.requires, *conditional, *transition.inputs]))
 
 
 def undeclared_inputs(transition: Transition, data: Mapping[str, Any]) -> list[str]:

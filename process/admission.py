@@ -6,7 +6,7 @@ pii fields are never repeated in a refusal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 from .access import accepted_inputs, roles_allow, undeclared_inputs
@@ -16,6 +16,9 @@ from .fields import data_problems, has_value
 from .refusals import Refusal, RefusalKind
 from .spec import ProcessDefinition
 from .state import CaseState, EventInput
+
+Requirement = tuple[Expression, tuple[str, ...]]
+"""A parsed ``requires_when`` entry: the condition and the fields it makes required."""
 
 
 def closed_window(definition: ProcessDefinition, state: CaseState, event: str) -> str | None:
@@ -45,8 +48,10 @@ def event_problem(
     *,
     declared_inputs: bool = True,
     context: Context | None = None,
+    requirements: Mapping[tuple[str, str], Sequence[Requirement]] | None = None,
 ) -> Refusal | None:
-    """``declared_inputs`` is False only for cases opened before events declared their inputs."""
+    """``declared_inputs`` is False only for cases opened before events declared their inputs;
+    ``requirements`` are the parsed ``requires_when`` of each (stage, event)."""
     name, stage_name = event.event, state.stage
     where = f"event {name!r} in stage {stage_name!r}"
 
@@ -78,6 +83,12 @@ def event_problem(
     if missing:
         return refuse(RefusalKind.INVALID, f"requires input {', '.join(map(repr, missing))}")
     after = {**state.fields, **event.data}
+    for condition, fields in (requirements or {}).get((stage_name, name), ()):
+        if not condition.test(after, context or Context()):
+            continue
+        if absent := [item for item in fields if not has_value(event.data.get(item))]:
+            named = ", ".join(map(repr, absent))
+            return refuse(RefusalKind.INVALID, f"requires input {named} (as {condition.source})")
     guard = guards.get((stage_name, name))
     if guard is not None and not guard.test(after, context or Context()):
         return refuse(RefusalKind.CONFLICT, f"condition not met: {guard.source}")

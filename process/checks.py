@@ -162,6 +162,10 @@ def _check_stages(definition: ProcessDefinition, found: Found) -> None:
                         found.append(((*here, "roles"), message))
             _check_field_names(definition, transition.requires, (*here, "requires"), found)
             scope = Scope.of_event(definition.fields, accepted_inputs(transition))
+            for index, needed in enumerate(transition.requires_when):
+                at: Path = (*here, "requires_when", index)
+                _check_field_names(definition, needed.fields, (*at, "fields"), found)
+                _check_guard(definition, needed.when, (*at, "when"), found, scope)
             _check_actions(
                 definition, transition.actions, (*here, "actions"), found, moves=False, scope=scope
             )
@@ -254,6 +258,8 @@ def _check_deadlines(
                     found.append((here, unknown_name("event", trigger.event, events)))
                 if trigger.field is not None:
                     found.extend(_origin_problems(definition, part, trigger.field, here))
+                if trigger.when is not None:
+                    _check_guard(definition, trigger.when, (*here, "when"), found)
         _check_clock(definition, name, calendars, path, found)
         _check_targets(definition, name, path, found)
         for index, warning in enumerate(deadline.warn):
@@ -268,10 +274,13 @@ def _check_deadlines(
 
 
 def _origin_problems(definition: ProcessDefinition, part: str, field: str, path: Path) -> Found:
-    """A clock counts from a date field only when it starts, and only from a date."""
+    """A clock counts from a date field only when it starts or restarts, and only from a date."""
     where: Path = (*path, "field")
-    if part != "start":
-        return [(where, f"'field' belongs to 'start' (a clock counts from a date), not {part!r}")]
+    if part not in ("start", "restart"):
+        message = (
+            f"'field' belongs to 'start' or 'restart' (a clock counts from a date), not {part!r}"
+        )
+        return [(where, message)]
     spec = definition.fields.get(field)
     if spec is None:
         return [(where, unknown_name("field", field, definition.fields))]

@@ -7,7 +7,7 @@ moments, and says which alarm (warning, breach, escalation) comes next.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Literal
@@ -15,6 +15,7 @@ from typing import Any, Literal
 from . import clocks
 from .calendars import BusinessCalendar, CalendarSpec
 from .clocks import ClockState
+from .expressions import Context, Expression, parse
 from .legal import LegalMeasure
 from .measures import BusinessMeasure, CalendarMeasure, Measure
 from .spec import ClockTrigger, Deadline, ProcessDefinition
@@ -30,12 +31,21 @@ class Alarm:
     index: int = 0
 
 
-def _matches(triggers: list[ClockTrigger], moment: Moment, value: str) -> bool:
-    return _matching(triggers, moment, value) is not None
+Holds = Callable[[ClockTrigger], bool]
+"""Whether a trigger's ``when`` holds at the moment (True for a trigger without one)."""
 
 
-def _matching(triggers: list[ClockTrigger], moment: Moment, value: str) -> ClockTrigger | None:
-    return next((trigger for trigger in triggers if getattr(trigger, moment) == value), None)
+def _matches(triggers: list[ClockTrigger], moment: Moment, value: str, holds: Holds) -> bool:
+    return _matching(triggers, moment, value, holds) is not None
+
+
+def _matching(
+    triggers: list[ClockTrigger], moment: Moment, value: str, holds: Holds
+) -> ClockTrigger | None:
+    return next(
+        (trigger for trigger in triggers if getattr(trigger, moment) == value and holds(trigger)),
+        None,
+    )
 
 
 class ClockBoard:
@@ -54,7 +64,14 @@ class ClockBoard:
         self._zone = zone
         self._provisional = provisional
         self._measures: dict[str, Measure] = {}
+        self._conditions: dict[str, Expression] = {}
         self.use_calendars(calendars)
+
+    def _condition(self, source: str) -> Expression:
+        """A trigger's ``when``, parsed once (the loader checked that it parses)."""
+        if source not in self._conditions:
+            self._conditions[source] = parse(source)
+        return self._conditions[source]
 
     def use_calendars(self, calendars: Mapping[str, CalendarSpec]) -> None:
         definition = self._definition
@@ -83,21 +100,34 @@ class ClockBoard:
     ) -> list[str]:
         """A stage entered or left, or an event applied: every clock tied to it reacts."""
         notes: list[str | None] = []
+        context = Context(now=at, zone=self._zone)
+
+        def holds(trigger: ClockTrigger) -> bool:
+            return trigger.when is None or self._condition(trigger.when).test(fields, context)
+
         for name, deadline in self._definition.deadlines.items():
             clock, measure = self._clocks[name], self._measures[name]
-            if (trigger := _matching(deadline.start, moment, value)) is not None:
+            if (trigger := _matching(deadline.start, moment, value, holds)) is not None:
                 field = trigger.field
                 counts_from = (field, fields.get(field)) if field is not None else None
                 target = self._target(name, fields)
-                notes.append(clocks.start(clock, at, target, measure, counts_from))
-            if _matches(deadline.restart, moment, value):
+                started = clocks.start(clock, at, target, measure, counts_from)
+                notes.append(started)
+            else:
+                started = None
+            # A clock this very moment started has nothing to start afresh.
+            again = None if started else _matching(deadline.restart, moment, value, holds)
+            if again is not None:
                 why = f"{value} {'event' if moment == 'event' else moment + 'ed'}"
                 notes.append(clocks.restart(clock, at, self._target(name, fields), measure, why))
-            if _matches(deadline.pause, moment, value):
+                if again.field is not None:  # counts from the date given anew
+                    clock.counts_from, clock.moment_at = again.field, at
+                    notes.append(clocks.recount(clock, fields.get(again.field), measure))
+            if _matches(deadline.pause, moment, value, holds):
                 notes.append(clocks.pause(clock, at))
-            if _matches(deadline.resume, moment, value):
+            if _matches(deadline.resume, moment, value, holds):
                 notes.append(clocks.resume(clock, at, measure))
-            if _matches(deadline.stop, moment, value):
+            if _matches(deadline.stop, moment, value, holds):
                 notes.append(clocks.stop(clock, at, measure))
         return [note for note in notes if note]
 

@@ -114,6 +114,7 @@ class CaseEngine:
         return event_problem(
             self.definition, self.state, event, legal, self._rules.guards,
             declared_inputs=self.spec.declared_inputs, context=self._context(now, event),
+            requirements=self._rules.requirements,
         )  # fmt: skip
 
     def _context(self, now: datetime | None, event: EventInput | None = None) -> Context:

@@ -11,8 +11,8 @@ from .spec import ProcessDefinition
 
 Found = list[tuple[tuple[str | int, ...], str]]
 
-_FIELDS = ("team", "category", "csat", "nps", "responsibility")
-_CLOCKS = ("first_response", "resolution")
+_FIELDS = ("team", "category", "csat", "nps", "responsibility", "root_cause")
+_CLOCKS = ("first_response", "resolution", "rectification")
 
 
 def check_reporting(definition: ProcessDefinition) -> Found:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from transitions import Machine
 
 from .actions import ActionRunner
+from .admission import Requirement
 from .compiler import CompiledSpec
 from .expressions import Expression, parse
 
@@ -24,6 +25,8 @@ class Rules:
     """Model-less: it answers which events are legal in a stage and where they lead."""
     guards: Mapping[tuple[str, str], Expression]
     actions: ActionRunner
+    requirements: Mapping[tuple[str, str], tuple[Requirement, ...]]
+    """The ``requires_when`` of each (stage, event) that has one, parsed."""
 
     def legal(self, stage: str) -> list[str]:
         return list(self.machine.get_triggers(stage))
@@ -61,5 +64,16 @@ def _build(spec: CompiledSpec) -> Rules:
         for event, transition in stage.on.items()
         if transition.when is not None
     }
+    requirements = {
+        (stage_name, event): tuple(
+            (parse(needed.when), tuple(needed.fields)) for needed in transition.requires_when
+        )
+        for stage_name, stage in definition.stages.items()
+        for event, transition in stage.on.items()
+        if transition.requires_when
+    }
     machine = Machine(model=None, **spec.machine.as_machine_kwargs())
-    return Rules(machine=machine, guards=guards, actions=ActionRunner(definition))
+    return Rules(
+        machine=machine, guards=guards, actions=ActionRunner(definition),
+        requirements=requirements,
+    )  # fmt: skip

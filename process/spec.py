@@ -205,6 +205,17 @@ def _stage_name_shorthand(value: Any) -> Any:
     return {"to": value} if isinstance(value, str) else value
 
 
+class ConditionalRequirement(Model):
+    """Fields an event must carry when a condition holds, e.g. a rectification when the
+    finding is not the customer's."""
+
+    when: str
+    """A condition over the case fields and the event's inputs, e.g.
+    ``responsibility != 'customer'``."""
+    fields: list[str] = Field(min_length=1)
+    """The fields the event must then carry a value for (they are inputs of the event)."""
+
+
 class Transition(Model):
     """An event the stage accepts; ``withdraw: closed`` is short for ``withdraw: {to: closed}``."""
 
@@ -216,6 +227,12 @@ class Transition(Model):
     """Roles allowed to send the event; ``[any]`` for everybody (checked: never left empty)."""
     requires: list[str] = Field(default_factory=list)
     """Fields the event must carry a value for."""
+    # Left out of dumps while empty: older definitions keep their content hash.
+    requires_when: list[ConditionalRequirement] = Field(
+        default_factory=list, exclude_if=lambda value: not value
+    )
+    """Fields the event must carry only when a condition holds: ``[{when: "responsibility !=
+    'customer'", fields: [rectification, rectification_owner]}]``; a refusal names them."""
     inputs: list[str] = Field(default_factory=list)
     """Fields the event may carry besides ``requires``; any other field is refused."""
     when: str | None = None
@@ -280,8 +297,11 @@ class ClockTrigger(Model):
     event: str | None = None
     """When this event is applied (``case_opened``: when the case opens)."""
     field: str | None = Field(default=None, exclude_if=lambda value: value is None)  # hash kept
-    """``start`` only: count from this date or datetime field's value rather than from the
-    moment (``{field: received_at}``: a letter's receipt date entered later)."""
+    """``start`` and ``restart`` only: count from this date or datetime field's value rather
+    than from the moment (``{field: received_at}``: a letter's receipt date entered later)."""
+    when: str | None = Field(default=None, exclude_if=lambda value: value is None)  # hash kept
+    """Only when this condition over the case fields holds at that moment, e.g.
+    ``{event: close, when: "responsibility != 'customer'"}``."""
 
     @model_validator(mode="before")
     @classmethod
@@ -387,6 +407,20 @@ class Reporting(Model):
     """Entering one of these stages counts the case as reviewed (复核)."""
     reopen_events: list[str] = Field(default_factory=lambda: ["reopen", "dissatisfied"])
     """Events that send a case back to handling (reopened)."""
+    # Left out of dumps while unset (content hashes kept); unset reads as the name below.
+    root_cause: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The root-cause field (根本原因; default ``root_cause``): ``report --causes``."""
+    rectification: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    """The clock that follows a rectification (整改; default ``rectification``): running, it
+    is an open rectification."""
+
+    @property
+    def root_cause_field(self) -> str:
+        return self.root_cause or "root_cause"
+
+    @property
+    def rectification_clock(self) -> str:
+        return self.rectification or "rectification"
 
 
 def _zone_or_none(value: str | None) -> str | None:

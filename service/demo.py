@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .cases import Kesu, KesuError
 from .render import render_case
@@ -20,6 +21,13 @@ HANDLER = ("陈静 handler", ["handler"])
 CUSTOMER = ("customer", ["customer"])
 REVIEWER = ("赵磊 reviewer", ["reviewer"])
 MANAGER = ("周总 manager", ["manager"])
+
+
+def rectification(action: str, owner: str, days: int = 14) -> dict[str, Any]:
+    """A rectification (整改) due ``days`` from today in the complaint process's zone."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    due = (today + timedelta(days=days)).isoformat()
+    return {"rectification": action, "rectification_owner": owner, "rectification_due": due}
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,11 @@ SCENARIOS = [
             Send("submit_plan", HANDLER, {"plan": "核实扣费记录，符合条件则退还年费"}),
             Send("propose", HANDLER, {"resolution": "已退还年费 300 元"}),
             Send("satisfied", CUSTOMER, {"csat": 5}),
-            Send("close", HANDLER, {"responsibility": "process"}),
+            Send(
+                "close", HANDLER,
+                {"responsibility": "process", "root_cause": "业务规则",
+                 **rectification("年费收取前增加客户确认环节", "刘洋 fees desk")},
+            ),
         ],
     ),
     Scenario(
@@ -72,7 +84,11 @@ SCENARIOS = [
             Send("dissatisfied", CUSTOMER, {"csat": 2}),
             Send("propose", SUPERVISOR, {"resolution": "全额补偿并致歉"}),
             Send("satisfied", CUSTOMER, {"csat": 4}),
-            Send("close", SUPERVISOR, {"responsibility": "staff"}),
+            Send(
+                "close", SUPERVISOR,
+                {"responsibility": "staff", "root_cause": "信息披露不足",
+                 **rectification("理财销售人员风险告知培训", "孙丽 wealth desk", days=21)},
+            ),
             Send("request_review", CUSTOMER, {"review_reason": "希望确认责任人已被处理"}),
             Send("uphold", REVIEWER),
         ],

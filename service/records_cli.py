@@ -25,6 +25,8 @@ from process.spec import Reporting
 
 from .cases import Kesu, KesuError
 from .records import Reassigned, open_cases_of, reassign_cases, verify_cases
+from .report_causes import cause_report
+from .report_causes_render import rectification_lines, render_causes, write_causes_csv
 from .report_render import render_report, write_csv
 from .report_sql import summarise_report
 from .reports import DatedBy, GroupBy, Period
@@ -51,6 +53,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="which date --since/--until look at (default: opened)",
     )  # fmt: skip
     report.add_argument("--tz", default="UTC", help="zone of dates without one, e.g. Asia/Shanghai")
+    report.add_argument(
+        "--causes", action="store_true",
+        help="root causes (根本原因) by ISO week in --tz, open rectifications (整改)",
+    )  # fmt: skip
 
     reassign = commands.add_parser("reassign", help="move someone's open cases to someone else")
     reassign.add_argument("--from", dest="from_", required=True, metavar="PERSON")
@@ -181,6 +187,19 @@ async def run(
                 return _verify(session, args.case, out)
             by = GroupBy(args.by)
             period = report_period(args.since, args.until, DatedBy(args.dated_by), args.tz)
+            offset = datetime.now(ZoneInfo(args.tz)).utcoffset() or timedelta()
+            causes = None
+            if args.causes or not args.csv:  # a CSV of the groups has no place for them
+                causes = cause_report(
+                    session, reporting, process=args.process, period=period, offset=offset,
+                    weekly=args.causes,
+                )  # fmt: skip
+            if causes is not None and args.causes:
+                if args.csv:
+                    write_causes_csv(causes, out)
+                else:
+                    print(render_causes(causes, offset), file=out)
+                return 0
             reports = summarise_report(
                 session, reporting, by=by, process=args.process, period=period
             )
@@ -188,6 +207,8 @@ async def run(
                 write_csv(reports, by, out)
             else:
                 print(render_report(reports, by), file=out)
+                if causes is not None and (lines := rectification_lines(causes)):
+                    print("\n".join(["", *lines]), file=out)
             return 0
     except RecordsUnavailable as error:
         raise KesuError(str(error)) from None

@@ -11,6 +11,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from service.cases import KesuError
+from service.demo import rectification
 from tests.temporal_support import Harness
 from workflows.case import CaseWorkflow
 
@@ -20,6 +21,9 @@ AGENT = ("王敏", ["agent"])
 SUPERVISOR = ("李强", ["supervisor"])
 HANDLER = ("陈静", ["handler"])
 CUSTOMER = ("customer", ["customer"])
+
+
+RECTIFICATION = rectification("年费规则说明修订", "刘洋")
 
 
 async def accepted_updates(h: Harness, case_id: str) -> int:
@@ -38,7 +42,11 @@ async def test_a_dissatisfied_call_back_by_another_person_reopens_the_case(
         ("assign", SUPERVISOR, {"assignee": "陈静"}),
         ("propose", HANDLER, {"resolution": "退还年费 300 元"}),
         ("satisfied", CUSTOMER, {"csat": 4}),
-        ("close", HANDLER, {"responsibility": "process"}),
+        (
+            "close",
+            HANDLER,
+            {"responsibility": "process", "root_cause": "业务规则", **RECTIFICATION},
+        ),
     ]
     for event, (actor, roles), data in journey:
         await h.kesu.send_event(case, event, actor=actor, roles=roles, data=data)

@@ -83,7 +83,7 @@ async def test_a_complaint_goes_through_every_stage(
         ("customer_replied", CUSTOMER, {}, "handling"),
         ("propose", HANDLER, {"resolution": "退还年费 300 元"}, "feedback"),
         ("satisfied", CUSTOMER, {"csat": 5}, "closure"),
-        ("close", HANDLER, {"responsibility": "process"}, "closed"),
+        ("close", HANDLER, {"responsibility": "customer", "root_cause": "客户误解"}, "closed"),
         ("request_review", CUSTOMER, {"review_reason": "复核"}, "review"),
         ("uphold", REVIEWER, {}, "closed"),
     ]

@@ -132,8 +132,8 @@ def test_dates_and_datetimes_as_origins() -> None:
         (letters(kind="string"), "l.yaml:17: deadlines.answer.start.0.field: field "
          "'received_at' is string: a clock counts from a date or datetime"),
         (letters().replace("stop: {enter: closed}", "stop: {enter: closed, field: received_at}"),
-         "l.yaml:18: deadlines.answer.stop.0.field: 'field' belongs to 'start' (a clock counts "
-         "from a date), not 'stop'"),
+         "l.yaml:18: deadlines.answer.stop.0.field: 'field' belongs to 'start' or 'restart' (a "
+         "clock counts from a date), not 'stop'"),
     ],
 )  # fmt: skip
 def test_check_refuses_a_field_a_clock_cannot_count_from(text: str, problem: str) -> None:

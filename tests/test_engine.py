@@ -195,6 +195,7 @@ def test_closing_stops_every_clock_and_ends_the_alarms(complaint: CompiledSpec) 
     assert engine.state.closed_at == T0 + timedelta(hours=2)
     clocks = engine.state.clocks
     assert clocks.pop("callback").status is ClockStatus.WAITING  # it starts only on closing
+    assert clocks.pop("rectification").status is ClockStatus.WAITING  # ... with a rectification
     assert all(clock.status is ClockStatus.STOPPED for clock in clocks.values())
     assert engine.next_alarm() is None
     assert engine.allowed_events() == []

@@ -64,8 +64,11 @@ def test_the_complaint_process_without_its_restarts_warns() -> None:
     lines = text.splitlines(keepends=True)
     without = "".join(line for line in lines if not line.lstrip().startswith("restart:"))
     found = warnings_of(without)
-    handled_again = [line for line in found if "deadlines.callback" not in line]
+    closed_again = ("deadlines.callback", "deadlines.rectification")
+    handled_again = [line for line in found if not any(name in line for name in closed_again)]
     assert len(handled_again) == 2, found
     assert all("'dissatisfied' (to 'handling')" in line for line in handled_again), found
     # The call-back is due again when the case is closed again.
     assert any("deadlines.callback" in line and "'close' (to 'closed')" in line for line in found)
+    # So is a new finding's rectification.
+    assert any("deadlines.rectification" in line and "'close'" in line for line in found)

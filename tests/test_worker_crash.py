@@ -109,11 +109,21 @@ async def test_a_worker_killed_mid_case_loses_nothing_and_repeats_nothing(
             kesu, case, "satisfied", "e5", actor="c", roles=["customer"], data={"csat": 5}
         )
         await send_until_applied(
-            kesu, case, "close", "e6", data={"responsibility": "none"}, **handler
+            kesu,
+            case,
+            "close",
+            "e6",
+            data={"responsibility": "customer", "root_cause": "客户误解"},
+            **handler,
         )
         # A retried event after all that is still applied once.
         await send_until_applied(
-            kesu, case, "close", "e6", data={"responsibility": "none"}, **handler
+            kesu,
+            case,
+            "close",
+            "e6",
+            data={"responsibility": "customer", "root_cause": "客户误解"},
+            **handler,
         )
         view = await kesu.get_case(case)
     finally:

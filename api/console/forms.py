@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from process.access import accepted_inputs
 from process.spec import FieldType, ProcessDefinition, Transition
 from service.field_text import field_from_text
 
@@ -36,9 +37,9 @@ class EventForm:
 
 
 def event_inputs(transition: Transition) -> list[str]:
-    """The inputs an event takes: those it requires first, then any others it declares."""
-    declared = list(getattr(transition, "inputs", None) or [])
-    return list(dict.fromkeys([*transition.requires, *declared]))
+    """The inputs an event takes: those it requires first, then those it requires under a
+    condition (``requires_when``), then any others it declares."""
+    return accepted_inputs(transition)
 
 
 def event_forms(
