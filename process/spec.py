@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .calendars import known_zone
+from .conflicts import Conflicts
 from .events import CASE_OPENED_TRIGGER
 from .retention import Retention
 
@@ -427,6 +428,9 @@ class ProcessDefinition(Model):
     """Which fields, clocks, stages and events ``starter.py report`` reads."""
     retention: Retention | None = None
     """How long customer data is kept once the case closed; None: until destroyed by hand."""
+    conflicts: Conflicts | None = Field(default=None, exclude_if=lambda value: value is None)
+    """回避: who may not be made responsible for a case (the employee it is about, staff of
+    the branch it is about); an assignment into that set is refused and recorded."""
 
     @property
     def number_prefix(self) -> str:
