@@ -69,6 +69,7 @@ from .steps import (
     outbox_key,
     store_step,
 )
+from .warnings import EarlyWarningRow, EarlyWarnings, WarningCaseRow, list_warnings
 
 
 def load_models() -> MetaData:
@@ -95,6 +96,8 @@ __all__ = [
     "DefinitionRow",
     "DestructionError",
     "DestructionRow",
+    "EarlyWarningRow",
+    "EarlyWarnings",
     "JSONType",
     "OpenCase",
     "OutboxRow",
@@ -109,6 +112,7 @@ __all__ = [
     "TemplateRow",
     "UTCDateTime",
     "VersionInfo",
+    "WarningCaseRow",
     "access_log",
     "allocate_case_number",
     "approve_destruction",
@@ -125,6 +129,7 @@ __all__ = [
     "keys_by_master",
     "list_events",
     "list_outbox",
+    "list_warnings",
     "load_models",
     "load_specs",
     "make_engine",
