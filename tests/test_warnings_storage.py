@@ -4,6 +4,7 @@ queued in the outbox in the opening step's transaction."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from activities.storage import (
     list_warnings,
 )
 from activities.storage.warnings import count_in_window
+from activities.templates import Renderer, TemplateCatalog
+from process.loader import load_directory
 from process.warnings import WarningRule, WarningRules
 
 MONDAY = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a week's first day
@@ -133,3 +136,20 @@ def test_without_rules_nothing_is_counted(session_factory: sessionmaker[Session]
         assert store(plain, opening(f"p{n}", MONDAY, category="card")) == 0
     with session_factory() as session:
         assert list_warnings(session) == []
+
+
+def test_the_warning_renders_in_both_languages(
+    activities: StorageActivities, session_factory: sessionmaker[Session]
+) -> None:
+    for n in range(3):
+        store(activities, opening(f"r{n}", MONDAY, category="card"))
+    with session_factory() as session:
+        params = session.scalars(select(OutboxRow.params)).first()
+    assert params is not None
+    folder = Path(__file__).parent.parent / "definitions"
+    renderer = Renderer(TemplateCatalog.load(folder / "templates"), load_directory(folder))
+    chinese = renderer.render("early_warning", params)
+    assert chinese.subject == "【投诉预警】银行卡投诉集中：category = card，已有 3 件"
+    english = renderer.render("early_warning", {**params, "fields": {"language": "en"}})
+    assert english.subject == "[Early warning] 银行卡投诉集中: category = card, 3 cases"
+    assert "r2" in english.body and "2026-11-30T00:00:00+08:00" in english.body
