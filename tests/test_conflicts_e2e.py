@@ -10,7 +10,11 @@ from activities.storage import list_events
 from process.conflicts import ASSIGNMENT_REFUSED_EVENT
 from process.refusals import RefusalKind
 from service.cases import KesuError
+from tests.api_support import AGENT as AGENT_TOKEN
+from tests.api_support import SUPERVISOR as SUPERVISOR_TOKEN
+from tests.api_support import api_client
 from tests.temporal_support import Harness
+from tests.test_api import open_complaint, refused
 
 pytestmark = pytest.mark.temporal
 
@@ -70,3 +74,30 @@ async def test_a_conflicting_assignment_is_refused_recorded_and_overridden(
     view = await h.kesu.get_case(case)
     assert view.state.fields["assignee"] == "陈静"
     assert [step.event for step in view.state.steps][-1] == ASSIGNMENT_REFUSED_EVENT
+
+
+async def test_over_the_api_a_conflict_is_a_409_with_the_reason_and_a_supervisor_overrides(
+    harness: Harness,
+) -> None:
+    async with api_client(harness.kesu) as http:
+        case_id = await open_complaint(
+            http, "conflict-api", subject_employee="陈静", branch="浦东支行"
+        )
+        await http.post(f"/cases/{case_id}/events/accept", headers=AGENT_TOKEN)
+        assign = f"/cases/{case_id}/events/assign"
+        body = {"data": {"assignee": "陈静", "assignee_branch": "静安支行"}}
+        refused(await http.post(assign, json=body, headers=AGENT_TOKEN), 409, "被投诉员工须回避")
+        body["data"]["assignee"] = "赵磊"
+        assigned = await http.post(assign, json=body, headers=AGENT_TOKEN)
+        assert assigned.status_code == 200, assigned.text
+        move = {"from_assignee": "赵磊", "to_assignee": "陈静",
+                "data": {"assignee_branch": "静安支行"}}  # fmt: skip
+        reassign = f"/cases/{case_id}/reassign"
+        refused(await http.post(reassign, json=move, headers=SUPERVISOR_TOKEN), 409, "回避")
+        move["justification"] = "客户要求 the customer asked for her"
+        moved = await http.post(reassign, json=move, headers=SUPERVISOR_TOKEN)
+        assert moved.status_code == 200, moved.text
+        timeline = (await http.get(f"/cases/{case_id}", headers=SUPERVISOR_TOKEN)).json()
+        events = [step["event"] for step in timeline["timeline"]]
+        assert events.count(ASSIGNMENT_REFUSED_EVENT) == 2 and events[-1] == "case.reassigned"
+        assert timeline["fields"]["assignee"] == "陈静"
