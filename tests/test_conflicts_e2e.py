@@ -4,17 +4,21 @@ case; a supervisor's override with a justification goes ahead and is recorded to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from activities.storage import list_events
+from process.compiler import CompiledSpec
 from process.conflicts import ASSIGNMENT_REFUSED_EVENT
 from process.refusals import RefusalKind
 from service.cases import KesuError
 from tests.api_support import AGENT as AGENT_TOKEN
 from tests.api_support import SUPERVISOR as SUPERVISOR_TOKEN
 from tests.api_support import api_client
-from tests.temporal_support import Harness
+from tests.temporal_support import Harness, sqlite_url
 from tests.test_api import open_complaint, refused
+from tests.test_records_e2e import run
 
 pytestmark = pytest.mark.temporal
 
@@ -101,3 +105,26 @@ async def test_over_the_api_a_conflict_is_a_409_with_the_reason_and_a_supervisor
         events = [step["event"] for step in timeline["timeline"]]
         assert events.count(ASSIGNMENT_REFUSED_EVENT) == 2 and events[-1] == "case.reassigned"
         assert timeline["fields"]["assignee"] == "陈静"
+
+
+async def test_the_bulk_reassign_command_says_the_new_assignees_branch_and_may_override(
+    harness: Harness, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> None:
+    h = harness
+    about = {"customer_id": "C-3", "branch": "浦东支行"}
+    case = (await h.kesu.start_case("complaint", about, roles=["agent"])).case_id
+    await h.kesu.send_event(case, "accept", actor=AGENT[0], roles=AGENT[1])
+    data = {"assignee": "陈静", "assignee_branch": "静安支行"}
+    await h.kesu.send_event(case, "assign", actor=AGENT[0], roles=AGENT[1], data=data)
+    url = sqlite_url(tmp_path)
+    move = ("reassign", "--from", "陈静", "--to", "孙丽", "--reason", "离职 left")
+    code, shown = await run(h, url, specs, *move)
+    assert code == 1 and "say 'assignee_branch' of the new assignee" in shown
+    code, shown = await run(h, url, specs, *move, "--with", "assignee_branch=浦东支行")
+    assert code == 1 and "被投诉网点员工须回避" in shown
+    why = ("--role", "supervisor", "--justification", "网点仅剩一人 the branch's only officer")
+    code, shown = await run(h, url, specs, *move, "--with", "assignee_branch=浦东支行", *why)
+    assert code == 0, shown
+    event, actor, notes = stored(h, case)[-1]
+    assert (event, actor) == ("case.reassigned", "starter")
+    assert notes[-1].endswith("网点仅剩一人 the branch's only officer")
