@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .refusals import Refusal, RefusalKind
+
 ASSIGNEE_FIELD = "assignee"
 """The default field naming the responsible person (``process.state`` names the same)."""
 ASSIGNMENT_REFUSED_EVENT = "case.assignment_refused"
@@ -67,6 +69,11 @@ class Conflicts(_Model):
 
     def assignee_fields(self) -> list[str]:
         return [rule.assignee_field for rule in self.rules if rule.assignee_field is not None]
+
+    def of(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The values of ``data`` the rules read: what a refusal step records."""
+        watched = self.watched()
+        return {name: value for name, value in data.items() if name in watched}
 
 
 @dataclass(frozen=True)
@@ -151,3 +158,21 @@ def assignment_conflict(
             how = f" ({' or '.join(conflicts.override_roles)} may override with a justification)"
         return Verdict(refused=f"{title}: {conflict}{how}")
     return Verdict(overridden=f"{title} overridden as {role}: {conflict}; justification: {given}")
+
+
+def verdict_refusal(verdict: Verdict, where: str, event: str, stage: str) -> Refusal | None:
+    """The refusal a verdict makes, or None when the change may go ahead. Only a conflict
+    is recorded (``record``): a change that cannot be checked, or a justification from the
+    wrong role, is a plain mistake of the request."""
+    for kind, reason in (
+        (RefusalKind.INVALID, verdict.invalid),
+        (RefusalKind.FORBIDDEN, verdict.forbidden),
+    ):
+        if reason is not None:
+            return Refusal(kind=kind, message=f"{where}: {reason}", event=event, stage=stage)
+    if verdict.refused is None:
+        return None
+    message = f"{where}: {verdict.refused}"
+    return Refusal(
+        kind=RefusalKind.CONFLICT, message=message, event=event, stage=stage, record=True
+    )

@@ -18,7 +18,7 @@ from .access import acting_role
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
 from .compiler import CompiledSpec, breach_event
-from .conflicts import ASSIGNMENT_REFUSED_EVENT, Verdict, assignment_conflict
+from .conflicts import ASSIGNMENT_REFUSED_EVENT, Verdict, assignment_conflict, verdict_refusal
 from .events import (
     BREACHED_EVENT_PREFIX,
     CALENDAR_UPDATED_EVENT,
@@ -131,19 +131,7 @@ class CaseEngine:
         return assignment_conflict(conflicts, self.state.fields, event.data, role, text)
 
     def _conflict_refusal(self, verdict: Verdict, where: str, event: str) -> Refusal | None:
-        """The refusal of a conflict rule's verdict, or None when the change may go ahead."""
-        stage = self.state.stage
-        for kind, reason in (
-            (RefusalKind.INVALID, verdict.invalid),
-            (RefusalKind.FORBIDDEN, verdict.forbidden),
-        ):
-            if reason is not None:
-                return Refusal(kind=kind, message=f"{where}: {reason}", event=event, stage=stage)
-        if verdict.refused is None:
-            return None
-        message = f"{where}: {verdict.refused}"
-        return Refusal(kind=RefusalKind.CONFLICT, message=message, event=event, stage=stage,
-                       record=True)  # fmt: skip
+        return verdict_refusal(verdict, where, event, self.state.stage)
 
     def _refusal_recorded(
         self, refusal: Refusal, at: datetime, actor: str, role: str | None, data: dict[str, Any]
@@ -238,10 +226,8 @@ class CaseEngine:
         )
 
     def _watched(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The values of ``data`` the conflict rules read: what a refusal step records."""
         conflicts = self.definition.conflicts
-        watched = conflicts.watched() if conflicts is not None else set()
-        return {name: value for name, value in data.items() if name in watched}
+        return {} if conflicts is None else conflicts.of(data)
 
     def reassign(self, request: ReassignInput, at: datetime) -> Outcome:
         problem = self.reassign_problem(request)
