@@ -3,14 +3,16 @@ queued in the outbox in the opening step's transaction."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.exceptions import ApplicationError
 
 from activities.inputs import StepRecord
 from activities.storage import (
@@ -19,8 +21,12 @@ from activities.storage import (
     OutboxRow,
     StorageActivities,
     list_warnings,
+    make_engine,
+    make_session_factory,
+    store_step,
 )
-from activities.storage.warnings import count_in_window
+from activities.storage.migrations import migrate
+from activities.storage.warnings import count_in_window, raise_warnings
 from activities.templates import Renderer, TemplateCatalog
 from process.loader import load_directory
 from process.warnings import WarningRule, WarningRules
@@ -153,3 +159,61 @@ def test_the_warning_renders_in_both_languages(
     english = renderer.render("early_warning", {**params, "fields": {"language": "en"}})
     assert english.subject == "[Early warning] 银行卡投诉集中: category = card, 3 cases"
     assert "r2" in english.body and "2026-11-30T00:00:00+08:00" in english.body
+
+
+BOTH = WarningRules(
+    {
+        "cards": RULES.rules["cards"].model_copy(
+            update={"processes": ["complaint", "bank_complaint"]}
+        )
+    }
+)
+
+
+@pytest.mark.postgres
+def test_two_openings_racing_for_one_warning_raise_it_once(postgres_database: str) -> None:
+    """PostgreSQL, read committed: both racers count three; the second waits on the first's
+    unique warning, fails, and its retry (as Temporal retries the activity) raises nothing.
+    (Openings of one process already queue behind each other for their case numbers.)"""
+    engine = make_engine(postgres_database)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    racer = StorageActivities(sessions, opened=EarlyWarnings(BOTH))
+    try:
+        for n in range(2):
+            store(racer, opening(f"early-{n}", MONDAY, category="card"))
+        first = opening("c1", MONDAY, category="card")
+        # Another process (another case-number sequence): nothing else makes it wait.
+        second = opening("c2", MONDAY, category="card").model_copy(
+            update={"process": "bank_complaint"}
+        )
+        failures: list[BaseException] = []
+
+        def second_racer() -> None:
+            try:
+                racer.record_step(second)
+            except ApplicationError as error:
+                failures.append(error)
+
+        with sessions.begin() as session:
+            store_step(session, first)
+            assert raise_warnings(session, BOTH, first) == 2  # not committed yet
+            holder = session.scalar(text("SELECT pg_backend_pid()"))
+            thread = threading.Thread(target=second_racer)
+            thread.start()
+            with engine.connect() as watcher:  # until the second racer waits on our lock
+                blocked = text("SELECT count(*) FROM pg_stat_activity "
+                               "WHERE :holder = ANY(pg_blocking_pids(pid))")  # fmt: skip
+                while not watcher.execute(blocked, {"holder": holder}).scalar():
+                    watcher.rollback()
+                    assert thread.is_alive(), failures
+        thread.join()
+        assert len(failures) == 1  # refused by the unique warning: retryable, not stored
+        assert racer.record_step(second).messages_queued == 0  # the retry
+        with sessions() as session:
+            (raised,) = list_warnings(session)
+            assert (raised.case_id, raised.count) == ("c1", 3)
+            assert count_in_window(session, "cards", "card", raised.window_start) == 4
+        assert len(warning_messages(sessions)) == 2
+    finally:
+        engine.dispose()
