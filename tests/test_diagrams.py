@@ -87,8 +87,8 @@ def test_a_case_shows_where_it_is_and_the_path_it_took() -> None:
 
 def test_a_version_is_picked_from_the_published_ones() -> None:
     complaint = SPECS["complaint"]
-    assert pick_version("complaint", 3, [complaint]) is complaint
-    with pytest.raises(KesuError, match=r"has no published version 1 \(published: v3\)"):
+    assert pick_version("complaint", 4, [complaint]) is complaint
+    with pytest.raises(KesuError, match=r"has no published version 1 \(published: v4\)"):
         pick_version("complaint", 1, [complaint])
     with pytest.raises(KesuError, match="unknown diagram format 'png'"):
         process_diagram(complaint, "png")
@@ -102,7 +102,7 @@ def test_the_diagram_command(
     target = tmp_path / "complaint.html"
     assert starter.main(["diagram", "complaint", "--format", "html", "--output", str(target)]) == 0
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert starter.main(["diagram", "complaint", "--version", "3"]) == 0  # the folder's own
+    assert starter.main(["diagram", "complaint", "--version", "4"]) == 0  # the folder's own
     capsys.readouterr()
 
 
@@ -120,15 +120,15 @@ def test_an_older_published_version_is_drawn_from_the_registry(
     path = folder / "complaint.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(
-        text.replace("version: 3 ", "version: 4 ").replace("title: 受理 Intake", "title: 受理"),
+        text.replace("version: 4 ", "version: 5 ").replace("title: 受理 Intake", "title: 受理"),
         encoding="utf-8",
     )
     assert starter.main(["publish"]) == 0
     capsys.readouterr()
-    assert starter.main(["diagram", "complaint", "--version", "3"]) == 0
+    assert starter.main(["diagram", "complaint", "--version", "4"]) == 0
     older = capsys.readouterr().out
-    assert "title: complaint v3" in older and 'state "intake<br>受理 Intake"' in older
+    assert "title: complaint v4" in older and 'state "intake<br>受理 Intake"' in older
     assert starter.main(["diagram", "complaint"]) == 0
     assert 'state "intake<br>受理" as intake' in capsys.readouterr().out
     assert starter.main(["diagram", "complaint", "--version", "9"]) == 1
-    assert "no published version 9 (published: v3, v4)" in capsys.readouterr().err
+    assert "no published version 9 (published: v4, v5)" in capsys.readouterr().err
