@@ -35,6 +35,7 @@ from activities.templates import TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
 from process.loader import CALENDARS_FOLDER, DefinitionError, load_catalog
 from process.spec import FieldSpec
+from process.warning_loader import load_warnings
 from runtime import (
     EmbeddedServer,
     Settings,
@@ -53,6 +54,7 @@ from service import (
     privacy_cli,
     records_cli,
     versions_cli,
+    warnings_cli,
 )
 from service.cases import CaseFilter, CaseListing, Kesu, KesuError, Started
 from service.field_text import field_from_text
@@ -253,6 +255,7 @@ def build_parser(prog: str = "starter.py") -> argparse.ArgumentParser:
     versions_cli.add_commands(commands)  # publish, versions, upgrade
     calendars_cli.add_commands(commands)  # calendars [add-year | publish]
     privacy_cli.add_commands(commands)  # keys, retention, access-log
+    warnings_cli.add_commands(commands)  # warnings (投诉预防)
     commands.add_parser("check", help="validate the process definitions and stop")
     demo = commands.add_parser("demo", help="run sample cases on embedded defaults and show them")
     demo.add_argument(
@@ -292,8 +295,17 @@ async def _main(args: argparse.Namespace) -> int:
             print(f"WARNING  {warning}")  # a likely mistake; it does not stop the definitions
         definitions = {name: spec.definition for name, spec in specs.items()}
         catalog = load_checked_templates(settings.definitions_dir / TEMPLATES_FOLDER, definitions)
+        rules = load_warnings(settings.definitions_dir, definitions)
+        problems = warnings_cli.template_problems(rules, catalog)
+        if problems:
+            raise TemplateProblems(problems)
         print(f"ok  templates: {len(catalog.templates)} (every message in every language)")
+        print(f"ok  early-warning rules: {len(rules.rules)}")
         return 0
+    if args.command == warnings_cli.COMMAND:
+        specs = load_specs(settings.definitions_dir)
+        definitions = {name: spec.definition for name, spec in specs.items()}
+        return warnings_cli.run(args, settings.definitions_dir, definitions, settings.database_url)
     if args.command in designer_cli.COMMANDS:
         needs_specs = args.command != "schema"
         specs = load_specs(settings.definitions_dir) if needs_specs else {}

@@ -32,7 +32,7 @@ from temporalio.worker import Worker
 import telemetry
 from activities import metrics
 from activities.channels.config import ChannelConfigError, ChannelSetup, console_setup
-from activities.channels.setup import load_channel_setup, read_channels
+from activities.channels.setup import TEMPLATES_FOLDER, load_channel_setup, read_channels
 from activities.events import domain_events
 from activities.halts import HaltActivities
 from activities.keys import Keyring
@@ -40,6 +40,7 @@ from activities.messaging import MessagingActivities
 from activities.metrics import OutboxCollector
 from activities.storage import (
     CaseSealer,
+    EarlyWarnings,
     PublishRefused,
     StorageActivities,
     describe_failure,
@@ -47,9 +48,11 @@ from activities.storage import (
     make_session_factory,
 )
 from activities.storage.migrations import SchemaError, migrate
-from activities.templates import TemplateProblems
+from activities.templates import TemplateCatalog, TemplateProblems
 from process.coverage import calendars_in_use, ending_soon
-from process.loader import DefinitionError
+from process.loader import DefinitionError, load_directory
+from process.warning_loader import load_warnings
+from process.warnings import WarningRules
 from runtime import (
     PROJECT_DIR,
     Settings,
@@ -59,7 +62,7 @@ from runtime import (
     publications,
     temporal_client,
 )
-from service import config_report
+from service import config_report, warnings_cli
 from service.case_numbers import CaseNumbers
 from service.versions import PublishedDefinitions, keep_fresh, render_published
 from telemetry import HealthServer, TimedActivities
@@ -84,10 +87,14 @@ class Activities:
 
 
 def build_activities(
-    database_url: str, channels: ChannelSetup | None = None, keyring: Keyring | None = None
+    database_url: str,
+    channels: ChannelSetup | None = None,
+    keyring: Keyring | None = None,
+    warnings: WarningRules | None = None,
 ) -> Activities:
     """The activities on ``database_url``; messages go to the console unless ``channels``.
-    With a ``keyring``, customer data is stored encrypted with per-case keys."""
+    With a ``keyring``, customer data is stored encrypted with per-case keys; ``warnings``
+    are counted as cases open (early warning)."""
     engine = make_engine(database_url)
     try:
         migrate(engine)  # the schema at the newest revision before any activity runs
@@ -105,6 +112,7 @@ def build_activities(
             domain_events if channels.events else None,
             stored=metrics.count_step,
             sealer=sealer,
+            opened=EarlyWarnings(warnings) if warnings is not None and warnings.rules else None,
         ),
         messaging=MessagingActivities(
             sessions,
@@ -117,6 +125,20 @@ def build_activities(
         sessions=sessions,
         halts=HaltActivities(sessions, events=channels.events, halted=metrics.count_halt),
     )
+
+
+def warning_rules(folder: Path) -> WarningRules:
+    """The early-warning rules of the definitions folder, their templates checked."""
+    try:
+        rules = load_warnings(folder, load_directory(folder))
+        problems = warnings_cli.template_problems(
+            rules, TemplateCatalog.load(folder / TEMPLATES_FOLDER)
+        )
+    except (DefinitionError, TemplateProblems) as error:
+        raise SetupError(str(error)) from None
+    if problems:
+        raise SetupError(str(TemplateProblems(problems)))
+    return rules
 
 
 def channels_file() -> Path | None:
@@ -205,7 +227,8 @@ async def running_worker(
     ``health``: serve ``/metrics``, ``/healthz`` and ``/readyz`` there (``telemetry.HealthServer``).
     """
     channels = channel_setup(settings)
-    activities = build_activities(settings.database_url, channels, settings.keyring)
+    warnings = warning_rules(settings.definitions_dir)
+    activities = build_activities(settings.database_url, channels, settings.keyring, warnings)
     publish_definitions(activities.sessions, settings.definitions_dir)
     polling = threading.Event()
     async with contextlib.AsyncExitStack() as cleanup:

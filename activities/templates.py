@@ -44,6 +44,8 @@ VARIABLES = {
     "the due time is provisional, empty when it is not), for messages a deadline sends",
     "halt": "halt.seq, halt.trigger and halt.failure: the step a halted case stopped on, its "
     "event and the database error's class, for the operator's case_halted alert",
+    "warning": "warning.rule, .title, .count_by, .key, .count, .at_least, .window, "
+    ".window_start and .window_end, for an early warning (definitions/warnings)",
 }
 DEADLINE_ATTRIBUTES = frozenset({"name", "title", "due_at", "provisional"})
 
@@ -294,6 +296,8 @@ class Renderer:
             "fields": {**declared, **fields},
             # A halted case's alert (``activities.halts``): which step, and the failure's kind.
             "halt": {name: params.get(name) for name in ("seq", "trigger", "failure")},
+            # An early warning (``activities.storage.warnings``): the rule, value and window.
+            "warning": dict(params.get("warning") or {}),
             "deadline": {
                 "name": deadline_name,
                 "title": (deadline_spec.title if deadline_spec else None) or deadline_name,

@@ -199,6 +199,9 @@ def create_app(
             actor=who.actor,
             reason=body.reason,
             request_id=_one_key("request_id", body.request_id, idempotency_key),
+            roles=list(who.roles),
+            data=body.data,
+            justification=body.justification,
         )
         return models.EventApplied(
             case_id=case_id, case_number=number, event=REASSIGNED_EVENT, **result.model_dump()

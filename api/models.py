@@ -52,6 +52,15 @@ class Reassign(Strict):
     """Who the case is assigned to now: a case assigned to someone else is refused (409)."""
     to_assignee: str = Field(min_length=1, max_length=200, examples=["李娜"])
     reason: str | None = Field(default=None, max_length=1000, examples=["离职 left the bank"])
+    data: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="What the process's conflict rules (回避) need of the new assignee",
+        examples=[{"assignee_branch": "静安支行"}],
+    )
+    justification: str | None = Field(default=None, min_length=1, max_length=2000)
+    """Why the move goes ahead despite a conflict of interest (a role the process names may
+    override one); recorded in the timeline. Without it a conflicting move is refused (409)."""
     request_id: str | None = Field(
         default=None,
         pattern=KEY_PATTERN,

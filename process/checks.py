@@ -12,6 +12,7 @@ from typing import Any
 
 from .access import ANY_ROLE, accepted_inputs, check_access
 from .calendars import CalendarSpec
+from .conflict_checks import check_conflicts
 from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expression_checks import check_field_names_free, check_guard, check_values
 from .expression_types import Scope
@@ -49,6 +50,7 @@ def check_definition(
     found.extend(check_reporting(definition))
     found.extend(check_access(definition))
     found.extend(_merging_problems(definition))
+    found.extend(check_conflicts(definition))
     return found
 
 

@@ -18,6 +18,7 @@ from .access import acting_role
 from .admission import event_problem
 from .clockboard import Alarm, ClockBoard
 from .compiler import CompiledSpec, breach_event
+from .conflicts import ASSIGNMENT_REFUSED_EVENT, Verdict, assignment_conflict, verdict_refusal
 from .events import (
     BREACHED_EVENT_PREFIX,
     CALENDAR_UPDATED_EVENT,
@@ -29,7 +30,7 @@ from .events import (
     WARNING_EVENT_PREFIX,
 )
 from .expressions import Context
-from .fields import initial_fields
+from .fields import data_problems, initial_fields
 from .links import (
     LinkInput,
     LinkKind,
@@ -52,6 +53,15 @@ from .state import (
     Step,
 )
 from .timeouts import TimeoutState, timeout_state
+
+
+class RecordedRefusal(IllegalEvent):
+    """A refusal the case records in its timeline (a conflict of interest): ``outcome`` is the
+    step to store before the caller hears of the refusal."""
+
+    def __init__(self, refusal: Refusal, outcome: Outcome) -> None:
+        super().__init__(refusal)
+        self.outcome = outcome
 
 
 class CaseEngine:
@@ -111,11 +121,37 @@ class CaseEngine:
 
         ``now`` is what a guard reads as ``now`` (the workflow's time); without it, null."""
         legal = self._rules.legal(self.state.stage)
-        return event_problem(
+        context = self._context(now, event)
+        problem = event_problem(
             self.definition, self.state, event, legal, self._rules.guards,
-            declared_inputs=self.spec.declared_inputs, context=self._context(now, event),
+            declared_inputs=self.spec.declared_inputs, context=context,
             requirements=self._rules.requirements,
         )  # fmt: skip
+        if problem is not None:
+            return problem
+        where = f"event {event.event!r} in stage {self.state.stage!r}"
+        return self._conflict_refusal(self._event_conflict(event, context.role), where, event.event)
+
+    def _event_conflict(self, event: EventInput, role: str | None) -> Verdict:
+        conflicts = self.definition.conflicts
+        field = conflicts.justification if conflicts is not None else None
+        justification = event.data.get(field) if field is not None else None
+        text = None if justification is None else str(justification)
+        return assignment_conflict(conflicts, self.state.fields, event.data, role, text)
+
+    def _conflict_refusal(self, verdict: Verdict, where: str, event: str) -> Refusal | None:
+        return verdict_refusal(verdict, where, event, self.state.stage)
+
+    def _refusal_recorded(
+        self, refusal: Refusal, at: datetime, actor: str, role: str | None, data: dict[str, Any]
+    ) -> RecordedRefusal:
+        """The refused assignment as a step of its own: who tried, whom, and why not."""
+        stage = self.state.stage
+        step = Step(
+            seq=self.state.next_seq, at=at, event=ASSIGNMENT_REFUSED_EVENT, from_stage=stage,
+            to_stage=stage, actor=actor, role=role, data=data, notes=[refusal.message],
+        )  # fmt: skip
+        return RecordedRefusal(refusal, self._record(step, []))
 
     def _context(self, now: datetime | None, event: EventInput | None = None) -> Context:
         """What an expression reads besides the fields: the time, and who acts in an event."""
@@ -130,13 +166,17 @@ class CaseEngine:
 
     def apply_event(self, event: EventInput, at: datetime) -> Outcome:
         problem = self.check_event(event, at)
+        context = self._context(at, event)
+        role = context.role
+        if problem is not None and problem.record:
+            data = {"event": event.event, **self._watched(event.data)}
+            raise self._refusal_recorded(problem, at, event.actor, role, data)
         if problem is not None:
             raise IllegalEvent(problem)
         transition = self.definition.stages[self.state.stage].on[event.event]
-        context = self._context(at, event)
-        role = context.role
+        overridden = self._event_conflict(event, role).overridden
         self.state.fields.update(event.data)
-        notes: list[str] = []
+        notes: list[str] = [] if overridden is None else [overridden]
         before = self._actions.run(transition.actions, self.state, notes, context)
         return self._move(
             event.event, at, actor=event.actor, role=role, data=event.data, before=before,
@@ -167,20 +207,56 @@ class CaseEngine:
             return refuse(RefusalKind.CONFLICT, f"it is assigned to {current!r}, not {wanted!r}")
         if not request.to_assignee.strip():
             return refuse(RefusalKind.INVALID, "the new assignee is blank")
-        return None
+        conflicts = self.definition.conflicts
+        known = conflicts.assignee_fields() if conflicts is not None else []
+        unknown = [name for name in request.data if name not in known]
+        if unknown:
+            accepted = ", ".join(known) or "none"
+            return refuse(
+                RefusalKind.INVALID, f"field {unknown[0]!r}: not asked (asked: {accepted})"
+            )
+        for name, problem in data_problems(self.definition.fields, request.data):
+            return refuse(RefusalKind.INVALID, f"field {name!r}: {problem}")
+        return self._conflict_refusal(self._reassign_conflict(request), where, REASSIGNED_EVENT)
+
+    def _reassign_change(self, request: ReassignInput) -> dict[str, Any]:
+        return {**request.data, ASSIGNEE_FIELD: request.to_assignee}
+
+    def _reassign_role(self, request: ReassignInput) -> str | None:
+        conflicts = self.definition.conflicts
+        overriders = conflicts.override_roles if conflicts is not None else []
+        return acting_role(overriders, request.roles) if request.roles else None
+
+    def _reassign_conflict(self, request: ReassignInput) -> Verdict:
+        change, role = self._reassign_change(request), self._reassign_role(request)
+        conflicts = self.definition.conflicts
+        return assignment_conflict(
+            conflicts, self.state.fields, change, role, request.justification
+        )
+
+    def _watched(self, data: dict[str, Any]) -> dict[str, Any]:
+        conflicts = self.definition.conflicts
+        return {} if conflicts is None else conflicts.of(data)
 
     def reassign(self, request: ReassignInput, at: datetime) -> Outcome:
         problem = self.reassign_problem(request)
+        role = self._reassign_role(request)
+        change = self._reassign_change(request)
+        if problem is not None and problem.record:
+            raise self._refusal_recorded(problem, at, request.actor, role, change)
         if problem is not None:
             raise IllegalEvent(problem)
-        self.state.fields[ASSIGNEE_FIELD] = request.to_assignee
+        overridden = self._reassign_conflict(request).overridden
+        self.state.fields.update(change)
         notes = [f"{ASSIGNEE_FIELD}: {request.from_assignee} → {request.to_assignee}"]
         if request.reason:
             notes.append(f"reason: {request.reason}")
+        if overridden is not None:
+            notes.append(overridden)
         step = Step(
             seq=self.state.next_seq, at=at, event=REASSIGNED_EVENT,
             from_stage=self.state.stage, to_stage=self.state.stage, actor=request.actor,
-            data={ASSIGNEE_FIELD: request.to_assignee}, notes=notes,
+            role=role, data=change, notes=notes,
         )  # fmt: skip
         return self._record(step, [])
 

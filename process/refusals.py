@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class RefusalKind(StrEnum):
@@ -32,6 +32,9 @@ class Refusal(BaseModel):
     """One sentence naming the event and the stage; never a pii field's value."""
     event: str | None = None
     stage: str | None = None
+    record: bool = Field(default=False, exclude_if=lambda value: not value)
+    """The case records this refusal in its timeline before refusing (an assignment refused
+    for a conflict of interest, 回避): the request reaches the case, which stores a step."""
 
     def __str__(self) -> str:
         return self.message

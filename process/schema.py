@@ -17,12 +17,14 @@ from pydantic import BaseModel
 from .calendars import CalendarSpec
 from .scenario import Scenario
 from .spec import ProcessDefinition
+from .warnings import WarningFile
 
 SCHEMA_FOLDER = "schema"
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "process": (ProcessDefinition, "kesu process definition"),
     "calendar": (CalendarSpec, "kesu business calendar"),
     "scenario": (Scenario, "kesu scenario (a designer's test of a process)"),
+    "warnings": (WarningFile, "kesu early-warning rules (投诉预防)"),
 }
 """Schema name -> the model it describes and its title; files are ``<name>.schema.json``."""
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .clocks import ClockState, format_duration, stamp
 from .compiler import CompiledSpec
-from .engine import CaseEngine
+from .engine import CaseEngine, RecordedRefusal
 from .refusals import IllegalEvent
 from .scenario import (
     Expect,
@@ -72,6 +72,9 @@ def simulate(spec: CompiledSpec, scenario: Scenario, case_id: str) -> Simulation
         if step.event is not None:
             try:
                 taken.append(engine.apply_event(_event_of(step), now))
+            except RecordedRefusal as error:  # refused, and recorded in the timeline (回避)
+                taken.append(error.outcome)
+                refusal = str(error)
             except IllegalEvent as error:
                 refusal = str(error)
         run.outcomes, run.now = run.outcomes + taken, now

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .calendars import known_zone
+from .conflicts import Conflicts
 from .events import CASE_OPENED_TRIGGER
 from .merging import Merging
 from .retention import Retention
@@ -466,6 +467,9 @@ class ProcessDefinition(Model):
     merging: Merging | None = Field(default=None, exclude_if=lambda value: value is None)
     """Duplicates (same customer and category within a window) and group complaints: which
     fields identify them, the stage a merged duplicate moves to, who may merge and group."""
+    conflicts: Conflicts | None = Field(default=None, exclude_if=lambda value: value is None)
+    """回避: who may not be made responsible for a case (the employee it is about, staff of
+    the branch it is about); an assignment into that set is refused and recorded."""
 
     @property
     def number_prefix(self) -> str:

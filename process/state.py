@@ -51,6 +51,13 @@ class ReassignInput(BaseModel):
     to_assignee: str
     actor: str = "system"
     reason: str | None = None
+    roles: list[str] = Field(default_factory=list)
+    """The roles the mover acts in: one of the definition's ``conflicts.override_roles`` may
+    override a conflict of interest (回避) with a ``justification``."""
+    data: dict[str, Any] = Field(default_factory=dict)
+    """What the conflict rules need to know of the new assignee (``assignee_branch``)."""
+    justification: str | None = None
+    """Why the move goes ahead despite a conflict of interest; recorded in the timeline."""
 
 
 class EventResult(BaseModel):

@@ -297,12 +297,26 @@ class Kesu:
         actor: str = "system",
         reason: str | None = None,
         request_id: str | None = None,
+        roles: list[str] | None = None,
+        data: Mapping[str, Any] | None = None,
+        justification: str | None = None,
     ) -> EventResult:
-        """Move an open case to another responsible person; recorded in its timeline."""
-        _check_texts(actor=actor, to=to_assignee, reason=reason or "", id=request_id or "")
+        """Move an open case to another responsible person; recorded in its timeline.
+
+        ``data``: what the process's conflict rules (回避) need of the new assignee (their
+        branch); ``justification``: why a supervisor moves it despite a conflict."""
+        _check_texts(
+            actor=actor, to=to_assignee, reason=reason or "", id=request_id or "",
+            roles=roles or [], justification=justification or "",
+        )  # fmt: skip
+        for name, value in (data or {}).items():
+            problem = text_problem(name) or storage_problem(value)
+            if problem is not None:
+                raise KesuError(f"reassigning case {case_id}: field {name!r}: {problem}")
         request = ReassignInput(
-            from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason
-        )
+            from_assignee=from_assignee, to_assignee=to_assignee, actor=actor, reason=reason,
+            roles=roles or [], data=dict(data or {}), justification=justification,
+        )  # fmt: skip
         return await self._update(case_id, REASSIGN_UPDATE, request, request_id)
 
     async def repair_case(

@@ -7,9 +7,10 @@ workflows (a recorded ``case.reassigned`` step each), never by editing rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -104,6 +105,9 @@ async def reassign_cases(
     actor: str,
     reason: str | None,
     progress: Callable[[Reassigned], None] = lambda _: None,
+    roles: list[str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    justification: str | None = None,
 ) -> list[Reassigned]:
     """Reassign each case; one failure does not stop the others.
 
@@ -121,6 +125,7 @@ async def reassign_cases(
             result = await kesu.reassign_case(
                 case.case_id, from_assignee, to_assignee, actor=actor, reason=reason,
                 request_id=f"reassign:{case.case_id}:{case.last_seq}:{to_assignee}",
+                roles=roles, data=data, justification=justification,
             )  # fmt: skip
             done = Reassigned(case, result.seq)
         except KesuError as error:

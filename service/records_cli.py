@@ -63,6 +63,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     reassign.add_argument("--to", required=True, metavar="PERSON")
     reassign.add_argument("--reason", help="recorded in each case's audit trail")
     reassign.add_argument("--actor", default="starter", help="who orders the move")
+    reassign.add_argument(
+        "--role", action="append", default=[], help="a role the mover acts in (overrides 回避)"
+    )
+    reassign.add_argument(
+        "--with", dest="with_", action="append", default=[], metavar="FIELD=VALUE",
+        help="what conflict rules (回避) need of the new assignee, e.g. assignee_branch=静安支行",
+    )  # fmt: skip
+    reassign.add_argument(
+        "--justification", help="why the move goes ahead despite a conflict of interest"
+    )
 
     commands.add_parser("migrate", help="create or upgrade the database schema and stop")
 
@@ -140,6 +150,17 @@ def _verify(session: Session, case: str | None, out: TextIO) -> int:
     return 0
 
 
+def _assignments(given: list[str]) -> dict[str, str]:
+    """``--with assignee_branch=静安支行`` -> {"assignee_branch": "静安支行"}."""
+    found = {}
+    for item in given:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise KesuError(f"--with {item!r}: write FIELD=VALUE")
+        found[name.strip()] = value.strip()
+    return found
+
+
 def _progress(out: TextIO) -> Callable[[Reassigned], None]:
     def show(done: Reassigned) -> None:
         where = f"{done.case.case_number} {done.case.case_id}"
@@ -177,7 +198,8 @@ async def run(
             async with open_kesu() as kesu:
                 results = await reassign_cases(
                     kesu, cases, args.from_, args.to, actor=args.actor, reason=args.reason,
-                    progress=_progress(out),
+                    progress=_progress(out), roles=args.role, data=_assignments(args.with_),
+                    justification=args.justification,
                 )  # fmt: skip
             failed = sum(result.problem is not None for result in results)
             print(f"{len(results) - failed} moved, {failed} failed", file=out)

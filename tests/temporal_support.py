@@ -25,6 +25,7 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from activities.keys import Keyring
 from activities.storage import Publication
 from process.compiler import CompiledSpec
+from process.warnings import WarningRules
 from runtime import SetupError, load_specs, temporal_binary
 from service.cases import Kesu
 from service.versions import PublishedDefinitions
@@ -92,10 +93,12 @@ async def running_harness(
     specs: dict[str, CompiledSpec],
     task_queue: str | None = None,
     keyring: Keyring | None = None,
+    warnings: WarningRules | None = None,
 ) -> AsyncIterator[Harness]:
     """A worker for the block's duration; pass the same ``task_queue`` to start it again.
-    With a ``keyring`` it stores customer data encrypted, as ``worker.py`` does."""
-    activities = build_activities(database_url, keyring=keyring)
+    With a ``keyring`` it stores customer data encrypted, as ``worker.py`` does; with
+    ``warnings`` it raises early warnings."""
+    activities = build_activities(database_url, keyring=keyring, warnings=warnings)
     publish_specs(activities.sessions, specs.values())
     task_queue = task_queue or f"kesu-test-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=8) as executor:

@@ -62,7 +62,8 @@ async def test_an_event_changes_only_the_fields_it_declares(
             headers=AGENT,
         ),
         422,
-        "field 'customer_name': not an input of this event (inputs: assignee)",
+        "field 'customer_name': not an input of this event"
+        " (inputs: assignee, assignee_branch, conflict_justification)",
     )
     assigned = await http.post(
         f"/cases/{case_id}/events/assign", json={"data": {"assignee": "陈静"}}, headers=AGENT

@@ -95,7 +95,7 @@ def test_refusals_name_the_event_and_the_stage(complaint: CompiledSpec) -> None:
     )
     assert refusal(engine, "assign", AGENT, assignee="chen", colour="red") == (
         "event 'assign' in stage 'triage': field 'colour': not an input of this event"
-        " (inputs: assignee)"
+        " (inputs: assignee, assignee_branch, conflict_justification)"
     )
     assert refusal(engine, "assign", AGENT, assignee=42) == (
         "event 'assign' in stage 'triage': field 'assignee': expected text, got number 42"
@@ -108,7 +108,10 @@ def test_refusals_never_repeat_customer_data(complaint: CompiledSpec) -> None:
     send(engine, "accept", AGENT, T0)
     problem = refusal(engine, "assign", AGENT, assignee="chen", phone=13800000000)
     assert "13800000000" not in problem
-    assert problem.endswith("field 'phone': not an input of this event (inputs: assignee)")
+    assert problem.endswith(
+        "field 'phone': not an input of this event"
+        " (inputs: assignee, assignee_branch, conflict_justification)"
+    )
     fields = complaint.definition.fields
     assert data_problems(fields, {"phone": 13800000000}) == [("phone", "not a valid string")]
 

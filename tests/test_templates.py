@@ -83,7 +83,7 @@ def test_a_missing_language_or_undeclared_field_is_named(
             "ack.zh-CN.j2",
             "主题 {{ case_id }}\n\n第一行\n您好 {{ custmer_name }}\n",
             "ack.zh-CN.j2:4: unknown variable 'custmer_name' (kesu provides case_id, process, "
-            "process_title, stage, stage_title, fields, deadline, halt)",
+            "process_title, stage, stage_title, fields, deadline, halt, warning)",
         ),
         ("ack.zh-CN.j2", "主题\n\n{% if %}\n", "ack.zh-CN.j2:3: Expected an expression"),
         ("ack.fr.j2", "Sujet\n\nCorps\n", "ack.fr.j2: name the file <name>.zh-CN.j2 or"),

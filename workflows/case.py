@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from process.calendars import CalendarSpec
     from process.compiler import CompiledSpec
-    from process.engine import CaseEngine
+    from process.engine import CaseEngine, RecordedRefusal
     from process.links import LinkInput, recorded_link
     from process.recalendar import CalendarUpdate
     from process.refusals import IllegalEvent, Refusal, RefusalKind
@@ -129,6 +129,12 @@ def _refuse(refusal: Refusal | None) -> None:
     """Raising in a validator rejects the update before it reaches history."""
     if refusal is not None:
         raise _refused(refusal)
+
+
+def _unless_recorded(refusal: Refusal | None) -> Refusal | None:
+    """A refusal the case records (a conflict of interest) passes the validator: the handler
+    stores its step, then refuses."""
+    return None if refusal is not None and refusal.record else refusal
 
 
 def _reference(case: CaseInput) -> str:
@@ -251,7 +257,8 @@ class CaseWorkflow:
     @event.validator
     def _validate_event(self, event: EventInput) -> None:
         if self._answer() is None:
-            _refuse(self._halt_refusal() or self._engine.check_event(event, workflow.now()))
+            problem = self._engine.check_event(event, workflow.now())
+            _refuse(self._halt_refusal() or _unless_recorded(problem))
 
     @workflow.update(name=REASSIGN_UPDATE)
     async def reassign(self, request: ReassignInput) -> EventResult:
@@ -260,7 +267,8 @@ class CaseWorkflow:
     @reassign.validator
     def _validate_reassign(self, request: ReassignInput) -> None:
         if self._answer() is None:
-            _refuse(self._halt_refusal() or self._engine.reassign_problem(request))
+            problem = self._engine.reassign_problem(request)
+            _refuse(self._halt_refusal() or _unless_recorded(problem))
 
     @workflow.update(name=UPGRADE_UPDATE)
     async def upgrade(self, request: UpgradeInput) -> EventResult:
@@ -390,6 +398,11 @@ class CaseWorkflow:
                 raise _refused(halted)
             try:
                 outcome = change(workflow.now())
+            except RecordedRefusal as refused:
+                # Stored before the caller hears of the refusal: the timeline keeps it.
+                self._unsaved.append(refused.outcome)
+                await self._save()
+                raise _refused(refused.refusal) from None
             except IllegalEvent as error:
                 raise _refused(error.refusal) from None
             self._unsaved.append(outcome)

@@ -71,6 +71,7 @@ from .steps import (
     outbox_key,
     store_step,
 )
+from .warnings import EarlyWarningRow, EarlyWarnings, WarningCaseRow, list_warnings
 
 
 def load_models() -> MetaData:
@@ -102,6 +103,8 @@ __all__ = [
     "DefinitionRow",
     "DestructionError",
     "DestructionRow",
+    "EarlyWarningRow",
+    "EarlyWarnings",
     "JSONType",
     "OpenCase",
     "OutboxRow",
@@ -116,6 +119,7 @@ __all__ = [
     "TemplateRow",
     "UTCDateTime",
     "VersionInfo",
+    "WarningCaseRow",
     "access_log",
     "allocate_case_number",
     "approve_destruction",
@@ -134,6 +138,7 @@ __all__ = [
     "keys_by_master",
     "list_events",
     "list_outbox",
+    "list_warnings",
     "load_models",
     "load_specs",
     "make_engine",

@@ -284,11 +284,15 @@ class StorageActivities:
         events: Callable[[StepRecord], list[OutboxMessage]] | None = None,
         stored: Callable[[StepRecord], None] | None = None,
         sealer: CaseSealer | None = None,
+        opened: Callable[[Session, StepRecord], int] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._events = events
         self._stored = stored
         self._sealer = sealer
+        self._opened = opened
+        """Hears of each opening step in its transaction (early warnings, ``.warnings``) and
+        says how many messages it queued."""
 
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
@@ -308,6 +312,9 @@ class StorageActivities:
         try:
             with self._sessions.begin() as session:
                 result = store_step(session, step, self._sealer)
+                if result.created and step.seq == 0 and self._opened is not None:
+                    queued = result.messages_queued + self._opened(session, step)
+                    result = StepRecorded(created=True, messages_queued=queued)
         except IntegrityError:
             # Either a concurrent duplicate won the race (then the step is stored: done) or
             # something else is wrong (then re-raise, and the activity is retried).
