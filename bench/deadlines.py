@@ -1,6 +1,6 @@
 """Deadline precision: how late N real deadline timers fire, kesu vs a bare Temporal timer.
 
-``python -m bench.deadlines [--cases N [N ...]] [--within S] [--concurrency C]``
+``python -m bench.deadlines [--cases N [N ...]] [--within S] [--concurrency C] [--same-slots]``
 
 kesu: N cases of a generated process whose only deadline (``within: S``s, calendar clock,
 started when the case opens) moves the case to a final stage on breach. Lateness is the time of
@@ -10,7 +10,10 @@ they woke. Both sets are started as fast as ``--concurrency`` allows, so later t
 while the last cases are still being opened, as they would on a busy day. Several ``--cases``
 (``--cases 100 1000``) measure each burst size in turn, each against its own baseline on its
 own server; ``--within`` then defaults to a deadline long enough for the largest burst to be
-opened before its first deadline falls due, so that they fall due together.
+opened before its first deadline falls due, so that they fall due together. The bare timers
+run on a worker with the SDK's default workflow task slots (100), kesu's on its own
+(``worker.WORKFLOW_TASK_SLOTS``); ``--same-slots`` gives the bare timers' worker kesu's too, so
+that only the workflow code differs.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from bench.specs import DEADLINE_PROCESS, deadline_spec
 from bench.timer_history import timer_parts
 from runtime import exit_after
 from service.cases import Kesu
+from worker import WORKFLOW_TASK_SLOTS
 
 BREACH_EVENT = "deadline.breached:reply"
 P99_TARGET = 1.5
@@ -96,10 +100,10 @@ async def _kesu_lateness(
 
 
 async def _raw_lateness(
-    server: Server, workdir: Path, cases: int, within: int, concurrency: int
+    server: Server, workdir: Path, cases: int, within: int, concurrency: int, slots: int | None
 ) -> Run:
     database = f"sqlite:///{workdir / 'raw.db'}"
-    async with worker_process("raw", server, "bench-raw", database, workdir):
+    async with worker_process("raw", server, "bench-raw", database, workdir, raw_task_slots=slots):
 
         async def start(_: int) -> str:
             handle = await server.client.start_workflow(
@@ -117,15 +121,25 @@ async def _raw_lateness(
 
 
 async def measure(
-    server: Server, workdir: Path, *, cases: int = 100, within: int = 5, concurrency: int = 20
+    server: Server,
+    workdir: Path,
+    *,
+    cases: int = 100,
+    within: int = 5,
+    concurrency: int = 20,
+    same_slots: bool = False,
 ) -> Report:
+    """``same_slots``: the bare timers' worker takes as many workflow tasks at once as kesu's
+    (``worker.WORKFLOW_TASK_SLOTS``) rather than the SDK's default."""
+    slots = WORKFLOW_TASK_SLOTS if same_slots else None
     runs = {
-        "raw": await _raw_lateness(server, workdir, cases, within, concurrency),
+        "raw": await _raw_lateness(server, workdir, cases, within, concurrency, slots),
         "kesu": await _kesu_lateness(server, workdir, cases, within, concurrency),
     }
     report = Report(
         title=f"Deadline precision: {cases} deadlines of {within} s each, "
-        f"started {concurrency} at a time",
+        f"started {concurrency} at a time"
+        + (f"; bare timers' worker with kesu's {slots} task slots" if slots else ""),
         headers=[
             "timers", "count", "started in s", "p50 ms late", "p99 ms late", "max ms late",
             "p50 arming", "p99 arming", "p50 timer", "p50 dispatch", "p99 dispatch",
@@ -188,16 +202,23 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds (at least 1); default 5, or enough to open the largest burst first",
     )
     parser.add_argument("--concurrency", type=int, default=20, help="starts in flight at once")
+    parser.add_argument(
+        "--same-slots",
+        action="store_true",
+        help="give the bare timers' worker kesu's workflow task slots, not the SDK's default",
+    )
     args = parser.parse_args(argv)
     within: int = args.within or _within_for(max(args.cases))
     if within < 1:
         parser.error("--within: kesu's shortest deadline is 1 s")
     concurrency: int = args.concurrency
+    same_slots: bool = args.same_slots
 
     def burst(cases: int) -> Callable[[Server, Path], Coroutine[Any, Any, Report]]:
         return lambda server, workdir: measure(
-            server, workdir, cases=cases, within=within, concurrency=concurrency
-        )
+            server, workdir, cases=cases, within=within, concurrency=concurrency,
+            same_slots=same_slots,
+        )  # fmt: skip
 
     return max(run_script(burst(cases)) for cases in args.cases)
 
