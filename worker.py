@@ -74,6 +74,11 @@ log = logging.getLogger("kesu.worker")
 SWEEP_INTERVAL_SECONDS = 1.0
 """Often enough that a message a crashed worker had claimed goes out a second after its lease."""
 STICKY_WAIT = timedelta(seconds=3)
+WORKFLOW_TASK_SLOTS = 500
+"""Workflow tasks a worker takes at once. A burst of deadlines falling due together (a
+thousand cases opened in the same minute) is that many tasks at once: each breach is stamped
+when its task starts, so a task waiting for a free slot is a deadline recorded late. Tasks
+are light (a step stored locally), so many in flight cost little."""
 CHANNELS_ENV = "KESU_CHANNELS"
 DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
@@ -177,6 +182,7 @@ def build_worker(
         # A case's next task waits this long for a worker that died (its sticky queue has
         # no poller) before any worker may take it: seconds, not Temporal's default 10 s.
         sticky_queue_schedule_to_start_timeout=STICKY_WAIT,
+        max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
     )
 
 

@@ -63,8 +63,9 @@ def _nothing() -> None:
 
 def heartbeating(every: float) -> LeaseRenewal:
     """``with heartbeating(every):`` heartbeats the running activity every ``every`` seconds
-    (from a thread, in a copy of the activity's context); outside an activity, nothing."""
-    if not activity.in_activity():
+    (from a thread, in a copy of the activity's context); outside an activity, nothing. A
+    local activity has no heartbeats (it lives inside its workflow task): nothing either."""
+    if not activity.in_activity() or activity.info().is_local:
         return LeaseRenewal(_nothing, every, "nothing")
     context = contextvars.copy_context()
     return LeaseRenewal(lambda: context.run(activity.heartbeat), every, "a heartbeat")

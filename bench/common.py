@@ -115,11 +115,13 @@ async def worker_process(
     database_url: str,
     workdir: Path,
     specs: Iterable[CompiledSpec] = (),
+    raw_task_slots: int | None = None,
 ) -> AsyncIterator[WorkerProcess]:
     """Start a worker of ``kind`` in its own process; yields once it polls its task queue.
 
     ``specs``: the definitions kesu's cases will name, published first as ``starter.py
     publish`` would (a kesu worker resolves a case's definition from the registry).
+    ``raw_task_slots``: workflow tasks a raw worker takes at once (else the SDK's default).
     """
     publish_specs(database_url, specs)
     ready = workdir / f"{task_queue}.ready"
@@ -129,6 +131,8 @@ async def worker_process(
         "--address", server.address, "--task-queue", task_queue,
         "--database-url", database_url, "--ready-file", str(ready),
     ]  # fmt: skip
+    if raw_task_slots is not None:
+        command += ["--workflow-task-slots", str(raw_task_slots)]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=PROJECT, stdout=sink, stderr=subprocess.STDOUT)
     try:

@@ -26,7 +26,14 @@ from worker import build_activities, build_worker, serving_definitions
 EXECUTOR_THREADS = 16  # as worker.py
 
 
-async def serve(kind: str, address: str, task_queue: str, database_url: str, ready: Path) -> None:
+async def serve(
+    kind: str,
+    address: str,
+    task_queue: str,
+    database_url: str,
+    ready: Path,
+    raw_task_slots: int | None = None,
+) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
@@ -46,6 +53,7 @@ async def serve(kind: str, address: str, task_queue: str, database_url: str, rea
                     noop,
                 ],
                 activity_executor=executor,
+                max_concurrent_workflow_tasks=raw_task_slots,
             )
         async with contextlib.AsyncExitStack() as running:
             if kind == "kesu":  # cases name their definition: the worker resolves it
@@ -62,10 +70,20 @@ def main() -> int:
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--workflow-task-slots", type=int, help="raw: else the SDK's default")
     args = parser.parse_args()
     # Warnings only: both kinds log the same activity lines, which would only add noise.
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.kind, args.address, args.task_queue, args.database_url, args.ready_file))
+    asyncio.run(
+        serve(
+            args.kind,
+            args.address,
+            args.task_queue,
+            args.database_url,
+            args.ready_file,
+            args.workflow_task_slots,
+        )
+    )
     return 0
 
 

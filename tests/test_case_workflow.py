@@ -110,9 +110,13 @@ async def test_a_complaint_goes_through_every_stage(
         message.template for message in outbox
     }
     if os.environ.get("KESU_RECORD_HISTORIES"):
+        # complaint_full.json (the definition in the input, a timer per wait) stays as it was.
         history = await handle(h, case).fetch_history()
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "complaint_full.json").write_text(history.to_json(), encoding="utf-8")
+        path = HISTORIES / "complaint_full_lighter.json"
+        path.write_text(history.to_json(), encoding="utf-8")
+        path.with_name(path.stem + ".definitions.json").write_text(
+            f"[{h.kesu.processes['complaint'].model_dump_json()}]", encoding="utf-8"
+        )
 
 
 async def test_illegal_events_are_refused_before_history(harness: Harness) -> None:

@@ -88,9 +88,12 @@ async def test_an_extended_decision_warns_breaches_and_escalates(
             recipients = [m.recipient for m in list_outbox(session, case)][-4:]
         assert recipients == ["assignee", "assignee", "supervisor", "manager"]
         if os.environ.get("KESU_RECORD_HISTORIES"):
+            # bank_complaint_escalated.json (from before the lighter path) stays as it was.
             history = await handle(h, case).fetch_history()
-            (HISTORIES / "bank_complaint_escalated.json").write_text(
-                history.to_json(), encoding="utf-8"
+            path = HISTORIES / "bank_complaint_escalated_lighter.json"
+            path.write_text(history.to_json(), encoding="utf-8")
+            path.with_name(path.stem + ".definitions.json").write_text(
+                f"[{specs['bank_complaint'].model_dump_json()}]", encoding="utf-8"
             )
 
 

@@ -202,7 +202,8 @@ async def test_a_halted_case_alerts_an_operator_and_is_repaired_once_fixed(
             await h.kesu.repair_case(case_id, "again", actor="ops")
         if os.environ.get("KESU_RECORD_HISTORIES"):
             history = await handle.fetch_history()
-            path = HISTORIES / "complaint_halted_repaired.json"
+            # complaint_halted_repaired.json (steps stored durably only) stays as it was.
+            path = HISTORIES / "complaint_halted_repaired_lighter.json"
             path.write_text(history.to_json(), encoding="utf-8")
             path.with_name(path.stem + ".definitions.json").write_text(
                 f"[{specs['complaint'].model_dump_json()}]", encoding="utf-8"

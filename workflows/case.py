@@ -23,13 +23,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inputs import (
-        STEP_NOT_STORABLE,
         DeliverInput,
         DeliverResult,
         HaltReport,
         HaltReported,
         StepRecord,
-        StepRecorded,
     )
     from process.calendars import CalendarSpec
     from process.compiler import CompiledSpec
@@ -43,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
     from process.upgrade import UpgradeInput, upgrade_case, upgrade_problem
 
     from . import definitions, search
+    from .alarms import SHORTEST_WAIT, Alarms
+    from .storing import STORE_RETRY, StepRefused, store_durably, store_step
 
 WORKFLOW_NAME = "CaseWorkflow"
 EVENT_UPDATE = "event"
@@ -54,12 +54,7 @@ LINK_UPDATE = "link"
 CASE_QUERY = "case"
 PROVISIONAL_PATCH = "provisional-due-times"
 
-_STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
-)
 _DELIVERY_RETRY = RetryPolicy(maximum_attempts=3)
-_STORE_HEARTBEAT = timedelta(seconds=3)
-_SHORTEST_WAIT = 0.01  # a zero timeout would fire at once rather than wait
 DELIVER_EVENTS_PATCH = "deliver-domain-events-with-their-step"
 HALT_ALERT_PATCH = "alert-an-operator-when-a-case-halts"
 STEPS_PER_RUN_PATCH = "continue-as-new-after-steps-per-run"
@@ -72,6 +67,7 @@ whole timeline is in the database)."""
 ANSWERS_KEPT = 200
 """Update ids (with their answers) a case remembers, the latest first to stay: a caller who
 sends an event again with its id after the case continued as new gets the first answer."""
+LIGHTER_PATCH = "lighter-tasks-alarms-with-their-step"
 
 
 class CaseInput(BaseModel):
@@ -185,6 +181,12 @@ class CaseWorkflow:
         """A halt not yet reported to an operator (``report_halt``)."""
         self._steps_per_run = case.steps_per_run or STEPS_PER_RUN
         self._answered = dict(case.answered)
+        # Cases recorded before this replay as they ran: a new timer per wait and every
+        # step stored by a durable activity. Since: one timer per alarm, armed in the task
+        # of the step that sets it, and steps stored locally where that keeps it on time.
+        self._lighter = workflow.patched(LIGHTER_PATCH)
+        self._alarms = Alarms()
+        self._published: tuple[object, ...] | None = None
         if case.state is not None:
             self._engine = CaseEngine(self._spec, case.state, provisional)
         else:
@@ -237,10 +239,21 @@ class CaseWorkflow:
 
     async def _sleep_until_something_happens(self) -> None:
         seen = self._changes
+        if self._lighter:
+            self._arm()
+            await workflow.wait_condition(
+                lambda: (
+                    self._changes != seen
+                    or self._deliver
+                    or self._halted is not None
+                    or self._alarms.rang
+                )
+            )
+            return
         alarm = self._engine.next_alarm()
         delay = summary = None
         if alarm is not None:
-            delay = max((alarm - workflow.now()).total_seconds(), _SHORTEST_WAIT)
+            delay = max((alarm - workflow.now()).total_seconds(), SHORTEST_WAIT)
             # Metadata only (not replayed against history): the Web UI says which deadline.
             summary = self._engine.next_alarm_summary()
         with contextlib.suppress(TimeoutError):  # on a timeout an alarm is due: the loop fires it
@@ -375,7 +388,7 @@ class CaseWorkflow:
                     alert,
                     result_type=HaltReported,
                     start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=_STORE_RETRY,  # an outage: until the database is back
+                    retry_policy=STORE_RETRY,  # an outage: until the database is back
                 )
                 await self._deliver_outbox()  # the alert now, not at the next sweep
             except ActivityError:
@@ -443,28 +456,26 @@ class CaseWorkflow:
             timeout=self._engine.stage_timeout(),
         )
 
+    def _arm(self) -> None:
+        """The timer for the engine's next alarm, in this task (kept if it did not move)."""
+        engine = self._engine
+        self._alarms.arm(engine.next_alarm(), engine.next_alarm_summary())
+
     async def _save(self) -> None:
         """Persist steps in order; a step is only reported once the database has it."""
+        if self._lighter and self._unsaved and self._halted is None:
+            self._arm()  # the deadlines these steps set start with them, not a task later
         while self._unsaved and self._halted is None:
             outcome = self._unsaved[0]
+            record = self._record(outcome)
             try:
-                recorded = await workflow.execute_activity(
-                    "record_step",
-                    self._record(outcome),
-                    result_type=StepRecorded,
-                    # A step in flight on a worker that died is retried by another once its
-                    # heartbeats stop (storing one takes milliseconds; a lock wait just
-                    # retries, and a slow database keeps heartbeating up to the whole timeout).
-                    start_to_close_timeout=timedelta(seconds=10),
-                    heartbeat_timeout=_STORE_HEARTBEAT,
-                    retry_policy=_STORE_RETRY,
-                )
-            except ActivityError as error:
-                cause = error.cause
-                if not (isinstance(cause, ApplicationError) and cause.type == STEP_NOT_STORABLE):
-                    raise
-                details = cause.details
-                self._halt(outcome, cause.message, str(details[0]) if details else "")
+                if self._lighter:
+                    local = not self._alarms.started_in_this_task()
+                    recorded = await store_step(record, local=local)
+                else:
+                    recorded = await store_durably(record)
+            except StepRefused as refused:
+                self._halt(outcome, refused.reason, refused.failure)
                 break
             self._unsaved.pop(0)
             # Domain events are queued by the activity, beside the step's own messages: they
@@ -537,6 +548,13 @@ class CaseWorkflow:
         state = self._engine.state
         priority = self._engine.priority
         deadline = state.next_deadline
+        published = (
+            state.stage, state.process, priority, deadline, state.breached,
+            self._engine.provisional,
+        )  # fmt: skip
+        if self._lighter and published == self._published:
+            return  # the same values again: an upsert would only lengthen the history
+        self._published = published
         workflow.upsert_search_attributes(
             [
                 search.STAGE.value_set(state.stage),

@@ -24,10 +24,18 @@ CACHE = SpecCatalog()
 """Shared by every worker of the process: entries are immutable, so sharing is safe."""
 
 
+PASSED_THROUGH = ("workflows", "process", "activities.inputs", "transitions", "yaml")
+"""Modules the sandbox shares with the worker instead of importing them again for every case:
+the workflow package itself (this module's ``CACHE`` among it, which a fresh copy would have
+empty) and the pure code it runs. A re-import per case would cost every open case its own
+copy of their classes and pydantic models, most of an open case's memory. None of them keeps
+state that a case could change: workflow code stays deterministic by its own rules (no I/O,
+clocks or randomness), which the tests check by replaying recorded histories."""
+
+
 def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox every worker and replayer of case workflows runs them in: it would
-    otherwise give each workflow a fresh, empty copy of this module's ``CACHE``."""
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(__name__)
+    """The sandbox every worker and replayer of case workflows runs them in."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
