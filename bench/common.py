@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import psutil
 from temporalio.client import Client
@@ -115,6 +115,7 @@ async def worker_process(
     database_url: str,
     workdir: Path,
     specs: Iterable[CompiledSpec] = (),
+    name: str | None = None,
 ) -> AsyncIterator[WorkerProcess]:
     """Start a worker of ``kind`` in its own process; yields once it polls its task queue.
 
@@ -122,8 +123,9 @@ async def worker_process(
     publish`` would (a kesu worker resolves a case's definition from the registry).
     """
     publish_specs(database_url, specs)
-    ready = workdir / f"{task_queue}.ready"
-    log = workdir / f"{task_queue}.log"
+    name = name or task_queue  # ``name``: several workers on one task queue, a file each
+    ready = workdir / f"{name}.ready"
+    log = workdir / f"{name}.log"
     command = [
         sys.executable, "-m", "bench.worker_main", "--kind", kind,
         "--address", server.address, "--task-queue", task_queue,
@@ -163,7 +165,11 @@ class Phase:
     cpu: float
 
 
-async def measured(worker: WorkerProcess, work: Awaitable[T]) -> tuple[T, Phase]:
+class CpuMeter(Protocol):
+    def cpu_seconds(self) -> float: ...
+
+
+async def measured(worker: CpuMeter, work: Awaitable[T]) -> tuple[T, Phase]:
     cpu_before, started = worker.cpu_seconds(), time.perf_counter()
     result = await work
     wall = time.perf_counter() - started
