@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from activities.storage import CaseRow, ClockRow
@@ -91,37 +92,35 @@ def overdue_page(
         ),
     )
     key = (clocks.c.due_at, clocks.c.case_id, clocks.c.name)
-    # The case's conditions as a correlated EXISTS, not a join: a join let SQLite start from
-    # the open cases (and sort them all); this way both databases walk the clock index and
-    # stop after the page.
-    case_open = [cases.c.case_id == clocks.c.case_id, cases.c.closed_at.is_(None)]
+    case_open: list[ColumnElement[bool]] = [cases.c.closed_at.is_(None)]
     if process is not None:
         case_open.append(cases.c.process == process)
+    shown = (cases.c.case_number, cases.c.process, cases.c.stage)
+    if session.get_bind().dialect.name == "postgresql":
+        # A nested loop from the clock index into the cases' key, stopping after the page.
+        listed = select(clocks.c.case_id, *shown).join(cases, cases.c.case_id == clocks.c.case_id)
+        listed = listed.where(*case_open)
+    else:
+        # SQLite would start a join from the open cases (their closed_at index) and sort
+        # them all: the case's conditions as a correlated EXISTS and its columns looked up
+        # per listed row keep it on the clock index.
+        def of_case(column: Any) -> Any:
+            return select(column).where(cases.c.case_id == clocks.c.case_id).scalar_subquery()
+
+        listed = select(clocks.c.case_id, *(of_case(column) for column in shown))
+        listed = listed.where(exists().where(cases.c.case_id == clocks.c.case_id, *case_open))
     query = (
-        select(clocks.c.case_id, clocks.c.name, clocks.c.due_at, clocks.c.breached_at)
-        .where(clocks.c.due_at.is_not(None), clocks.c.due_at < now)
-        .where(exists().where(*case_open), due_first)
+        listed.add_columns(
+            clocks.c.name, clocks.c.due_at, clocks.c.breached_at.is_not(None).label("breached")
+        )
+        .where(clocks.c.due_at.is_not(None), clocks.c.due_at < now, due_first)
         .order_by(*key)
         .limit(page_size + 1)  # one more: is there a next page?
     )
     if after is not None:
         query = query.where(tuple_(*key) > tuple_(after.due_at, after.case_id, after.clock))
-    rows = session.execute(query).all()[: page_size + 1]
-    ids = [row.case_id for row in rows[:page_size]]
-    shown = select(cases.c.case_id, cases.c.case_number, cases.c.process, cases.c.stage)
-    by_id = {row.case_id: row for row in session.execute(shown.where(cases.c.case_id.in_(ids)))}
-    found = [
-        OverdueCase(
-            row.case_id,
-            by_id[row.case_id].case_number,
-            by_id[row.case_id].process,
-            by_id[row.case_id].stage,
-            row.name,
-            row.due_at,
-            row.breached_at is not None,
-        )
-        for row in rows[:page_size]
-    ]
+    rows = session.execute(query).all()
+    found = [OverdueCase(*row) for row in rows[:page_size]]
     last = found[-1] if len(rows) > page_size else None
     cursor = OverdueCursor(last.due_at, last.case_id, last.clock) if last else None
     return OverduePage(found, cursor)
