@@ -1,9 +1,10 @@
 """``GET /overdue``: the open cases past a deadline, from the case database, a page at a time.
 
 Served by ``service.overdue`` through the index of running clocks' due times, so a page costs
-about the same however many cases the database holds; without the records database the route
-answers 503 and says so. ``GET /cases?overdue=true`` still lists through Temporal's visibility
-store (breached at any time, with search attributes); this one reads the records.
+about the same however many cases the database holds. Without the records database there is
+no such route (nothing to read it from). ``GET /cases?overdue=true`` still lists through
+Temporal's visibility store (breached at any time, with search attributes); this reads the
+records.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.cases import KesuError, RefusalKind
 from service.overdue import OverdueCase, overdue_listing
 
 from . import models, views
@@ -51,6 +51,10 @@ def _row(case: OverdueCase) -> OverdueRow:
 
 
 def install(app: FastAPI, records: sessionmaker[Session] | None) -> None:
+    if records is None:
+        return
+    sessions = records
+
     @app.get(
         "/overdue",
         response_model=OverdueList,
@@ -64,9 +68,6 @@ def install(app: FastAPI, records: sessionmaker[Session] | None) -> None:
         page_token: Annotated[str | None, Query(max_length=4096)] = None,
     ) -> OverdueList:
         """Open cases past a deadline, most overdue first, from the case database."""
-        if records is None:
-            raise KesuError("the overdue list needs the case database", RefusalKind.UNAVAILABLE)
-        sessions = records
         token = views.decode_page_token(page_token)
 
         def read() -> tuple[list[OverdueCase], bytes | None]:
