@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Any, Protocol, TextIO
 
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from temporalio import activity
 
 from activities.inputs import DeliverInput, DeliverResult
@@ -180,10 +180,25 @@ class MessagingActivities:
     def _pending_ids(
         self, where: Sequence[ColumnElement[bool]], limit: int | None
     ) -> list[tuple[int, str, str]]:
-        # Claimed messages are listed too: skipping one must hold back those queued after it.
+        # A message claimed by another deliverer (or waiting out its backoff) holds back the
+        # later ones to its recipient: neither is listed, so that ``limit`` counts messages
+        # that can go out now. Listing them made a sweep's page fill with held messages once
+        # ``limit`` of them waited, and the messages queued after them starved.
+        earlier = aliased(OutboxRow)
+        held = (
+            select(earlier.id)
+            .where(
+                earlier.case_id == OutboxRow.case_id,
+                earlier.recipient == OutboxRow.recipient,
+                earlier.id <= OutboxRow.id,
+                earlier.status == OutboxStatus.PENDING.value,
+                earlier.claimed_until > self._clock(),
+            )
+            .exists()
+        )
         query = (
             select(OutboxRow.id, OutboxRow.case_id, OutboxRow.recipient)
-            .where(OutboxRow.status == OutboxStatus.PENDING.value, *where)
+            .where(OutboxRow.status == OutboxStatus.PENDING.value, ~held, *where)
             .order_by(OutboxRow.id)
             .limit(limit)
         )
@@ -240,13 +255,21 @@ class MessagingActivities:
         """Take the lease on a pending message unless another deliverer holds it (or it waits
         out a backoff); the message and the attempts made so far."""
         now = self._clock()
-        claim = (
-            update(OutboxRow)
+        # SKIP LOCKED (PostgreSQL; SQLite has one writer anyway): a message another deliverer
+        # is claiming this instant is skipped at once instead of waited for, so sweepers of
+        # several workers pass each other rather than queue on the same rows.
+        free = (
+            select(OutboxRow.id)
             .where(
                 OutboxRow.id == message_id,
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
             )
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(free.scalar_subquery()))
             .values(claimed_until=now + self._lease)
             .returning(
                 OutboxRow.idempotency_key,

@@ -24,7 +24,7 @@ from service import diagrams
 from service.case_numbers import CaseNumbers
 from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
 
-from . import models, ops, views
+from . import models, ops, overdue, views
 from .access import RequireToken, TokenSource
 from .console import console_router, new_secret
 from .deps import (
@@ -112,6 +112,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(RequireToken, tokens=lambda: app.state.tokens)
     ops.install(app, records)
+    overdue.install(app, records)
 
     @app.post(
         "/cases",

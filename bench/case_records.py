@@ -70,11 +70,12 @@ def _clock(case_id: str, name: str, rng: random.Random, opened: datetime) -> dic
     outcome = rng.random()
     if outcome < 0.08:  # never started
         row.update(status="waiting", started_at=None, due_at=None)
-    elif outcome < 0.7:
-        row.update(status="stopped", stopped_at=_moment(rng, started, due - started), met=True)
+    elif outcome < 0.7:  # a stopped clock has no due time (as kesu stores it)
+        stopped = _moment(rng, started, due - started)
+        row.update(status="stopped", stopped_at=stopped, due_at=None, met=True)
     elif outcome < 0.85:
         late = _moment(rng, due, timedelta(days=3))
-        row.update(status="stopped", stopped_at=late, breached_at=due, met=False)
+        row.update(status="stopped", stopped_at=late, breached_at=due, due_at=None, met=False)
     elif outcome < 0.93:
         row.update(breached_at=due)
     return row

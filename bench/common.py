@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import psutil
 from temporalio.client import Client
@@ -116,6 +116,7 @@ async def worker_process(
     workdir: Path,
     specs: Iterable[CompiledSpec] = (),
     raw_task_slots: int | None = None,
+    name: str | None = None,
 ) -> AsyncIterator[WorkerProcess]:
     """Start a worker of ``kind`` in its own process; yields once it polls its task queue.
 
@@ -124,8 +125,9 @@ async def worker_process(
     ``raw_task_slots``: workflow tasks a raw worker takes at once (else the SDK's default).
     """
     publish_specs(database_url, specs)
-    ready = workdir / f"{task_queue}.ready"
-    log = workdir / f"{task_queue}.log"
+    name = name or task_queue  # ``name``: several workers on one task queue, a file each
+    ready = workdir / f"{name}.ready"
+    log = workdir / f"{name}.log"
     command = [
         sys.executable, "-m", "bench.worker_main", "--kind", kind,
         "--address", server.address, "--task-queue", task_queue,
@@ -167,7 +169,11 @@ class Phase:
     cpu: float
 
 
-async def measured(worker: WorkerProcess, work: Awaitable[T]) -> tuple[T, Phase]:
+class CpuMeter(Protocol):
+    def cpu_seconds(self) -> float: ...
+
+
+async def measured(worker: CpuMeter, work: Awaitable[T]) -> tuple[T, Phase]:
     cpu_before, started = worker.cpu_seconds(), time.perf_counter()
     result = await work
     wall = time.perf_counter() - started

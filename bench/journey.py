@@ -25,7 +25,7 @@ from temporalio.common import (
 )
 
 from activities.storage import OutboxRow, OutboxStatus, make_engine
-from bench.common import Phase, WorkerProcess, measured, run_bounded, stuck_guard
+from bench.common import CpuMeter, Phase, measured, run_bounded, stuck_guard
 from bench.raw_complaint import RawCaseInput, RawComplaint
 from process.state import EventInput, EventResult
 from service.cases import Kesu
@@ -94,7 +94,7 @@ Drive = Callable[[str], Coroutine[Any, Any, str]]
 
 
 async def drive_cases(
-    worker: WorkerProcess, database_url: str, drive: Drive, cases: int, concurrency: int
+    worker: CpuMeter, database_url: str, drive: Drive, cases: int, concurrency: int
 ) -> tuple[list[str], Phase]:
     """``cases`` journeys, ``concurrency`` at a time, until their last message is delivered."""
 

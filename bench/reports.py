@@ -1,6 +1,7 @@
 """Reports at scale: ``starter.py report`` against one plain ``GROUP BY`` over the same cases.
 
-``python -m bench.reports [--rows 100000] [--postgres [--rows 1000000]] [--repeat 3] [--python]``
+``python -m bench.reports [--rows 100000] [--postgres [--rows 1000000] [--schema NAME]]
+[--repeat 3] [--python]``
 
 Synthetic case records (``bench.case_records``: steps, clocks, answers, attributions) go
 into kesu's own schema, built by its migrations: a SQLite file by default, a schema of its own
@@ -12,7 +13,14 @@ cases, closed, met, missed), the counts without percentiles, latest answers or m
 ``GROUP BY`` of the case rows alone is shown beside it for scale (no target).
 Times are medians of ``--repeat`` alternating runs; memory is the peak of Python's heap
 (``tracemalloc``) while each runs, measured in a separate run. ``--python`` also times the old
-computation (``build_report``: every row into Python).
+computation (``build_report``: every row into Python). ``--schema NAME`` keeps the PostgreSQL
+schema for the next run, which then migrates it and reuses its cases (generating a million
+takes minutes) instead of generating them again.
+
+The overdue list (``service.overdue``, what ``GET /overdue`` serves) walks ``OVERDUE_PAGES``
+pages of ``OVERDUE_PAGE`` cases; its baseline in the same run is the plain indexed query
+walking as many pages of running clocks by due time (keyset), without the case join or the
+one-row-per-case check.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -51,6 +60,7 @@ from activities.storage import CaseRow, ClockRow, make_engine, make_session_fact
 from activities.storage.migrations import migrate
 from bench.case_records import generate
 from bench.common import Ratio, Report, median, ms
+from service.overdue import overdue_listing
 from service.report_sql import REPORT_WORK_MEM_BYTES, summarise_report
 from service.reports import GroupBy, Period, build_report
 
@@ -105,6 +115,42 @@ def python_report(session: Session, period: Period) -> list[Any]:
     return list(build_report(session, {}, by=GroupBy.TEAM, period=period))
 
 
+OVERDUE_PAGE = 50
+OVERDUE_PAGES = 20
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+"""After every synthetic case opened: all their running clocks are past due."""
+
+
+def overdue_pages(session: Session, _: Period) -> list[Any]:
+    """``OVERDUE_PAGES`` pages of the overdue list, each from the last one's token."""
+    found: list[Any] = []
+    token: bytes | None = None
+    for _page in range(OVERDUE_PAGES):
+        cases, token = overdue_listing(session, NOW, page_size=OVERDUE_PAGE, page_token=token)
+        found += cases
+        if token is None:
+            break
+    return found
+
+
+def plain_due_pages(session: Session, _: Period) -> list[Any]:
+    """The baseline: as many pages of running clocks past due, by due time, keyset."""
+    clocks = ClockRow.__table__
+    key = (clocks.c.due_at, clocks.c.case_id, clocks.c.name)
+    found: list[Any] = []
+    after: Any = None
+    for _page in range(OVERDUE_PAGES):
+        query = select(*key).where(clocks.c.due_at.is_not(None), clocks.c.due_at < NOW)
+        if after is not None:
+            query = query.where(tuple_(*key) > tuple_(*after))
+        rows = session.execute(query.order_by(*key).limit(OVERDUE_PAGE)).all()
+        found += rows
+        if len(rows) < OVERDUE_PAGE:
+            break
+        after = tuple(rows[-1])
+    return found
+
+
 Action = Callable[[Session, Period], list[Any]]
 
 
@@ -135,7 +181,7 @@ def _peak_bytes(engine: Engine, action: Action, period: Period) -> int:
 
 
 @contextmanager
-def _database(postgres: bool, workdir: Path) -> Iterator[Engine]:
+def _database(postgres: bool, workdir: Path, kept: str | None = None) -> Iterator[Engine]:
     if not postgres:
         engine = make_engine(f"sqlite:///{workdir / 'reports.db'}")
         try:
@@ -143,18 +189,19 @@ def _database(postgres: bool, workdir: Path) -> Iterator[Engine]:
         finally:
             engine.dispose()
         return
-    schema = f"kesu_bench_{uuid.uuid4().hex[:12]}"
+    schema = kept or f"kesu_bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, poolclass=NullPool)
     with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = make_engine(url.render_as_string(hide_password=False))
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if kept is None:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
@@ -165,14 +212,20 @@ def measure(
     repeat: int = 3,
     python: bool = False,
     workdir: Path | None = None,
+    schema: str | None = None,
 ) -> Report:
     with (
         tempfile.TemporaryDirectory(prefix="kesu-bench-reports-") as scratch,
-        _database(postgres, workdir or Path(scratch)) as engine,
+        _database(postgres, workdir or Path(scratch), schema) as engine,
     ):
         migrate(engine)
+        with make_session_factory(engine)() as session:
+            present = session.scalar(select(func.count()).select_from(CaseRow))
+        if present and present != rows:
+            raise SystemExit(f"schema {schema} holds {present:,} cases, not {rows:,}")
         started = time.perf_counter()
-        generate(engine, rows)
+        if not present:
+            generate(engine, rows)
         filled = time.perf_counter() - started
         # As autovacuum leaves a table in use: statistics, and PostgreSQL's visibility map
         # (without which no scan is index-only).
@@ -213,7 +266,31 @@ def _compare(engine: Engine, rows: int, filled: float, repeat: int, python: bool
         alone = medians["kesu report"] / medians["GROUP BY of the cases alone"]
         report.ratios.append(Ratio(f"{scope}: kesu report ÷ GROUP BY of the cases alone", alone))
         report.figures[f"{scope}:ratio"] = ratio
+    _compare_overdue(engine, report, repeat)
     return report
+
+
+def _compare_overdue(engine: Engine, report: Report, repeat: int) -> None:
+    variants: dict[str, Action] = {
+        "plain indexed query (running clocks by due time)": plain_due_pages,
+        "kesu overdue list": overdue_pages,
+    }
+    times: dict[str, list[float]] = {variant: [] for variant in variants}
+    for action in variants.values():  # pages read once: both from the cache, not the disk
+        _seconds(engine, action, Period())
+    for round_ in range(repeat):
+        order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
+        for variant in order:
+            times[variant].append(_seconds(engine, variants[variant], Period()))
+    scope = f"overdue, {OVERDUE_PAGES} pages of {OVERDUE_PAGE}"
+    medians = {variant: median(values) for variant, values in times.items()}
+    for variant, action in variants.items():
+        peak = _peak_bytes(engine, action, Period())
+        report.rows.append([scope, variant, ms(medians[variant]), f"{peak / 1024:,.0f}"])
+        report.figures[f"{scope}:{variant}:seconds"] = medians[variant]
+    ratio = medians["kesu overdue list"] / medians[next(iter(variants))]
+    report.ratios.append(Ratio(f"{scope}: kesu overdue list ÷ plain indexed query", ratio, TARGET))
+    report.figures["overdue:ratio"] = ratio
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,11 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true", help="on PostgreSQL, not SQLite")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--python", action="store_true", help="also time the old computation")
+    parser.add_argument("--schema", help="PostgreSQL: keep (and reuse) the cases in this schema")
     args = parser.parse_args(argv)
     rows = args.rows or 100_000
     if rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
-    found = measure(rows, postgres=args.postgres, repeat=args.repeat, python=args.python)
+    if args.schema is not None and not args.postgres:
+        parser.error("--schema needs --postgres")
+    found = measure(
+        rows, postgres=args.postgres, repeat=args.repeat, python=args.python, schema=args.schema
+    )
     print(found.render(), flush=True)
     return 0
 

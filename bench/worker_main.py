@@ -21,7 +21,13 @@ from temporalio.worker import Worker
 from bench.raw_complaint import RawComplaint
 from bench.raw_simple import Timer, Trivial, noop
 from runtime import connect, exit_after
-from worker import build_activities, build_worker, serving_definitions
+from worker import (
+    SWEEP_INTERVAL_SECONDS,
+    build_activities,
+    build_worker,
+    serving_definitions,
+    sweep_outbox,
+)
 
 EXECUTOR_THREADS = 16  # as worker.py
 
@@ -59,6 +65,13 @@ async def serve(
             if kind == "kesu":  # cases name their definition: the worker resolves it
                 await running.enter_async_context(serving_definitions(activities.sessions))
             await running.enter_async_context(worker)
+            # As worker.py: what a case's own delivery left (its deliverer failed after the
+            # claim, so the retry found the message claimed) goes out after the lease. Without
+            # it such a message stayed pending and the wait for the outbox never ended.
+            sweeper = asyncio.create_task(
+                sweep_outbox(activities.messaging, SWEEP_INTERVAL_SECONDS)
+            )
+            running.callback(sweeper.cancel)
             ready.touch()
             await stop.wait()
 

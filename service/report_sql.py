@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import array
@@ -190,10 +191,15 @@ def _latest(column: Any, table: Any, scope: _Scope) -> tuple[Joins, ColumnElemen
     if scope.per_case:
         latest = select(column).where(table.c.case_id == CASES.c.case_id, column.is_not(None))
         return [], latest.order_by(table.c.seq.desc()).limit(1).scalar_subquery()
-    rank = func.row_number().over(partition_by=table.c.case_id, order_by=table.c.seq.desc())
-    ranked = select(table.c.case_id, column.label("value"), rank.label("rank"))
-    found = scope.only_reported(ranked.where(column.is_not(None)), table).subquery()
-    return [(found, and_(found.c.case_id == CASES.c.case_id, found.c.rank == 1))], found.c.value
+    # DISTINCT ON walks the (case_id, seq, ...) index backwards: no sort, no window.
+    latest = (
+        select(table.c.case_id, column.label("value"))
+        .where(column.is_not(None))
+        .distinct(table.c.case_id)
+        .order_by(table.c.case_id, table.c.seq.desc())
+    )
+    found = scope.only_reported(latest, table).subquery()
+    return [(found, found.c.case_id == CASES.c.case_id)], found.c.value
 
 
 def _filters(cases: Any, process: str | None, period: Period) -> list[ColumnElement[bool]]:
@@ -250,20 +256,29 @@ def _marks(settings: ReportSettings, scope: _Scope) -> tuple[Joins, list[ColumnE
 
         flags = [settings.choose(pick, took(column)) for pick, column in MARKS]
         return [], [case((flag, 1), else_=0) for flag in flags]
-    columns: list[Any] = []
-    wanted: list[ColumnElement[bool]] = []
-    labels: list[dict[tuple[str, ...], str]] = []
-    for kind, (pick, column) in enumerate(MARKS):
-        labels.append({})
-        for index, names in enumerate(sorted(settings.values(pick))):
-            if names:
-                label = labels[kind][names] = f"mark_{kind}_{index}"
-                columns.append(func.max(case((column.in_(names), 1), else_=0)).label(label))
-                wanted.append(column.in_(names))
-    if not columns:
+    # One index-only scan per set of names (the (stage or event, case_id) indexes), never the
+    # steps themselves: a 1 in its own column, then one row per marked case.
+    chosen = [
+        (f"mark_{kind}_{index}", column, names)
+        for kind, (pick, column) in enumerate(MARKS)
+        for index, names in enumerate(sorted(settings.values(pick)))
+        if names
+    ]
+    if not chosen:
         return [], [literal(0, Integer) for _ in MARKS]
-    steps = scope.only_reported(select(EVENTS.c.case_id, *columns).where(or_(*wanted)), EVENTS)
-    found = steps.group_by(EVENTS.c.case_id).subquery()
+    labels: list[dict[tuple[str, ...], str]] = [{} for _ in MARKS]
+    for kind, (_, column) in enumerate(MARKS):
+        for label, marking, names in chosen:
+            if marking is column:
+                labels[kind][names] = label
+    branches = []
+    for label, column, names in chosen:
+        flags = [literal(int(other == label), Integer).label(other) for other, _, _ in chosen]
+        steps = select(EVENTS.c.case_id, *flags).where(column.in_(names))
+        branches.append(scope.only_reported(steps, EVENTS))
+    marked = union_all(*branches).subquery()
+    maxima = [func.max(marked.c[label]).label(label) for label, _, _ in chosen]
+    found = select(marked.c.case_id, *maxima).group_by(marked.c.case_id).subquery()
 
     def flag(kind: int) -> Callable[[tuple[str, ...]], ColumnElement[bool]]:
         def marked(names: tuple[str, ...]) -> ColumnElement[bool]:
@@ -277,23 +292,11 @@ def _marks(settings: ReportSettings, scope: _Scope) -> tuple[Joins, list[ColumnE
 
 def _answers(scope: _Scope) -> tuple[Joins, ColumnElement[Any], ColumnElement[Any]]:
     """Each case's latest CSAT and latest NPS (each the latest non-null one)."""
-    if scope.per_case:
-        (_, csat), (_, nps) = _latest(SAT.c.csat, SAT, scope), _latest(SAT.c.nps, SAT, scope)
-        return [], csat, nps
-
-    def latest(column: Any) -> Any:
-        order = (column.is_(None), SAT.c.seq.desc())  # non-null first (false < true)
-        return func.first_value(column).over(partition_by=SAT.c.case_id, order_by=order)
-
-    ranked = select(
-        SAT.c.case_id,
-        latest(SAT.c.csat).label("csat"),
-        latest(SAT.c.nps).label("nps"),
-        func.row_number().over(partition_by=SAT.c.case_id).label("rank"),
+    (csat_joins, csat), (nps_joins, nps) = (
+        _latest(SAT.c.csat, SAT, scope),
+        _latest(SAT.c.nps, SAT, scope),
     )
-    found = scope.only_reported(ranked, SAT).subquery()
-    on = and_(found.c.case_id == CASES.c.case_id, found.c.rank == 1)
-    return [(found, on)], found.c.csat, found.c.nps
+    return [*csat_joins, *nps_joins], csat, nps
 
 
 def per_case(
@@ -487,6 +490,9 @@ def _in_database(
     current = session.scalar(select(func.pg_size_bytes(func.current_setting("work_mem"))))
     if current is not None and int(current) < REPORT_WORK_MEM_BYTES:
         session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM_BYTES // 1024}kB'"))
+    # JIT compiles each statement anew (seconds for the report's, measured at a million
+    # cases) and saves less than that on a single pass; the report runs once.
+    session.execute(text("SET LOCAL jit = off"))
     group = _group_value(settings, by, postgres=True)
     for _ in range(2):
         where = _filters(CASES, scope.process, scope.period)

@@ -61,6 +61,17 @@ async def test_throughput_smoke(server: Server, tmp_path: Path) -> None:
     assert report.figures["kesu_activities_per_second"] > 0
 
 
+async def test_throughput_smoke_with_two_workers_on_postgres(
+    server: Server, tmp_path: Path
+) -> None:
+    report = await throughput.measure(
+        server, tmp_path, workflows=3, cases=2, concurrency=3, warmup=1, worker_count=2,
+        postgres=True,
+    )  # fmt: skip
+    assert report.figures["kesu_activities_per_second_2_workers"] > 0
+    assert report.figures["scaling"] > 0 and "with 1 worker ÷ with 2" in report.render()
+
+
 async def test_deadlines_smoke_never_fire_early(server: Server, tmp_path: Path) -> None:
     report = await deadlines.measure(server, tmp_path, cases=2, within=1, concurrency=2)
     assert report.figures["raw_p50_seconds"] >= 0
@@ -76,6 +87,7 @@ def test_reports_smoke(tmp_path: Path) -> None:
     found = reports.measure(rows=60, repeat=1, workdir=tmp_path)
     assert found.figures["whole table:ratio"] > 0 and found.figures["one month:ratio"] > 0
     assert "kesu report ÷ plain GROUP BY" in found.render()
+    assert found.figures["overdue:ratio"] > 0
 
 
 async def test_long_case_smoke_continues_as_new(server: Server, tmp_path: Path) -> None:

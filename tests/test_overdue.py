@@ -1,0 +1,86 @@
+"""The overdue list from the case database against a computation in Python, on SQLite and
+PostgreSQL: the same cases in the same order, page after page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from activities.storage import CaseRow, ClockRow
+from bench.case_records import generate
+from service.overdue import OverdueCase, overdue_listing, overdue_page
+from service.refusals import KesuError
+
+MID_YEAR = datetime(2025, 7, 1, tzinfo=UTC)
+LATER = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def expected(session: Session, now: datetime, process: str | None = None) -> list[OverdueCase]:
+    cases = {case.case_id: case for case in session.scalars(select(CaseRow))}
+    first: dict[str, tuple[datetime, ClockRow]] = {}
+    for clock in session.scalars(select(ClockRow)):
+        case = cases[clock.case_id]
+        if clock.due_at is None or clock.due_at >= now or case.closed_at is not None:
+            continue
+        if process is not None and case.process != process:
+            continue
+        kept = first.get(clock.case_id)
+        if kept is None or (clock.due_at, clock.name) < (kept[0], kept[1].name):
+            first[clock.case_id] = (clock.due_at, clock)
+    found = [
+        OverdueCase(
+            clock.case_id,
+            cases[clock.case_id].case_number,
+            cases[clock.case_id].process,
+            cases[clock.case_id].stage,
+            clock.name,
+            due_at,
+            clock.breached_at is not None,
+        )
+        for due_at, clock in first.values()
+    ]
+    return sorted(found, key=lambda case: (case.due_at, case.case_id, case.clock))
+
+
+def every_page(
+    session: Session, now: datetime, size: int, process: str | None
+) -> list[OverdueCase]:
+    found: list[OverdueCase] = []
+    token: bytes | None = None
+    while True:
+        page, token = overdue_listing(
+            session, now, process=process, page_size=size, page_token=token
+        )
+        assert len(page) <= size
+        found += page
+        if token is None:
+            return found
+
+
+@pytest.mark.parametrize("now", [MID_YEAR, LATER])
+@pytest.mark.parametrize("process", [None, "service_request"])
+def test_pages_list_each_overdue_case_once_most_overdue_first(
+    session_factory: sessionmaker[Session], now: datetime, process: str | None
+) -> None:
+    generate(session_factory.kw["bind"], 1000, batch_size=500)
+    with session_factory() as session:
+        wanted = expected(session, now, process)
+        assert len(wanted) > 4
+        assert every_page(session, now, 3, process) == wanted
+        assert overdue_page(session, now, process=process, page_size=500).cases == wanted
+
+
+def test_a_page_token_is_good_for_its_own_filters_only(
+    session_factory: sessionmaker[Session],
+) -> None:
+    generate(session_factory.kw["bind"], 200, batch_size=200)
+    with session_factory() as session:
+        _, token = overdue_listing(session, LATER, page_size=2)
+        assert token is not None
+        with pytest.raises(KesuError, match="page token"):
+            overdue_listing(session, LATER, process="complaint", page_token=token)
+        with pytest.raises(KesuError, match="page_size"):
+            overdue_page(session, LATER, page_size=0)
