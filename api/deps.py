@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
 
+from process.access import needs_role
 from service.cases import CaseFilter, Kesu, KesuError, RefusalKind
 
 from . import models
@@ -55,11 +56,8 @@ def require_role(who: Principal, allowed: frozenset[str] | set[str], doing: str)
     that would do, and the roles the caller acts in."""
     if allowed.intersection(who.roles):
         return
-    needed = " or ".join(sorted(allowed))
-    acts = ", ".join(who.roles) or "no role"
-    raise KesuError(
-        f"{doing}: needs role {needed}; {who.actor!r} acts as {acts}", RefusalKind.FORBIDDEN
-    )
+    reason = needs_role(sorted(allowed), who.actor, who.roles)
+    raise KesuError(f"{doing}: {reason}", RefusalKind.FORBIDDEN)
 
 
 # Module-level aliases: FastAPI resolves these annotations in the module's namespace.

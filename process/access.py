@@ -28,6 +28,13 @@ def roles_allow(allowed: Iterable[str], held: Iterable[str]) -> bool:
     return not allowed or ANY_ROLE in allowed or bool(set(allowed) & set(held))
 
 
+def needs_role(allowed: Iterable[str], actor: str, held: Iterable[str]) -> str:
+    """Why a role refusal refuses: the roles that would do (in the order given) and those
+    ``actor`` acts in; every "needs role" message ends with this."""
+    acts = ", ".join(held) or "no role"
+    return f"needs role {' or '.join(allowed)}; {actor!r} acts as {acts}"
+
+
 def acting_role(allowed: Iterable[str], held: list[str]) -> str | None:
     """The role an actor acts in for an event: the first they hold that it allows."""
     allowed = set(allowed)
@@ -51,11 +58,7 @@ def opening_problem(definition: ProcessDefinition, roles: Iterable[str], actor: 
     held = list(roles)
     if roles_allow(definition.opened_by, held):
         return None
-    needed = " or ".join(definition.opened_by)
-    return (
-        f"opening a {definition.process} case needs role {needed}; "
-        f"{actor!r} acts as {', '.join(held) or 'no role'}"
-    )
+    return f"opening a {definition.process} case {needs_role(definition.opened_by, actor, held)}"
 
 
 def check_access(definition: ProcessDefinition) -> Found:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC
 
-from .access import accepted_inputs, roles_allow, undeclared_inputs
+from .access import accepted_inputs, needs_role, roles_allow, undeclared_inputs
 from .events import TIMEOUT_EVENT
 from .expressions import Context, Expression
 from .fields import data_problems, has_value
@@ -69,9 +69,7 @@ def event_problem(
         return refuse(RefusalKind.CONFLICT, f"not allowed here (allowed: {allowed})")
     transition = stage.on[name]
     if not roles_allow(transition.roles, event.roles):
-        held = ", ".join(event.roles) or "no role"
-        needs = " or ".join(transition.roles)
-        return refuse(RefusalKind.FORBIDDEN, f"needs role {needs}; {event.actor!r} acts as {held}")
+        return refuse(RefusalKind.FORBIDDEN, needs_role(transition.roles, event.actor, event.roles))
     if declared_inputs and (undeclared := undeclared_inputs(transition, event.data)):
         accepted = ", ".join(accepted_inputs(transition)) or "none"
         named = ", ".join(map(repr, undeclared))

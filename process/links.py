@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from .access import needs_role
 from .events import DUPLICATE_LINKED_EVENT, GROUPED_EVENT, MERGED_EVENT
 from .merging import Merging
 from .refusals import Refusal, RefusalKind
@@ -164,10 +165,8 @@ def link_problem(
     if merging is None:
         return refuse(RefusalKind.INVALID, f"process {process!r} declares no merging:")
     if not set(merging.roles) & set(request.roles):
-        acts = ", ".join(request.roles) or "no role"
-        needed = " or ".join(merging.roles)
-        who = f"{request.actor!r} acts as {acts}"
-        return refuse(RefusalKind.FORBIDDEN, f"needs role {needed}; {who}")
+        reason = needs_role(merging.roles, request.actor, request.roles)
+        return refuse(RefusalKind.FORBIDDEN, reason)
     if not request.other.strip():
         return refuse(RefusalKind.INVALID, "no case or group named")
     if request.other == state.case_id:

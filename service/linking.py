@@ -29,7 +29,7 @@ from activities.storage import (
     merge_links,
     possible_duplicates,
 )
-from process.access import roles_allow
+from process.access import needs_role, roles_allow
 from process.links import (
     CaseFacts,
     LinkInput,
@@ -155,13 +155,7 @@ class Linking:
                     f"{state.process} v{state.version}, which declares no merging:"
                 )
         assert merging is not None
-        if not roles_allow(merging.roles, roles):
-            needed = " or ".join(merging.roles)
-            acts = ", ".join(roles) or "no role"
-            raise KesuError(
-                f"merging case {duplicate}: needs role {needed}; {actor!r} acts as {acts}",
-                RefusalKind.FORBIDDEN,
-            )
+        _require_merging_role(merging, actor, roles, f"merging case {duplicate}")
         request = LinkInput(
             kind=LinkKind.MERGED_INTO, other=into, actor=actor, roles=roles, reason=reason
         )
@@ -196,11 +190,7 @@ class Linking:
         merging = self._kesu.spec(process).definition.merging
         if merging is None:
             raise KesuError(f"a group of {process} cases: {process} declares no merging:")
-        if not roles_allow(merging.roles, roles):
-            needed = " or ".join(merging.roles)
-            raise KesuError(
-                f"creating a group of {process} cases needs role {needed}", RefusalKind.FORBIDDEN
-            )
+        _require_merging_role(merging, actor, roles, f"creating a group of {process} cases")
         if not plan.strip() or len(plan) > MAX_PLAN:
             raise KesuError(f"a group's handling plan is 1-{MAX_PLAN} characters")
         row = CaseGroupRow(
@@ -252,6 +242,13 @@ class Linking:
             kind=LinkKind.GROUP, other=group_id, actor=actor, roles=roles, plan=group.plan
         )
         return await self._kesu.link_case(case_id, request, request_id or f"group:{group_id}")
+
+
+def _require_merging_role(merging: Merging, actor: str, roles: list[str], doing: str) -> None:
+    """Refuse (403) unless ``roles`` hold one of the definition's ``merging.roles``."""
+    if not roles_allow(merging.roles, roles):
+        reason = needs_role(merging.roles, actor, roles)
+        raise KesuError(f"{doing}: {reason}", RefusalKind.FORBIDDEN)
 
 
 def _facts(view: CaseView) -> CaseFacts:
