@@ -39,6 +39,7 @@ from .deps import (
     case_filter,
     error_responses,
     require_role,
+    step_route,
 )
 from .errors import BodyLimit, install_error_handlers
 from .linking import duplicates_of, groups_of, install_linking
@@ -145,12 +146,7 @@ def create_app(
             duplicates=duplicates, duplicates_note=note,
         )  # fmt: skip
 
-    @app.post(
-        "/cases/{case_id}/events/{event}",
-        response_model=models.EventApplied,
-        responses=error_responses(403, 404, 409),
-        tags=["cases"],
-    )
+    @step_route(app, "/cases/{case_id}/events/{event}")
     async def send_event(
         case_id: CaseId,
         event: EventName,
@@ -172,16 +168,9 @@ def create_app(
         )
         if number is None:  # the opening step is stored by now: its number is known
             _, number = await resolve(case_id)
-        return models.EventApplied(
-            case_id=case_id, case_number=number, event=event, **result.model_dump()
-        )
+        return views.event_applied(case_id, number, event, result)
 
-    @app.post(
-        "/cases/{case_id}/reassign",
-        response_model=models.EventApplied,
-        responses=error_responses(403, 404, 409),
-        tags=["cases"],
-    )
+    @step_route(app, "/cases/{case_id}/reassign")
     async def reassign_case(
         case_id: CaseId,
         body: models.Reassign,
@@ -204,16 +193,9 @@ def create_app(
             data=body.data,
             justification=body.justification,
         )
-        return models.EventApplied(
-            case_id=case_id, case_number=number, event=REASSIGNED_EVENT, **result.model_dump()
-        )
+        return views.event_applied(case_id, number, REASSIGNED_EVENT, result)
 
-    @app.post(
-        "/cases/{case_id}/repair",
-        response_model=models.EventApplied,
-        responses=error_responses(403, 404, 409),
-        tags=["cases"],
-    )
+    @step_route(app, "/cases/{case_id}/repair")
     async def repair_case(
         case_id: CaseId,
         body: models.Repair,
@@ -232,9 +214,7 @@ def create_app(
             role=ADMIN_ROLE,
             request_id=_one_key("request_id", body.request_id, idempotency_key),
         )
-        return models.EventApplied(
-            case_id=case_id, case_number=number, event=REPAIRED_EVENT, **result.model_dump()
-        )
+        return views.event_applied(case_id, number, REPAIRED_EVENT, result)
 
     @app.get(
         "/cases/{case_id}",

@@ -3,10 +3,12 @@ list filters, and the shapes of path and header parameters; shared by every rout
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.types import DecoratedCallable
 from pydantic import AwareDatetime
 from starlette.exceptions import HTTPException
 
@@ -102,6 +104,19 @@ ProcessName = Annotated[
 DiagramFormat = Annotated[
     Literal["mermaid", "svg", "html"], Query(description="mermaid text, SVG, or an HTML page")
 ]
+
+
+def step_route(
+    app: FastAPI, path: str, tag: str = "cases"
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """``POST path`` for a route that records one step on a case: it answers the step
+    (``EventApplied``) and may be refused as forbidden, not found or in conflict."""
+    return app.post(
+        path,
+        response_model=models.EventApplied,
+        responses=error_responses(403, 404, 409),
+        tags=[tag],
+    )
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

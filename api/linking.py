@@ -14,8 +14,8 @@ from process.events import DUPLICATE_LINKED_EVENT, GROUPED_EVENT, MERGED_EVENT
 from service.cases import Kesu
 from service.linking import Group, Linking
 
-from . import models
-from .deps import Caller, CaseId, IdempotencyKey, Service, Writer, error_responses
+from . import models, views
+from .deps import Caller, CaseId, IdempotencyKey, Service, Writer, error_responses, step_route
 
 Resolve = Callable[[str], Awaitable[tuple[str, str | None]]]
 
@@ -73,15 +73,13 @@ def install_linking(app: FastAPI, resolve: Resolve) -> None:
             request_id=request_id,
         )  # fmt: skip
         return models.Merged(
-            duplicate=models.EventApplied(
-                case_id=duplicate, case_number=duplicate_number, event=MERGED_EVENT,
-                **merged.duplicate.model_dump(),
+            duplicate=views.event_applied(
+                duplicate, duplicate_number, MERGED_EVENT, merged.duplicate
             ),
-            primary=models.EventApplied(
-                case_id=primary, case_number=primary_number, event=DUPLICATE_LINKED_EVENT,
-                **merged.primary.model_dump(),
+            primary=views.event_applied(
+                primary, primary_number, DUPLICATE_LINKED_EVENT, merged.primary
             ),
-        )  # fmt: skip
+        )
 
     @app.post(
         "/groups",
@@ -111,12 +109,7 @@ def install_linking(app: FastAPI, resolve: Resolve) -> None:
         """A group: its handling plan and its cases."""
         return _group_body(await run_in_threadpool(Linking(kesu).group, group_id))
 
-    @app.post(
-        "/groups/{group_id}/cases",
-        response_model=models.EventApplied,
-        responses=error_responses(403, 404, 409),
-        tags=["groups"],
-    )
+    @step_route(app, "/groups/{group_id}/cases", tag="groups")
     async def add_to_group(
         group_id: CaseId,
         body: models.GroupCase,
@@ -128,6 +121,4 @@ def install_linking(app: FastAPI, resolve: Resolve) -> None:
         result = await Linking(kesu).add_to_group(
             group_id, case_id, actor=who.actor, roles=list(who.roles), request_id=body.request_id
         )
-        return models.EventApplied(
-            case_id=case_id, case_number=number, event=GROUPED_EVENT, **result.model_dump()
-        )
+        return views.event_applied(case_id, number, GROUPED_EVENT, result)

@@ -11,7 +11,7 @@ from process.compiler import CompiledSpec
 from process.links import duplicates_of, group_of, merged_into
 from process.pii import pii_names
 from process.spec import ProcessDefinition
-from process.state import Step
+from process.state import EventResult, Step
 from service.cases import CaseListing, KesuError
 from service.pii import mask_pii, may_see_pii
 from service.upgrades import UpgradePlan
@@ -94,6 +94,15 @@ def _links(steps: list[Step]) -> dict[str, Any]:
         "group": group[0] if group else None,
         "group_plan": group[1] if group else None,
     }
+
+
+def event_applied(
+    case_id: str, case_number: str | None, event: str, result: EventResult
+) -> models.EventApplied:
+    """The answer of a route that recorded a step on a case."""
+    return models.EventApplied(
+        case_id=case_id, case_number=case_number, event=event, **result.model_dump()
+    )
 
 
 def case_row(item: CaseListing) -> models.CaseRow:
