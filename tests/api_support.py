@@ -32,10 +32,13 @@ DASHBOARD = {"Authorization": "Bearer dashboard-token"}
 
 
 @contextlib.asynccontextmanager
-async def api_client(kesu: Kesu, body_limit: int = 64 * 1024) -> AsyncIterator[httpx.AsyncClient]:
-    """The API over ``kesu`` on a loopback port, and an HTTP client for it."""
+async def api_client(
+    kesu: Kesu, body_limit: int = 64 * 1024, records: sessionmaker[Session] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over ``kesu`` (and the case database ``records``, if given) on a loopback
+    port, and an HTTP client for it."""
     async with (
-        serving(api_app(kesu, body_limit=body_limit)) as base_url,
+        serving(api_app(kesu, body_limit=body_limit, records=records)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=60) as client,
     ):
         yield client

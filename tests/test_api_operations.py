@@ -19,7 +19,7 @@ from activities.storage import OutboxRow, OutboxStatus, make_engine, make_sessio
 from api.access import ReloadingTokens
 from api.auth import hash_token
 from api_server import load_tokens
-from tests.api_support import AGENT, DASHBOARD, SUPERVISOR, api_app, serving
+from tests.api_support import AGENT, DASHBOARD, SUPERVISOR, api_app, api_client, serving
 from tests.temporal_support import Harness
 
 pytestmark = pytest.mark.temporal
@@ -27,8 +27,7 @@ pytestmark = pytest.mark.temporal
 
 @pytest_asyncio.fixture
 async def http(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = api_app(harness.kesu, records=harness.sessions)
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with api_client(harness.kesu, records=harness.sessions) as client:
         yield client
 
 

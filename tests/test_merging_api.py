@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.api_support import AGENT, SUPERVISOR, api_app, serving
+from tests.api_support import AGENT, SUPERVISOR, api_client
 from tests.temporal_support import Harness
 
 pytestmark = pytest.mark.temporal
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.temporal
 
 @pytest_asyncio.fixture
 async def http(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
-    app = api_app(harness.kesu, records=harness.sessions)
-    async with serving(app) as base_url, httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    async with api_client(harness.kesu, records=harness.sessions) as client:
         yield client
 
 

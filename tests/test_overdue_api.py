@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.case_records import generate
 from service.cases import Kesu
 from service.overdue import overdue_page
-from tests.api_support import AGENT, api_app, serving
+from tests.api_support import AGENT, api_client
 
 NO_TEMPORAL = cast(Kesu, object())  # the route reads the records only
 
@@ -20,8 +19,7 @@ async def test_pages_of_overdue_cases(session_factory: sessionmaker[Session]) ->
     generate(session_factory.kw["bind"], 150, batch_size=150)
     with session_factory() as session:
         wanted = overdue_page(session, datetime.now(UTC), page_size=500).cases
-    app = api_app(NO_TEMPORAL, records=session_factory)
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with api_client(NO_TEMPORAL, records=session_factory) as http:
         found: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": 4}
         while True:
@@ -44,6 +42,6 @@ async def test_pages_of_overdue_cases(session_factory: sessionmaker[Session]) ->
 
 
 async def test_without_the_case_database_there_is_no_overdue_route() -> None:
-    async with serving(api_app(NO_TEMPORAL)) as url, httpx.AsyncClient(base_url=url) as http:
+    async with api_client(NO_TEMPORAL) as http:
         assert (await http.get("/overdue", headers=AGENT)).status_code == 404
         assert "/overdue" not in (await http.get("/openapi.json")).json()["paths"]
