@@ -22,7 +22,14 @@ from activities.storage import make_engine, make_session_factory
 from activities.storage.migrations import migrate
 from tests.receivers import smtp_server, webhook_receiver
 from tests.services import require_service
-from tests.temporal_support import harness, specs, temporal_env, time_env, unique_key
+from tests.temporal_support import (
+    harness,
+    specs,
+    temporal_env,
+    time_env,
+    timed_harness,
+    unique_key,
+)
 from tests.tls_support import ca, client_pair
 
 # fixtures shared by the suite
@@ -34,6 +41,7 @@ __all__ = [
     "specs",
     "temporal_env",
     "time_env",
+    "timed_harness",
     "unique_key",
     "webhook_receiver",
 ]

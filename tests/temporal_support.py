@@ -123,6 +123,16 @@ async def harness(
         yield running
 
 
+@pytest_asyncio.fixture
+async def timed_harness(
+    time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
+) -> AsyncIterator[Harness]:
+    """A worker on the time-skipping server with its own SQLite file, for one test that
+    fast-forwards its cases' clocks."""
+    async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as running:
+        yield running
+
+
 def publish_specs(sessions: sessionmaker[Session], specs: Iterable[CompiledSpec]) -> None:
     """Publish ``specs`` as the worker does at start (the YAML source stands in as JSON)."""
     PublishedDefinitions(sessions).publish(

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import get_case, list_events, list_outbox
-from process.compiler import CompiledSpec
 from service.cases import CaseFilter, KesuError
-from tests.temporal_support import Harness, running_harness, sqlite_url
+from tests.temporal_support import Harness
 from workflows.case import CaseSummary, CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -30,14 +27,6 @@ SUPERVISOR: Who = ("李强", ["supervisor"])
 HANDLER: Who = ("陈静", ["handler"])
 CUSTOMER: Who = ("customer", ["customer"])
 REVIEWER: Who = ("赵磊", ["reviewer"])
-
-
-@pytest_asyncio.fixture
-async def timed(
-    time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
-) -> AsyncIterator[Harness]:
-    async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as running:
-        yield running
 
 
 async def send(h: Harness, case_id: str, event: str, who: Who, **data: Any) -> str:
@@ -63,9 +52,9 @@ async def wait_for(condition: Any, what: str, seconds: float = 20) -> None:
 
 
 async def test_a_complaint_goes_through_every_stage(
-    timed: Harness, time_env: WorkflowEnvironment
+    timed_harness: Harness, time_env: WorkflowEnvironment
 ) -> None:
-    h = timed
+    h = timed_harness
     started = await h.kesu.start_case(
         "complaint",
         {"customer_id": "C-1", "customer_name": "张女士", "severity": "urgent", "category": "card"},
@@ -187,9 +176,9 @@ async def test_a_duplicate_start_and_a_duplicate_event_apply_once(
 
 
 async def test_a_breached_deadline_fires_its_actions(
-    timed: Harness, time_env: WorkflowEnvironment
+    timed_harness: Harness, time_env: WorkflowEnvironment
 ) -> None:
-    h = timed
+    h = timed_harness
     case = (await h.kesu.start_case("complaint", {"customer_id": "C-4"}, roles=["agent"])).case_id
     await send(h, case, "accept", AGENT)
     assert await time_env.fast_forward(handle(h, case), timedelta(hours=24, minutes=1))

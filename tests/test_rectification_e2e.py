@@ -4,20 +4,16 @@ outbox, and reporting the rectification done stops the clock."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage import ClockRow, list_outbox
-from process.compiler import CompiledSpec
 from service.cases import KesuError
-from tests.temporal_support import Harness, running_harness, sqlite_url
+from tests.temporal_support import Harness
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -26,18 +22,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 HANDLER = ("陈静", ["handler"])
 
 
-@pytest_asyncio.fixture
-async def timed(
-    time_env: WorkflowEnvironment, tmp_path: Path, specs: dict[str, CompiledSpec]
-) -> AsyncIterator[Harness]:
-    async with running_harness(time_env.client, sqlite_url(tmp_path), specs) as running:
-        yield running
-
-
 async def test_a_rectification_is_followed_after_closure_until_done(
-    timed: Harness, time_env: WorkflowEnvironment
+    timed_harness: Harness, time_env: WorkflowEnvironment
 ) -> None:
-    h = timed
+    h = timed_harness
     case = (await h.kesu.start_case("complaint", {"customer_id": "C-8"}, roles=["agent"])).case_id
     opened = (await h.kesu.get_case(case)).state.opened_at
     due_date = (opened.astimezone(SHANGHAI).date() + timedelta(days=5)).isoformat()
