@@ -25,6 +25,7 @@ from bench.long_case import (
 )
 from process.compiler import CompiledSpec
 from process.events import BREACHED_EVENT_PREFIX, REASSIGNED_EVENT
+from process.state import EventResult
 from tests.temporal_support import Harness, running_harness, sqlite_url
 from workflows.case import ANSWERS_KEPT, STEPS_KEPT, CaseWorkflow
 
@@ -45,36 +46,29 @@ async def test_a_long_case_continues_as_new_and_stays_correct(
         case = await open_long_case(kesu, h.client, h.task_queue, STEPS_PER_RUN)
         handle = h.client.get_workflow_handle_for(CaseWorkflow.run, case)
         first_run = (await handle.describe()).run_id
+
+        async def note_once() -> EventResult:
+            return await kesu.send_event(
+                case, "submit_plan", data={"plan": "先核实"}, event_id="note-once",
+                actor=HANDLER["actor"], roles=["handler"],
+            )  # fmt: skip
+
+        async def move_once() -> EventResult:
+            return await kesu.reassign_case(
+                case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-once"
+            )
+
         # Sent with ids in the first run, sent again (a caller that missed the answer) in a
         # later one: Temporal itself tells them apart only within a run.
-        note = await kesu.send_event(
-            case,
-            "submit_plan",
-            data={"plan": "先核实"},
-            event_id="note-once",
-            actor=HANDLER["actor"],
-            roles=["handler"],
-        )
-        moved = await kesu.reassign_case(
-            case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-once"
-        )
+        note = await note_once()
+        moved = await move_once()
         await kesu.reassign_case(case, ASSIGNEES[1], ASSIGNEES[0], actor="李强")
         first = await drive_long_case(kesu, case, STEPS_PER_RUN + 2 * NOTES, NOTES)
         assert (await handle.describe()).run_id != first_run, "the case never continued as new"
         assert ANSWERS_KEPT > STEPS_PER_RUN + 2 * NOTES  # the first answers are still carried
-        again = await kesu.send_event(
-            case,
-            "submit_plan",
-            data={"plan": "先核实"},
-            event_id="note-once",
-            actor=HANDLER["actor"],
-            roles=["handler"],
-        )
-        assert again == note
+        assert await note_once() == note
         # Refused if checked again (the case is no longer assigned as the move found it).
-        assert await kesu.reassign_case(
-            case, ASSIGNEES[0], ASSIGNEES[1], actor="李强", request_id="move-once"
-        ) == moved  # fmt: skip
+        assert await move_once() == moved
         rest = await drive_long_case(
             kesu, case, EVENTS - first.events, NOTES, tag="b", assignee=first.assignee
         )
