@@ -43,13 +43,6 @@ class OverdueList(BaseModel):
     """Pass as ``page_token`` with the same filters for the next page; null on the last."""
 
 
-def _row(case: OverdueCase) -> OverdueRow:
-    return OverdueRow(
-        case_id=case.case_id, case_number=case.case_number, process=case.process,
-        stage=case.stage, clock=case.clock, due_at=case.due_at, breached=case.breached,
-    )  # fmt: skip
-
-
 def install(app: FastAPI, records: sessionmaker[Session] | None) -> None:
     if records is None:
         return
@@ -79,6 +72,6 @@ def install(app: FastAPI, records: sessionmaker[Session] | None) -> None:
 
         cases, next_token = await run_in_threadpool(read)
         return OverdueList(
-            cases=[_row(case) for case in cases],
+            cases=[OverdueRow(**vars(case)) for case in cases],
             next_page_token=views.encode_page_token(next_token),
         )
