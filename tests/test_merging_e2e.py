@@ -113,8 +113,13 @@ async def test_duplicates_merge_and_group(harness: Harness, unique_key: str) -> 
     members = linking.group(group.group_id).members
     assert sorted(m.case_id for m in members) == sorted([primary, other_category])
     assert linking.groups_of([primary, duplicate]) == {primary: group.group_id}
-    with pytest.raises(KesuError, match="needs role"):
+    with pytest.raises(KesuError) as not_grouped:
         linking.create_group("complaint", "计划", actor="王敏", roles=["agent"])
+    assert not_grouped.value.kind is RefusalKind.FORBIDDEN
+    assert str(not_grouped.value) == (
+        "creating a group of complaint cases: needs role supervisor or manager; "
+        "'王敏' acts as agent"
+    )
 
 
 async def test_the_cli_reports_duplicates_merges_and_groups(
