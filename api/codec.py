@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
+from process.access import needs_role
 from service.crypto import ENCODING, EncryptionCodec
 
 from .access import TokenSource
@@ -130,9 +131,8 @@ def codec_router(
     async def decode(request: Request, who: Caller, refs: StorageRefs = False) -> dict[str, Any]:
         """Decrypt payloads for a caller allowed to see customer data."""
         if allowed.isdisjoint(who.roles):
-            raise HTTPException(
-                403, f"decoding shows customer data: needs role {' or '.join(sorted(allowed))}"
-            )
+            refusal = needs_role(sorted(allowed), who.actor, who.roles)
+            raise HTTPException(403, f"decoding shows customer data: {refusal}")
         payloads = _payloads(await request.body())
         try:  # readable payloads (search attributes, the CLI's own) are shown as they are
             decoded = [

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
 from activities.storage import DestructionRow
+from process.access import needs_role
 from process.compiler import CompiledSpec
 from service.cases import Kesu
 from service.crypto import EncryptionCodec
@@ -108,7 +109,7 @@ def record_read(
 
 def _require_officer(who: Principal, roles: Sequence[str]) -> None:
     if set(roles).isdisjoint(who.roles):
-        raise HTTPException(403, f"needs role {' or '.join(roles)}")
+        raise HTTPException(403, needs_role(roles, who.actor, who.roles))
 
 
 def install_privacy(app: FastAPI, setup: PrivacySetup) -> None:

@@ -66,7 +66,9 @@ async def test_reads_destruction_and_the_codec_endpoint_over_http(
         assert masked.json()["fields"]["customer_name"] == "***"
         shown = await http.get(f"/cases/{case}", headers=SUPERVISOR)
         assert shown.json()["fields"]["customer_name"] == NAME
-        assert (await http.get(f"/cases/{case}/access-log", headers=AGENT)).status_code == 403
+        refused_log = await http.get(f"/cases/{case}/access-log", headers=AGENT)
+        assert refused_log.status_code == 403
+        assert refused_log.json()["detail"] == "needs role data_officer; '王敏' acts as agent"
         log = (await http.get(f"/cases/{case}/access-log", headers=OFFICER_1)).json()
         assert [(r["actor"], r["channel"], r["fields"]) for r in log] == [
             ("李强", "api", ["customer_name", "phone"])
@@ -114,7 +116,11 @@ async def test_the_codec_endpoint_needs_a_token_and_a_pii_role_to_decode(
         assert encoded.status_code == 200
         sealed = encoded.json()
         assert NAME.encode() not in json.dumps(sealed).encode()
-        assert (await http.post("/decode", json=sealed, headers=AGENT)).status_code == 403
+        refused = await http.post("/decode", json=sealed, headers=AGENT)
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == (
+            "decoding shows customer data: needs role handler or supervisor; '王敏' acts as agent"
+        )
         decoded = await http.post("/decode", json=sealed, headers=SUPERVISOR)
         assert decoded.json() == body
         bad = await http.post("/decode", json={"payloads": 3}, headers=SUPERVISOR)
