@@ -13,6 +13,7 @@ from typing import Any
 from .access import ANY_ROLE, accepted_inputs, check_access
 from .calendars import CalendarSpec
 from .conflict_checks import check_conflicts
+from .durations import parse_amount, shown
 from .events import CASE_OPENED_TRIGGER, RESERVED_EVENTS
 from .expression_checks import check_field_names_free, check_guard, check_values
 from .expression_types import Scope
@@ -20,13 +21,7 @@ from .fields import value_problem
 from .merging import check_merging
 from .problems import unknown_name, unknown_role
 from .reporting import check_reporting
-from .spec import (
-    Action,
-    FieldType,
-    ProcessDefinition,
-    parse_amount,
-    shown,
-)
+from .spec import Action, FieldType, ProcessDefinition
 from .timeouts import check_timeouts
 
 Path = tuple[str | int, ...]

@@ -15,9 +15,10 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from .calendars import CalendarCoverageError
+from .durations import parse_amount
 from .measures import Measure
 from .origins import empty_reason, origin_of
-from .spec import Deadline, parse_amount
+from .spec import Deadline
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 

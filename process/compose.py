@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
+from .durations import shown
 from .problems import Problem, YamlSyntaxError, format_path
-from .spec import shown
 
 MAX_DEPTH = 40
 """Levels of nesting (a definition needs about ten: stages.triage.on.accept.actions.0.set)."""

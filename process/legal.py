@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from .calendars import BusinessCalendar
+from .durations import Amount
 from .measures import CalendarMeasure
-from .spec import Amount
 
 Ends = Literal["midnight", "close"]
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from .calendars import BusinessCalendar
-from .spec import Amount
+from .durations import Amount
 
 
 class Measure(Protocol):

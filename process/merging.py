@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .durations import parse_duration
+
 DEFAULT_WINDOW = "30d"
 
 
@@ -37,15 +39,11 @@ class Merging(BaseModel):
     @field_validator("window")
     @classmethod
     def _window_parses(cls, value: str) -> str:
-        from .spec import parse_duration  # spec imports this module
-
         parse_duration(value)
         return value
 
     @property
     def window_span(self) -> timedelta:
-        from .spec import parse_duration
-
         return parse_duration(self.window)
 
 

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BeforeValidator, Field
 
 from .clocks import ClockStatus, stamp
-from .spec import Model, ProcessDefinition, parse_duration
+from .durations import parse_duration
+from .spec import Model, ProcessDefinition
 
 DEFAULT_START = "2026-01-05 09:00"
 """A Monday morning: a fixed start makes the due times in ``expect`` reproducible."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from .spec import shown
+from .durations import shown
 
 Path = tuple[str | int, ...]
 

@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from .calendars import BusinessCalendar, CalendarCoverageError, CalendarSpec
 from .clocks import stamp
+from .durations import parse_amount
 from .measures import BusinessMeasure
 from .problems import unknown_name
-from .spec import ProcessDefinition, Timeout, parse_amount
+from .spec import ProcessDefinition, Timeout
 
 Path = tuple[str | int, ...]
 

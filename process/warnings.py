@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from .calendars import known_zone
-from .spec import parse_duration
+from .durations import parse_duration
 
 WARNINGS_FOLDER = "warnings"
 """Inside the definitions folder: the early-warning rule files."""

@@ -13,9 +13,9 @@ import pytest
 from process import clocks
 from process.calendars import BusinessCalendar
 from process.clocks import ClockState
+from process.durations import parse_amount, parse_duration
 from process.legal import LegalMeasure, add_months, first_working_day, last_day, legal_due
 from process.loader import DefinitionError, load_calendar, load_definition_text
-from process.spec import parse_amount, parse_duration
 
 CALENDARS = Path(__file__).parent.parent / "definitions" / "calendars"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -32,9 +32,10 @@ from activities import secrets
 from activities.events import EVENTS_RECIPIENT
 from activities.messaging import Backoff, Channel, ConsoleChannel
 from activities.templates import Renderer
+from process.durations import Duration, parse_duration
 from process.loader import DefinitionError, validate_yaml
 from process.problems import Problems
-from process.spec import Duration, Model, parse_duration
+from process.spec import Model
 
 from .amqp import AmqpChannel
 from .email import AddressRule, Security, SmtpChannel, SmtpSettings
