@@ -114,13 +114,20 @@ def _case(index: int, rng: random.Random, batch: Batch, span: timedelta, odd: bo
             "clocks": {}, "at": at, "prev_hash": NO_HASH, "row_hash": NO_HASH,
         })  # fmt: skip
         stage = to_stage
+    # Drawn in the order they always were: the same seed gives the same records.
+    version, fields = rng.choice((1, 2)), _fields(rng, odd)
+    kept = [_clock(case_id, name, rng, opened) for name in clocks]
+    # As store_step keeps it: the running clock due first (by due time, then name).
+    running = sorted((clock["due_at"], clock["name"]) for clock in kept if clock["due_at"])
+    next_due_at, next_due_clock = running[0] if running else (None, None)
     batch.cases.append({
         "case_id": case_id, "case_number": f"B-{index:09d}", "process": process,
-        "version": rng.choice((1, 2)), "content_hash": "sha256:bench", "stage": stage,
-        "fields": _fields(rng, odd), "opened_at": opened, "updated_at": at,
+        "version": version, "content_hash": "sha256:bench", "stage": stage,
+        "fields": fields, "opened_at": opened, "updated_at": at,
         "closed_at": at if closed else None, "last_seq": len(steps) - 1, "assignee": None,
+        "next_due_at": next_due_at, "next_due_clock": next_due_clock,
     })  # fmt: skip
-    batch.clocks += [_clock(case_id, name, rng, opened) for name in clocks]
+    batch.clocks += kept
     if closed and rng.random() < 0.6:
         csat = rng.choice((1, 2, 3, 4, 5, None))
         nps = rng.choice((None, *range(11)))

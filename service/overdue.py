@@ -1,9 +1,11 @@
 """The overdue cases, from the case database: open cases with a deadline clock past due.
 
-Most overdue first, a page at a time: each page walks the index of running clocks' due times
-(``ix_kesu_clock_running_due``, migration 0007) from where the last one ended (a keyset, not an
-offset), so a page reads about ``page_size`` clocks however many cases there are. A case with
-two clocks past due is listed once, at the one due first.
+Most overdue first, a page at a time. Each case row keeps its running clock due first
+(``next_due_at``, ``next_due_clock``, written with the clock rows by ``store_step``), and each
+page walks the partial index of the open cases by it (``ix_kesu_case_overdue``, migration
+0010) from where the last one ended (a keyset, not an offset): a page reads ``page_size`` index
+entries however many cases, closed ones included, there are. A case with two clocks past due is
+listed once, at the one due first.
 
 Only running clocks have a due time (a paused or stopped clock has none), so this lists what is
 overdue now: breached and still running, or due and its breach not yet recorded. A case that
@@ -16,9 +18,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from activities.storage import CaseRow, ClockRow
@@ -44,7 +47,7 @@ class OverdueCase:
 
 @dataclass(frozen=True)
 class OverdueCursor:
-    """Where a page ended: the next starts after this clock."""
+    """Where a page ended: the next starts after this case (the clock is its due first)."""
 
     due_at: datetime
     case_id: str
@@ -81,49 +84,54 @@ def overdue_page(
     """Up to ``page_size`` open cases past a deadline at ``now``, most overdue first."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise KesuError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
-    clocks, cases = ClockRow.__table__, CaseRow.__table__
-    earlier = clocks.alias("earlier")
-    due_first = ~exists().where(  # no other clock of the case past due before this one
-        earlier.c.case_id == clocks.c.case_id,
-        earlier.c.due_at < now,
-        or_(
-            earlier.c.due_at < clocks.c.due_at,
-            and_(earlier.c.due_at == clocks.c.due_at, earlier.c.name < clocks.c.name),
-        ),
-    )
-    key = (clocks.c.due_at, clocks.c.case_id, clocks.c.name)
-    case_open: list[ColumnElement[bool]] = [cases.c.closed_at.is_(None)]
-    if process is not None:
-        case_open.append(cases.c.process == process)
-    shown = (cases.c.case_number, cases.c.process, cases.c.stage)
-    if session.get_bind().dialect.name == "postgresql":
-        # A nested loop from the clock index into the cases' key, stopping after the page.
-        listed = select(clocks.c.case_id, *shown).join(cases, cases.c.case_id == clocks.c.case_id)
-        listed = listed.where(*case_open)
-    else:
-        # SQLite would start a join from the open cases (their closed_at index) and sort
-        # them all: the case's conditions as a correlated EXISTS and its columns looked up
-        # per listed row keep it on the clock index.
-        def of_case(column: Any) -> Any:
-            return select(column).where(cases.c.case_id == clocks.c.case_id).scalar_subquery()
-
-        listed = select(clocks.c.case_id, *(of_case(column) for column in shown))
-        listed = listed.where(exists().where(cases.c.case_id == clocks.c.case_id, *case_open))
-    query = (
-        listed.add_columns(
-            clocks.c.name, clocks.c.due_at, clocks.c.breached_at.is_not(None).label("breached")
-        )
-        .where(clocks.c.due_at.is_not(None), clocks.c.due_at < now, due_first)
-        .order_by(*key)
-        .limit(page_size + 1)  # one more: is there a next page?
-    )
+    query = _page_query(by_process=process is not None, paged=after is not None)
+    values: dict[str, Any] = {"now": now, "process": process, "rows": page_size + 1}
     if after is not None:
-        query = query.where(tuple_(*key) > tuple_(after.due_at, after.case_id, after.clock))
-    rows = session.execute(query).all()
+        values.update(after_due=after.due_at, after_case=after.case_id)
+    rows = session.execute(query, values).all()
     found = [OverdueCase(*row) for row in rows[:page_size]]
     last = found[-1] if len(rows) > page_size else None
     cursor = OverdueCursor(last.due_at, last.case_id, last.clock) if last else None
     return OverduePage(found, cursor)
+
+
+@cache
+def _page_query(*, by_process: bool, paged: bool) -> Select[Any]:
+    """A page's statement, built once per shape with its values bound at each call (building
+    and compiling it anew for every page cost more than the database spends on it)."""
+    cases, clocks = CaseRow.__table__, ClockRow.__table__
+    now = bindparam("now", type_=cases.c.next_due_at.type)
+    key = (cases.c.next_due_at, cases.c.case_id)
+    # Both conditions of the partial index, stated as it states them, or it is not used.
+    where: list[ColumnElement[bool]] = [
+        cases.c.closed_at.is_(None),
+        cases.c.next_due_at.is_not(None),
+        cases.c.next_due_at < now,
+    ]
+    if by_process:
+        where.append(cases.c.process == bindparam("process", type_=cases.c.process.type))
+    if paged:
+        after = (
+            bindparam("after_due", type_=cases.c.next_due_at.type),
+            bindparam("after_case", type_=cases.c.case_id.type),
+        )
+        where.append(tuple_(*key) > tuple_(*after))
+    due_first = and_(clocks.c.case_id == cases.c.case_id, clocks.c.name == cases.c.next_due_clock)
+    return (
+        select(
+            cases.c.case_id,
+            cases.c.case_number,
+            cases.c.process,
+            cases.c.stage,
+            cases.c.next_due_clock,
+            cases.c.next_due_at,
+            clocks.c.breached_at.is_not(None).label("breached"),
+        )
+        .join_from(cases, clocks, due_first)
+        .where(*where)
+        .order_by(*key)
+        .limit(bindparam("rows", type_=Integer))  # one more than a page: is there a next?
+    )
 
 
 def overdue_listing(

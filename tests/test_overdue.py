@@ -3,16 +3,20 @@ PostgreSQL: the same cases in the same order, page after page."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.storage import CaseRow, ClockRow
+from activities.inputs import StepRecord
+from activities.storage import CaseRow, ClockRow, make_engine
+from activities.storage.migrations import alembic_config, migrate
 from bench.case_records import generate
 from service.overdue import OverdueCase, overdue_listing, overdue_page
 from service.refusals import KesuError
+from tests.records_support import T0, Script, store
 
 MID_YEAR = datetime(2025, 7, 1, tzinfo=UTC)
 LATER = datetime(2026, 12, 1, tzinfo=UTC)
@@ -84,3 +88,53 @@ def test_a_page_token_is_good_for_its_own_filters_only(
             overdue_listing(session, LATER, process="complaint", page_token=token)
         with pytest.raises(KesuError, match="page_size"):
             overdue_page(session, LATER, page_size=0)
+
+
+def test_each_case_keeps_its_clock_due_first(session_factory: sessionmaker[Session]) -> None:
+    """``store_step`` keeps ``next_due_at``/``next_due_clock`` with the clock rows, step after
+    step: the earliest running clock, the next one once it stops, none once all have."""
+    script = Script("complaint-next-due", clocks=("response", "resolution"))
+    due: list[tuple[datetime | None, str | None]] = []
+
+    def stored(step: StepRecord) -> None:
+        store(session_factory, step)
+        with session_factory() as session:
+            case = session.get(CaseRow, script.case_id)
+            assert case is not None
+            due.append((case.next_due_at, case.next_due_clock))
+
+    stored(script.open())
+    stored(script.step("accept", "triage", start=("response",)))
+    stored(script.step("assign", "handling", after=timedelta(hours=1), start=("resolution",)))
+    after_24h = T0 + timedelta(minutes=10, hours=24)
+    with session_factory() as session:
+        listed = overdue_page(session, after_24h + timedelta(seconds=1)).cases
+        assert [(case.case_id, case.clock) for case in listed] == [(script.case_id, "response")]
+    stored(script.step("respond", "handling", stop=("response",)))
+    stored(script.step("resolve", "closed", missed=("resolution",)))
+    assert due == [
+        (None, None),
+        (after_24h, "response"),
+        (after_24h, "response"),
+        (after_24h + timedelta(hours=1), "resolution"),
+        (None, None),
+    ]
+
+
+def test_the_migration_fills_in_each_case_clock_due_first(database_url: str) -> None:
+    """Revision 0010 computes the column for cases stored before it, as store_step would."""
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        generate(engine, 300, batch_size=300)
+        columns = (CaseRow.case_id, CaseRow.next_due_at, CaseRow.next_due_clock)
+        with Session(engine) as session:
+            written = session.execute(select(*columns).order_by(CaseRow.case_id)).all()
+        assert any(row.next_due_at is not None for row in written)
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0009")
+        migrate(engine)
+        with Session(engine) as session:
+            assert session.execute(select(*columns).order_by(CaseRow.case_id)).all() == written
+    finally:
+        engine.dispose()

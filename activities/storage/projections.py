@@ -10,7 +10,7 @@ twice, and a step rolled back takes its derived rows (and its case number) with 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, select, text
@@ -213,13 +213,15 @@ def _row_summary(row: ClockRow) -> dict[str, Any]:
     return _summary(clock)
 
 
-def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any]]:
-    """Bring the case's clock rows up to ``step``; returns the clocks it touched, summarised."""
+def update_clocks(session: Session, step: StepRecord, case: NextDue) -> dict[str, dict[str, Any]]:
+    """Bring the case's clock rows, and ``case``'s next due clock, up to ``step``; returns the
+    clocks it touched, summarised."""
     rows = {
         row.name: row
         for row in session.scalars(select(ClockRow).where(ClockRow.case_id == step.case_id))
     }
     touched: dict[str, dict[str, Any]] = {}
+    added: list[ClockRow] = []  # rows new with this step, not yet in rows
     for name, clock in step.clocks.items():
         summary = _summary(clock)
         row = rows.get(name)
@@ -228,6 +230,7 @@ def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any
         if row is None:
             row = ClockRow(case_id=step.case_id, name=name)
             session.add(row)
+            added.append(row)
         row.status, row.target = clock.status.value, clock.target
         row.started_at, row.paused_at = clock.started_at, clock.paused_at
         row.paused_seconds = clock.paused_for.total_seconds()
@@ -242,7 +245,17 @@ def update_clocks(session: Session, step: StepRecord) -> dict[str, dict[str, Any
             touched[name] = summary
     if step.event == UPGRADED_EVENT:
         touched |= _close_dropped(rows, step)
+    every = [*rows.values(), *added]
+    running = [(row.due_at, row.name) for row in every if row.due_at is not None]
+    case.next_due_at, case.next_due_clock = min(running) if running else (None, None)
     return touched
+
+
+class NextDue(Protocol):
+    """The case row's copy of its running clock due first (``CaseRow``)."""
+
+    next_due_at: datetime | None
+    next_due_clock: str | None
 
 
 def _close_dropped(rows: dict[str, ClockRow], step: StepRecord) -> dict[str, dict[str, Any]]:

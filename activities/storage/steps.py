@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    text,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -53,10 +54,25 @@ class OutboxStatus(StrEnum):
     """Gave up after the configured number of attempts; needs an operator."""
 
 
+OVERDUE_INDEXED = "closed_at IS NULL AND next_due_at IS NOT NULL"
+"""The rows ``ix_kesu_case_overdue`` holds; a query must state both to be served by it."""
+
+
 class CaseRow(Base):
     """The current state of a case: a projection of its latest step."""
 
     __tablename__ = "kesu_case"
+    __table_args__ = (
+        # The overdue list (service.overdue): open cases by their next due time. Partial, so
+        # closed cases and cases with no running clock take no room in it.
+        Index(
+            "ix_kesu_case_overdue",
+            "next_due_at",
+            "case_id",
+            postgresql_where=text(OVERDUE_INDEXED),
+            sqlite_where=text(OVERDUE_INDEXED),
+        ),
+    )
 
     case_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     case_number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -73,6 +89,11 @@ class CaseRow(Base):
     last_seq: Mapped[int]
     assignee: Mapped[str | None] = mapped_column(String(200), index=True)
     """The responsible person (``fields.assignee``), as a column: ``reassign`` looks it up."""
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """The due time of the case's running clock due first (None: none is running), kept with
+    the clock rows: the overdue list walks open cases by it, one index entry per case."""
+    next_due_clock: Mapped[str | None] = mapped_column(String(100))
+    """That clock's name (the first by name among clocks due at the same time)."""
 
 
 class CaseEventRow(Base):
@@ -188,7 +209,7 @@ def store_step(
     if newest:
         project_step(session, before, plain)
         project_links(session, plain, None if sealer is None else sealer.keyring)
-        touched = update_clocks(session, plain)
+        touched = update_clocks(session, plain, case)
     session.add(_sealed_event(session, step, touched))
     session.add_all(
         OutboxRow(
