@@ -91,6 +91,7 @@ def _fields(rng: random.Random, odd_values: bool) -> dict[str, Any]:
 
 
 def _case(index: int, rng: random.Random, batch: Batch, span: timedelta, odd: bool) -> None:
+    answers, parties = len(batch.answers), len(batch.parties)
     process = "complaint" if rng.random() < 0.8 else "service_request"
     case_id = f"{process}-bench-{index:08d}"
     opened = _moment(rng, START, span)
@@ -137,6 +138,18 @@ def _case(index: int, rng: random.Random, batch: Batch, span: timedelta, odd: bo
             "case_id": case_id, "seq": seq, "responsibility": rng.choice(("bank", "customer")),
             "signed_off_by": "bench", "role": None, "at": at,
         })  # fmt: skip
+    batch.cases[-1].update(  # as store_step keeps them: the latest non-null of each, by seq
+        latest_csat=_latest(batch.answers[answers:], "csat"),
+        latest_nps=_latest(batch.answers[answers:], "nps"),
+        latest_responsibility=_latest(batch.parties[parties:], "responsibility"),
+    )
+
+
+def _latest(rows: list[dict[str, Any]], column: str) -> Any:
+    values = [
+        row[column] for row in sorted(rows, key=lambda row: row["seq"]) if row[column] is not None
+    ]
+    return values[-1] if values else None
 
 
 def _answer(case_id: str, seq: int, rng: random.Random, at: datetime, **scores: Any) -> (

@@ -19,6 +19,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -35,6 +36,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -177,29 +179,28 @@ class _Scope:
     period: Period
     per_case: bool
 
-    def only_reported(self, query: Select[Any], table: Any) -> Select[Any]:
-        """``query`` over ``table`` narrowed to the rows of reported cases."""
-        reported = CaseRow.__table__.alias("reported")
-        where = _filters(reported, self.process, self.period)
-        if not where:
+    def only_reported(self, query: Select[Any], table: Any, *, shared: bool = True) -> Select[Any]:
+        """``query`` over ``table`` narrowed to the rows of reported cases, when a process or
+        period narrows them (the rows of merged duplicates are left out by the join with the
+        reported cases that follows; narrowing them here too is one more join of them all).
+
+        ``shared``: through the reported cases found once for the statement; else found again
+        for this table, which lets the planner see how few they are (joining the clocks with
+        the shared set, it hashed all the clocks instead of the month's cases)."""
+        if self.process is None and self.period.since is None and self.period.until is None:
             return query
-        return query.join(reported, reported.c.case_id == table.c.case_id).where(*where)
+        reported = self.reported if shared else self._reported_cases().subquery("reported")
+        return query.join(reported, reported.c.case_id == table.c.case_id)
 
+    def _reported_cases(self) -> Select[Any]:
+        reported = CaseRow.__table__.alias("reported")
+        return select(reported.c.case_id).where(*_filters(reported, self.process, self.period))
 
-def _latest(column: Any, table: Any, scope: _Scope) -> tuple[Joins, ColumnElement[Any]]:
-    """Each case's latest non-null ``column`` (by step), through the (case_id, seq) key."""
-    if scope.per_case:
-        latest = select(column).where(table.c.case_id == CASES.c.case_id, column.is_not(None))
-        return [], latest.order_by(table.c.seq.desc()).limit(1).scalar_subquery()
-    # DISTINCT ON walks the (case_id, seq, ...) index backwards: no sort, no window.
-    latest = (
-        select(table.c.case_id, column.label("value"))
-        .where(column.is_not(None))
-        .distinct(table.c.case_id)
-        .order_by(table.c.case_id, table.c.seq.desc())
-    )
-    found = scope.only_reported(latest, table).subquery()
-    return [(found, found.c.case_id == CASES.c.case_id)], found.c.value
+    @cached_property
+    def reported(self) -> Any:
+        """The reported cases' ids, found once for every table narrowed to them (each found
+        them again before: a scan of the cases per table)."""
+        return self._reported_cases().cte("reported").prefix_with("MATERIALIZED")
 
 
 def _filters(cases: Any, process: str | None, period: Period) -> list[ColumnElement[bool]]:
@@ -290,39 +291,47 @@ def _marks(settings: ReportSettings, scope: _Scope) -> tuple[Joins, list[ColumnE
     return [(found, found.c.case_id == CASES.c.case_id)], [case((f, 1), else_=0) for f in flags]
 
 
-def _answers(scope: _Scope) -> tuple[Joins, ColumnElement[Any], ColumnElement[Any]]:
-    """Each case's latest CSAT and latest NPS (each the latest non-null one)."""
-    (csat_joins, csat), (nps_joins, nps) = (
-        _latest(SAT.c.csat, SAT, scope),
-        _latest(SAT.c.nps, SAT, scope),
-    )
-    return [*csat_joins, *nps_joins], csat, nps
-
-
 def per_case(
     settings: ReportSettings,
     group: ColumnElement[str],
     scope: _Scope,
     postgres: bool,
+    clocks: ClockSummary | None = None,
 ) -> Select[Any]:
-    """One row per reported case with what the figures need of it (no case data but its group)."""
-    first = ClockRow.__table__.alias("fr")
-    last = ClockRow.__table__.alias("res")
-    answer_joins, csat, nps = _answers(scope)
-    party_joins, party = _latest(PARTIES.c.responsibility, PARTIES, scope)
-    first_name = settings.choose(lambda r: r.first_response, _text)
-    last_name = settings.choose(lambda r: r.resolution, _text)
+    """One row per reported case with what the figures need of it (no case data but its group).
+
+    The first response and resolution times come from ``clocks`` (a summary of each case's
+    clocks, which also counts them for compliance) or, without one, from a look-up of each."""
+    joined: Any = CASES
+    if clocks is None:
+        first = ClockRow.__table__.alias("fr")
+        last = ClockRow.__table__.alias("res")
+        first_name = settings.choose(lambda r: r.first_response, _text)
+        last_name = settings.choose(lambda r: r.resolution, _text)
+        joined = joined.outerjoin(
+            first, and_(first.c.case_id == CASES.c.case_id, first.c.name == first_name)
+        ).outerjoin(last, and_(last.c.case_id == CASES.c.case_id, last.c.name == last_name))
+        first_response = _span(first.c.started_at, first.c.stopped_at, postgres)
+        # Without a resolution clock, resolution runs from opening to closing.
+        resolution: ColumnElement[Any] = case(
+            (last.c.case_id.is_(None), _span(CASES.c.opened_at, CASES.c.closed_at, postgres)),
+            else_=_span(last.c.started_at, last.c.stopped_at, postgres),
+        )
+        counted: list[Any] = []
+    else:
+        joined = joined.outerjoin(clocks.table, clocks.table.c.case_id == CASES.c.case_id)
+        first_response = settings.choose(lambda r: r.first_response, clocks.span)
+        resolution = settings.choose(
+            lambda r: r.resolution,
+            lambda name: case(
+                (clocks.has(name), clocks.span(name)),
+                else_=_span(CASES.c.opened_at, CASES.c.closed_at, postgres),
+            ),
+        )
+        counted = clocks.counted()
     mark_joins, (reviewed, reopened) = _marks(settings, scope)
-    joined = CASES.outerjoin(
-        first, and_(first.c.case_id == CASES.c.case_id, first.c.name == first_name)
-    ).outerjoin(last, and_(last.c.case_id == CASES.c.case_id, last.c.name == last_name))
-    for taken, on in (*answer_joins, *party_joins, *mark_joins):
+    for taken, on in mark_joins:
         joined = joined.outerjoin(taken, on)
-    # Without a resolution clock, resolution runs from opening to closing.
-    resolution = case(
-        (last.c.case_id.is_(None), _span(CASES.c.opened_at, CASES.c.closed_at, postgres)),
-        else_=_span(last.c.started_at, last.c.stopped_at, postgres),
-    )
     return (
         select(
             CASES.c.case_id,
@@ -330,24 +339,92 @@ def per_case(
             group.label("grp"),
             CASES.c.opened_at,
             case((CASES.c.closed_at.is_not(None), 1), else_=0).label("closed"),
-            _span(first.c.started_at, first.c.stopped_at, postgres).label("first_response"),
+            first_response.label("first_response"),
             resolution.label("resolution"),
-            csat.label("csat"),
-            nps.label("nps"),
-            party.label("party"),
+            CASES.c.latest_csat.label("csat"),
+            CASES.c.latest_nps.label("nps"),
+            CASES.c.latest_responsibility.label("party"),
             reviewed.label("reviewed"),
             reopened.label("reopened"),
+            *counted,
         )
         .select_from(joined)
         .where(*_filters(CASES, scope.process, scope.period))
     )
 
 
+COUNTED = ("has", "met", "missed")
+"""What ``ClockSummary`` counts of each clock name, per case and then per group."""
+
+
+@dataclass(frozen=True)
+class ClockSummary:
+    """PostgreSQL: one row per case summing up its clocks, in one pass over them: for each
+    clock name in use, is there one, met, missed, and (for the names a setting makes the first
+    response or the resolution clock) its running time. It replaces a join of the cases with
+    their clock rows per measure and the separate compliance count (another pass over them)."""
+
+    table: Any
+    names: tuple[str, ...]
+
+    @classmethod
+    def build(cls, names: Iterable[str], timed: set[str], scope: _Scope) -> ClockSummary:
+        clocks = ClockRow.__table__
+        kept = tuple(sorted(names))
+        columns: list[Any] = [clocks.c.case_id]
+        for index, name in enumerate(kept):
+            named = clocks.c.name == name
+            met = and_(named, clocks.c.breached_at.is_(None), clocks.c.met == true())
+            columns += [
+                func.count().filter(named).label(f"has_{index}"),
+                func.count().filter(met).label(f"met_{index}"),
+                func.count().filter(and_(named, clocks.c.breached_at.is_not(None)))
+                .label(f"missed_{index}"),
+            ]  # fmt: skip
+            if name in timed:
+                span = _span(clocks.c.started_at, clocks.c.stopped_at, postgres=True)
+                columns.append(func.max(span).filter(named).label(f"span_{index}"))
+        summary = select(*columns).group_by(clocks.c.case_id)
+        return cls(scope.only_reported(summary, clocks, shared=False).subquery("clocks"), kept)
+
+    def span(self, name: str) -> ColumnElement[Any]:
+        if name not in self.names or f"span_{self.names.index(name)}" not in self.table.c:
+            return null()
+        return self.table.c[f"span_{self.names.index(name)}"]  # type: ignore[no-any-return]
+
+    def has(self, name: str) -> ColumnElement[bool]:
+        if name not in self.names:
+            return false()
+        return func.coalesce(self.table.c[f"has_{self.names.index(name)}"], 0) > 0
+
+    def counted(self) -> list[Any]:
+        """The per-case counts as columns of ``per_case`` (``c_<kind>_<index>``)."""
+        return [
+            func.coalesce(self.table.c[f"{kind}_{index}"], 0).label(f"c_{kind}_{index}")
+            for index in range(len(self.names))
+            for kind in COUNTED
+        ]
+
+
+def clock_names(session: Session) -> list[str]:
+    """The clock names in use, by a skip through ``ix_kesu_clock_name`` (a probe per name)."""
+    found = session.execute(
+        text(
+            "WITH RECURSIVE names(name) AS ("
+            " SELECT min(name) FROM kesu_clock"
+            " UNION ALL SELECT (SELECT min(k.name) FROM kesu_clock AS k WHERE k.name > names.name)"
+            " FROM names WHERE names.name IS NOT NULL)"
+            " SELECT name FROM names WHERE name IS NOT NULL"
+        )
+    )
+    return [name for (name,) in found]
+
+
 def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _totals(cases: Any, postgres: bool) -> Select[Any]:
+def _totals(cases: Any, postgres: bool, clocks: ClockSummary | None = None) -> Select[Any]:
     columns: list[Any] = [
         cases.c.process,
         cases.c.grp,
@@ -363,6 +440,10 @@ def _totals(cases: Any, postgres: bool) -> Select[Any]:
         func.sum(cases.c.reviewed).label("reviewed"),
         func.sum(cases.c.reopened).label("reopened"),
     ]
+    for index in range(len(clocks.names) if clocks is not None else 0):
+        columns += [
+            func.sum(cases.c[f"c_{kind}_{index}"]).label(f"sum_{kind}_{index}") for kind in COUNTED
+        ]
     if postgres:
         for measure in MEASURES:
             value = cases.c[measure]
@@ -411,12 +492,18 @@ def _times(count: int, ranks: Mapping[int, timedelta]) -> Times:
 
 
 def _collect(
-    session: Session, cases: Any, compliance: Select[Any], parties: Select[Any], postgres: bool
+    session: Session,
+    cases: Any,
+    compliance: Select[Any] | ClockSummary,
+    parties: Select[Any],
+    postgres: bool,
 ) -> dict[tuple[str, str], _Group]:
     """Each group's figures: ``cases`` has a row per reported case (``per_case``);
-    ``compliance`` and ``parties`` count clocks and attributions per group."""
+    ``compliance`` counts clocks per group (or ``cases`` does, from a ``ClockSummary``);
+    ``parties`` counts attributions per group."""
     groups: dict[tuple[str, str], _Group] = {}
-    for totals in session.execute(_totals(cases, postgres)).mappings():
+    clocks = compliance if isinstance(compliance, ClockSummary) else None
+    for totals in session.execute(_totals(cases, postgres, clocks)).mappings():
         summary = GroupSummary(
             totals["process"], totals["grp"], opened=totals["opened"], closed=int(totals["closed"]),
             csat_n=totals["csat_n"], csat_total=int(totals["csat_total"]),
@@ -434,13 +521,19 @@ def _collect(
                 ranks[(count + 1) // 2] = lower
                 ranks[count // 2 + 1] = upper
                 ranks[_high_rank(count)] = high
+        for index, name in enumerate(clocks.names if clocks is not None else ()):
+            has, met, missed = (totals[f"sum_{kind}_{index}"] for kind in COUNTED)
+            if has:
+                summary.compliance[name] = [int(met), int(missed)]
     for measure in () if postgres else MEASURES:
         for row in session.execute(_ranked(cases, measure)):
             found = groups[row.process, row.grp]
             found.counts[measure] = row.n
             found.ranks.setdefault(measure, {})[row.rank] = _duration(row.value)
-    for row in session.execute(compliance):
-        groups[row.process, row.grp].summary.compliance[row.name] = [int(row.met), int(row.missed)]
+    if not isinstance(compliance, ClockSummary):
+        for row in session.execute(compliance):
+            met_missed = [int(row.met), int(row.missed)]
+            groups[row.process, row.grp].summary.compliance[row.name] = met_missed
     for row in session.execute(parties):
         groups[row.process, row.grp].summary.responsibility[row.party] = row.n
     return groups
@@ -484,7 +577,9 @@ def _merging(
 def _in_database(
     session: Session, settings: ReportSettings, by: GroupBy, scope: _Scope
 ) -> dict[tuple[str, str], _Group]:
-    """PostgreSQL: each figure in one statement over the reported cases, joined in bulk."""
+    """PostgreSQL: the figures in two statements over the reported cases, joined in bulk with
+    a summary of their clocks and their review and reopening marks (the attributions are
+    counted from the case rows)."""
     # Hashes and sorts of a million cases fit in REPORT_WORK_MEM rather than in many passes
     # over temporary files; memory stays bounded by it (never lowered below the server's).
     current = session.scalar(select(func.pg_size_bytes(func.current_setting("work_mem"))))
@@ -493,21 +588,24 @@ def _in_database(
     # JIT compiles each statement anew (seconds for the report's, measured at a million
     # cases) and saves less than that on a single pass; the report runs once.
     session.execute(text("SET LOCAL jit = off"))
+    # In parallel, every worker summed up all the clocks again for its share of the cases
+    # (the summary cannot be split between them): three times the work on two cores.
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     group = _group_value(settings, by, postgres=True)
+    timed = settings.values(lambda r: r.first_response) | settings.values(lambda r: r.resolution)
+    clocks = ClockSummary.build(clock_names(session), timed, scope)
     for _ in range(2):
         where = _filters(CASES, scope.process, scope.period)
-        cases = per_case(settings, group, scope, postgres=True).subquery("per_case")
-        joins, party = _latest(PARTIES.c.responsibility, PARTIES, scope)
-        ((latest, on),) = joins
+        cases = per_case(settings, group, scope, postgres=True, clocks=clocks).subquery("per_case")
+        party = CASES.c.latest_responsibility
         parties = (
             select(
                 CASES.c.process, group.label("grp"), party.label("party"), func.count().label("n")
             )
-            .select_from(CASES.join(latest, on))
-            .where(*where)
+            .where(*where, party.is_not(None))
             .group_by(CASES.c.process, group, party)
         )
-        compliance = _clock_counts(CASES, group, where)
+        compliance = clocks
         groups = _collect(session, cases, compliance, parties, postgres=True)
         merged = _merging(groups, group) if by is not GroupBy.PROCESS else None
         if merged is None:

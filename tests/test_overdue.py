@@ -121,16 +121,22 @@ def test_each_case_keeps_its_clock_due_first(session_factory: sessionmaker[Sessi
     ]
 
 
-def test_the_migration_fills_in_each_case_clock_due_first(database_url: str) -> None:
-    """Revision 0010 computes the column for cases stored before it, as store_step would."""
+def test_the_migrations_fill_in_what_the_case_row_keeps(database_url: str) -> None:
+    """Revisions 0010 and 0011 compute the case row's copies (the clock due first, the latest
+    answers and attribution) for cases stored before them, as store_step would."""
     engine = make_engine(database_url)
     try:
         migrate(engine)
         generate(engine, 300, batch_size=300)
-        columns = (CaseRow.case_id, CaseRow.next_due_at, CaseRow.next_due_clock)
+        columns = (
+            CaseRow.case_id, CaseRow.next_due_at, CaseRow.next_due_clock, CaseRow.latest_csat,
+            CaseRow.latest_nps, CaseRow.latest_responsibility,
+        )  # fmt: skip
         with Session(engine) as session:
             written = session.execute(select(*columns).order_by(CaseRow.case_id)).all()
-        assert any(row.next_due_at is not None for row in written)
+        for kept in zip(*written, strict=True):
+            assert any(value is not None for value in kept)
+        assert any(row.latest_nps == 0 for row in written)
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0009")
         migrate(engine)

@@ -27,6 +27,17 @@ from .database import Base, BigId, UTCDateTime
 NUMBER_DIGITS = 6
 
 
+class CaseDigest(Protocol):
+    """What the case row (``CaseRow``) keeps of its derived rows, for the overdue list and
+    the report."""
+
+    next_due_at: datetime | None
+    next_due_clock: str | None
+    latest_csat: int | None
+    latest_nps: int | None
+    latest_responsibility: str | None
+
+
 class CaseNumberRow(Base):
     """The last case number given per prefix and year."""
 
@@ -158,8 +169,11 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-def project_step(session: Session, before: dict[str, Any], step: StepRecord) -> None:
-    """The derived rows of the newest step of a case; ``before`` are the fields it found."""
+def project_step(
+    session: Session, before: dict[str, Any], step: StepRecord, case: CaseDigest
+) -> None:
+    """The derived rows of the newest step of a case, and ``case``'s copy of the latest ones;
+    ``before`` are the fields it found."""
     assignee = step.fields.get(ASSIGNEE_FIELD)
     if assignee != before.get(ASSIGNEE_FIELD):
         session.add(
@@ -175,6 +189,10 @@ def project_step(session: Session, before: dict[str, Any], step: StepRecord) -> 
     reporting = step.reporting
     csat = _as_int(_given(reporting.csat, before, step))
     nps = _as_int(_given(reporting.nps, before, step))
+    if csat is not None:
+        case.latest_csat = csat
+    if nps is not None:
+        case.latest_nps = nps
     if csat is not None or nps is not None:
         session.add(
             SatisfactionRow(
@@ -183,6 +201,7 @@ def project_step(session: Session, before: dict[str, Any], step: StepRecord) -> 
         )
     responsibility = _given(reporting.responsibility, before, step)
     if responsibility is not None:
+        case.latest_responsibility = str(responsibility)
         session.add(
             ResponsibilityRow(
                 case_id=step.case_id,
@@ -213,7 +232,9 @@ def _row_summary(row: ClockRow) -> dict[str, Any]:
     return _summary(clock)
 
 
-def update_clocks(session: Session, step: StepRecord, case: NextDue) -> dict[str, dict[str, Any]]:
+def update_clocks(
+    session: Session, step: StepRecord, case: CaseDigest
+) -> dict[str, dict[str, Any]]:
     """Bring the case's clock rows, and ``case``'s next due clock, up to ``step``; returns the
     clocks it touched, summarised."""
     rows = {
@@ -249,13 +270,6 @@ def update_clocks(session: Session, step: StepRecord, case: NextDue) -> dict[str
     running = [(row.due_at, row.name) for row in every if row.due_at is not None]
     case.next_due_at, case.next_due_clock = min(running) if running else (None, None)
     return touched
-
-
-class NextDue(Protocol):
-    """The case row's copy of its running clock due first (``CaseRow``)."""
-
-    next_due_at: datetime | None
-    next_due_clock: str | None
 
 
 def _close_dropped(rows: dict[str, ClockRow], step: StepRecord) -> dict[str, dict[str, Any]]:

@@ -94,6 +94,11 @@ class CaseRow(Base):
     the clock rows: the overdue list walks open cases by it, one index entry per case."""
     next_due_clock: Mapped[str | None] = mapped_column(String(100))
     """That clock's name (the first by name among clocks due at the same time)."""
+    # Each the latest non-null one of the case's rows (kept with them, ``projections``): what
+    # the report counts per case, read with the case instead of looked up in three tables.
+    latest_csat: Mapped[int | None]
+    latest_nps: Mapped[int | None]
+    latest_responsibility: Mapped[str | None] = mapped_column(String(100))
 
 
 class CaseEventRow(Base):
@@ -207,7 +212,7 @@ def store_step(
 
     touched: dict[str, Any] = {}
     if newest:
-        project_step(session, before, plain)
+        project_step(session, before, plain, case)
         project_links(session, plain, None if sealer is None else sealer.keyring)
         touched = update_clocks(session, plain, case)
     session.add(_sealed_event(session, step, touched))
