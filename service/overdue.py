@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from activities.storage import CaseRow, ClockRow
@@ -84,6 +84,11 @@ def overdue_page(
     """Up to ``page_size`` open cases past a deadline at ``now``, most overdue first."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise KesuError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
+    if session.get_bind().dialect.name == "postgresql":
+        # A page is a few dozen index entries; after a large update of the case rows the
+        # planner judged two parallel workers cheaper, and starting them took ten times the
+        # page's own work. For this transaction only (a listing does nothing else in it).
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     query = _page_query(by_process=process is not None, paged=after is not None)
     values: dict[str, Any] = {"now": now, "process": process, "rows": page_size + 1}
     if after is not None:

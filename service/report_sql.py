@@ -54,8 +54,6 @@ from activities.storage import (
     CaseRow,
     ClockRow,
     DefinitionRow,
-    ResponsibilityRow,
-    SatisfactionRow,
 )
 from process.spec import Reporting
 
@@ -228,8 +226,6 @@ class _Group:
 
 
 MEASURES = ("first_response", "resolution")
-SAT = SatisfactionRow.__table__
-PARTIES = ResponsibilityRow.__table__
 
 
 Names = Callable[[Reporting], tuple[str, ...]]
