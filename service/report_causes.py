@@ -28,17 +28,17 @@ from activities.storage import ResponsibilityRow
 from process.clocks import ClockStatus
 from process.spec import Reporting
 
-from .report_sql import (
+from .report_scope import (
     CASES,
     CLOCKS,
     EVERY_CASE,
     NO_GROUP,
     ReportSettings,
-    _filters,
-    _group_value,
-    _settings,
-    _text,
     group_label,
+    group_value,
+    load_settings,
+    reported_filters,
+    text_value,
 )
 from .reports import GroupBy, Period
 
@@ -89,14 +89,14 @@ def _postgres(session: Session) -> bool:
 
 def _field(settings: ReportSettings, postgres: bool) -> ColumnElement[str]:
     """The case's root-cause field as JSON text (``null`` when absent)."""
-    name = settings.choose(lambda r: r.root_cause_field, _text)
+    name = settings.choose(lambda r: r.root_cause_field, text_value)
     value = CASES.c.fields.op("->", return_type=Text)(name)
-    return func.coalesce(cast(value, Text) if postgres else value, _text(NO_GROUP))
+    return func.coalesce(cast(value, Text) if postgres else value, text_value(NO_GROUP))
 
 
 def _groups(settings: ReportSettings, postgres: bool) -> tuple[Any, Any]:
-    category = _group_value(settings, GroupBy.CATEGORY, postgres).label("category")
-    team = _group_value(settings, GroupBy.TEAM, postgres).label("team")
+    category = group_value(settings, GroupBy.CATEGORY, postgres).label("category")
+    team = group_value(settings, GroupBy.TEAM, postgres).label("team")
     return category, team
 
 
@@ -107,12 +107,12 @@ def causes_by_group(
     process: str | None = None,
     period: Period = EVERY_CASE,
 ) -> list[CauseCount]:
-    settings, postgres = _settings(session, reporting), _postgres(session)
+    settings, postgres = load_settings(session, reporting), _postgres(session)
     category, team = _groups(settings, postgres)
     cause = _field(settings, postgres).label("cause")
     query = (
         select(CASES.c.process, category, team, cause, func.count().label("n"))
-        .where(*_filters(CASES, process, period), cause != _text(NO_GROUP))
+        .where(*reported_filters(CASES, process, period), cause != text_value(NO_GROUP))
         .group_by(CASES.c.process, category, team, cause)
         .order_by(CASES.c.process, category, team, func.count().desc(), cause)
     )
@@ -130,15 +130,15 @@ def open_rectifications(
     process: str | None = None,
 ) -> list[OpenRectifications]:
     """Now, whatever the period: an open rectification is open however old its case."""
-    settings, postgres = _settings(session, reporting), _postgres(session)
+    settings, postgres = load_settings(session, reporting), _postgres(session)
     category, team = _groups(settings, postgres)
-    clock = settings.choose(lambda r: r.rectification_clock, _text)
+    clock = settings.choose(lambda r: r.rectification_clock, text_value)
     overdue = func.count(CLOCKS.c.breached_at)
     query = (
         select(CASES.c.process, category, team, func.count().label("n"), overdue.label("late"))
         .select_from(CASES.join(CLOCKS, CLOCKS.c.case_id == CASES.c.case_id))
         .where(
-            *_filters(CASES, process, EVERY_CASE),
+            *reported_filters(CASES, process, EVERY_CASE),
             CLOCKS.c.name == clock,
             CLOCKS.c.started_at.is_not(None),
             CLOCKS.c.status != ClockStatus.STOPPED.value,
@@ -175,7 +175,7 @@ def causes_by_week(
     period: Period = EVERY_CASE,
     offset: timedelta = timedelta(),
 ) -> list[WeeklyCause]:
-    settings, postgres = _settings(session, reporting), _postgres(session)
+    settings, postgres = load_settings(session, reporting), _postgres(session)
     found = (
         select(FINDINGS.c.case_id, func.max(FINDINGS.c.at).label("found_at"))
         .group_by(FINDINGS.c.case_id)
@@ -186,7 +186,7 @@ def causes_by_week(
     query = (
         select(week, cause, func.count().label("n"))
         .select_from(CASES.join(found, found.c.case_id == CASES.c.case_id))
-        .where(*_filters(CASES, process, period), cause != _text(NO_GROUP))
+        .where(*reported_filters(CASES, process, period), cause != text_value(NO_GROUP))
         .group_by(week, cause)
         .order_by(week, func.count().desc(), cause)
     )
@@ -204,7 +204,7 @@ def cause_report(
 ) -> CauseReport:
     """All three (``weekly=False``: not the trend), on one set of settings (published
     versions read once)."""
-    settings = _settings(session, reporting)
+    settings = load_settings(session, reporting)
     by_week = (
         causes_by_week(session, settings, process=process, period=period, offset=offset)
         if weekly

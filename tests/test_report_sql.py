@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.case_records import generate
 from process.spec import Reporting
 from service.report_render import render_report, write_csv
-from service.report_sql import ReportSettings, _high_rank, summarise_report
+from service.report_scope import ReportSettings
+from service.report_sql import _high_rank, summarise_report
 from service.reports import REPORT_SHARE, DatedBy, GroupBy, Period, build_report
 from tests.test_report_periods import january  # noqa: F401  (fixture)
 from tests.test_reports import SERVICE, cases  # noqa: F401  (fixture)

@@ -125,6 +125,8 @@ class ResponsibilityRow(Base):
         UniqueConstraint("case_id", "seq"),
         # Each case's latest attribution from the index alone (the report).
         Index("ix_kesu_responsibility_case_id_seq_party", "case_id", "seq", "responsibility"),
+        # The attributions given, found by a skip through it (the report counts each).
+        Index("ix_kesu_responsibility_responsibility", "responsibility"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
