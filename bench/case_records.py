@@ -118,15 +118,16 @@ def _case(index: int, rng: random.Random, batch: Batch, span: timedelta, odd: bo
     # Drawn in the order they always were: the same seed gives the same records.
     version, fields = rng.choice((1, 2)), _fields(rng, odd)
     kept = [_clock(case_id, name, rng, opened) for name in clocks]
-    # As store_step keeps it: the running clock due first (by due time, then name).
-    running = sorted((clock["due_at"], clock["name"]) for clock in kept if clock["due_at"])
-    next_due_at, next_due_clock = running[0] if running else (None, None)
+    # As store_step keeps it: the open case's running clock due first (by due time, name).
+    running = sorted((c["due_at"], c["name"], c) for c in kept if c["due_at"] and not closed)
+    first = running[0][2] if running else None
     batch.cases.append({
         "case_id": case_id, "case_number": f"B-{index:09d}", "process": process,
         "version": version, "content_hash": "sha256:bench", "stage": stage,
         "fields": fields, "opened_at": opened, "updated_at": at,
         "closed_at": at if closed else None, "last_seq": len(steps) - 1, "assignee": None,
-        "next_due_at": next_due_at, "next_due_clock": next_due_clock,
+        "next_due_at": first and first["due_at"], "next_due_clock": first and first["name"],
+        "next_due_breached": first and first["breached_at"] is not None,
     })  # fmt: skip
     batch.clocks += kept
     if closed and rng.random() < 0.6:

@@ -92,7 +92,8 @@ def test_a_page_token_is_good_for_its_own_filters_only(
 
 def test_each_case_keeps_its_clock_due_first(session_factory: sessionmaker[Session]) -> None:
     """``store_step`` keeps ``next_due_at``/``next_due_clock`` with the clock rows, step after
-    step: the earliest running clock, the next one once it stops, none once all have."""
+    step: the earliest running clock, the next one once it stops, none while the case is
+    closed or once all have stopped."""
     script = Script("complaint-next-due", clocks=("response", "resolution"))
     due: list[tuple[datetime | None, str | None]] = []
 
@@ -111,11 +112,15 @@ def test_each_case_keeps_its_clock_due_first(session_factory: sessionmaker[Sessi
         listed = overdue_page(session, after_24h + timedelta(seconds=1)).cases
         assert [(case.case_id, case.clock) for case in listed] == [(script.case_id, "response")]
     stored(script.step("respond", "handling", stop=("response",)))
+    stored(script.step("close", "closed", final=True))  # resolution still running
+    stored(script.step("reopen", "handling"))
     stored(script.step("resolve", "closed", missed=("resolution",)))
     assert due == [
         (None, None),
         (after_24h, "response"),
         (after_24h, "response"),
+        (after_24h + timedelta(hours=1), "resolution"),
+        (None, None),  # closed: not overdue, whatever still runs
         (after_24h + timedelta(hours=1), "resolution"),
         (None, None),
     ]
@@ -129,8 +134,9 @@ def test_the_migrations_fill_in_what_the_case_row_keeps(database_url: str) -> No
         migrate(engine)
         generate(engine, 300, batch_size=300)
         columns = (
-            CaseRow.case_id, CaseRow.next_due_at, CaseRow.next_due_clock, CaseRow.latest_csat,
-            CaseRow.latest_nps, CaseRow.latest_responsibility,
+            CaseRow.case_id, CaseRow.next_due_at, CaseRow.next_due_clock,
+            CaseRow.next_due_breached, CaseRow.latest_csat, CaseRow.latest_nps,
+            CaseRow.latest_responsibility,
         )  # fmt: skip
         with Session(engine) as session:
             written = session.execute(select(*columns).order_by(CaseRow.case_id)).all()

@@ -31,8 +31,10 @@ class CaseDigest(Protocol):
     """What the case row (``CaseRow``) keeps of its derived rows, for the overdue list and
     the report."""
 
+    closed_at: datetime | None
     next_due_at: datetime | None
     next_due_clock: str | None
+    next_due_breached: bool | None
     latest_csat: int | None
     latest_nps: int | None
     latest_responsibility: str | None
@@ -268,9 +270,12 @@ def update_clocks(
             touched[name] = summary
     if step.event == UPGRADED_EVENT:
         touched |= _close_dropped(rows, step)
-    every = [*rows.values(), *added]
-    running = [(row.due_at, row.name) for row in every if row.due_at is not None]
-    case.next_due_at, case.next_due_clock = min(running) if running else (None, None)
+    every = [*rows.values(), *added] if case.closed_at is None else []  # closed: not overdue
+    running = [row for row in every if row.due_at is not None]
+    first = min(running, key=lambda row: (row.due_at, row.name)) if running else None
+    case.next_due_at = first.due_at if first else None
+    case.next_due_clock = first.name if first else None
+    case.next_due_breached = first.breached_at is not None if first else None
     return touched
 
 

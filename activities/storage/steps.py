@@ -54,8 +54,9 @@ class OutboxStatus(StrEnum):
     """Gave up after the configured number of attempts; needs an operator."""
 
 
-OVERDUE_INDEXED = "closed_at IS NULL AND next_due_at IS NOT NULL"
-"""The rows ``ix_kesu_case_overdue`` holds; a query must state both to be served by it."""
+OVERDUE_INDEXED = "next_due_at IS NOT NULL"
+"""The rows ``ix_kesu_case_overdue`` holds (open cases with a running clock); a query must
+state it to be served by it."""
 
 
 class CaseRow(Base):
@@ -64,11 +65,12 @@ class CaseRow(Base):
     __tablename__ = "kesu_case"
     __table_args__ = (
         # The overdue list (service.overdue): open cases by their next due time. Partial, so
-        # closed cases and cases with no running clock take no room in it.
+        # closed cases and cases with no running clock (no next due time) take no room in it.
         Index(
             "ix_kesu_case_overdue",
             "next_due_at",
             "case_id",
+            postgresql_include=["process"],
             postgresql_where=text(OVERDUE_INDEXED),
             sqlite_where=text(OVERDUE_INDEXED),
         ),
@@ -90,10 +92,13 @@ class CaseRow(Base):
     assignee: Mapped[str | None] = mapped_column(String(200), index=True)
     """The responsible person (``fields.assignee``), as a column: ``reassign`` looks it up."""
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    """The due time of the case's running clock due first (None: none is running), kept with
-    the clock rows: the overdue list walks open cases by it, one index entry per case."""
+    """The due time of the open case's running clock due first (None: none is running, or the
+    case is closed), kept with the clock rows: the overdue list walks the cases by it, one
+    index entry per case."""
     next_due_clock: Mapped[str | None] = mapped_column(String(100))
     """That clock's name (the first by name among clocks due at the same time)."""
+    next_due_breached: Mapped[bool | None]
+    """Has the worker recorded that clock's breach (None: no such clock)."""
     # Each the latest non-null one of the case's rows (kept with them, ``projections``): what
     # the report counts per case, read with the case instead of looked up in three tables.
     latest_csat: Mapped[int | None]

@@ -17,7 +17,7 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-INDEXED = sa.text("closed_at IS NULL AND next_due_at IS NOT NULL")
+INDEXED = sa.text("next_due_at IS NOT NULL")
 _DUE_FIRST = """
     SELECT {column} FROM kesu_clock AS k
     WHERE k.case_id = kesu_case.case_id AND k.due_at IS NOT NULL
@@ -30,16 +30,20 @@ def upgrade() -> None:
     # from the other tables refuse to drop.
     op.add_column("kesu_case", sa.Column("next_due_at", sa.DateTime(timezone=True)))
     op.add_column("kesu_case", sa.Column("next_due_clock", sa.String(100)))
-    # Only cases with a running clock have one (a portable statement: SQLite and PostgreSQL).
+    op.add_column("kesu_case", sa.Column("next_due_breached", sa.Boolean()))
+    # Only open cases with a running clock have one (portable: SQLite and PostgreSQL).
     op.execute(
         f"UPDATE kesu_case SET next_due_at = ({_DUE_FIRST.format(column='k.due_at')}),"
-        f" next_due_clock = ({_DUE_FIRST.format(column='k.name')})"
-        " WHERE case_id IN (SELECT case_id FROM kesu_clock WHERE due_at IS NOT NULL)"
+        f" next_due_clock = ({_DUE_FIRST.format(column='k.name')}),"
+        f" next_due_breached = ({_DUE_FIRST.format(column='k.breached_at IS NOT NULL')})"
+        " WHERE closed_at IS NULL"
+        " AND case_id IN (SELECT case_id FROM kesu_clock WHERE due_at IS NOT NULL)"
     )
     op.create_index(
         "ix_kesu_case_overdue",
         "kesu_case",
         ["next_due_at", "case_id"],
+        postgresql_include=["process"],  # a page by process from the index alone
         postgresql_where=INDEXED,
         sqlite_where=INDEXED,
     )
@@ -47,5 +51,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_kesu_case_overdue", table_name="kesu_case")
+    op.drop_column("kesu_case", "next_due_breached")
     op.drop_column("kesu_case", "next_due_clock")
     op.drop_column("kesu_case", "next_due_at")
