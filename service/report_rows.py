@@ -32,11 +32,7 @@ from process.spec import Reporting
 from .report_scope import CASES, EVENTS, ReportSettings, Scope, reported_filters, span, text_value
 
 Joins = list[tuple[Any, ColumnElement[bool]]]
-
-
 MEASURES = ("first_response", "resolution")
-
-
 Names = Callable[[Reporting], tuple[str, ...]]
 MARKS: tuple[tuple[Names, Any], ...] = (
     (lambda r: tuple(r.review_stages), EVENTS.c.to_stage),
