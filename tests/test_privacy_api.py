@@ -87,6 +87,10 @@ async def test_reads_destruction_and_the_codec_endpoint_over_http(
         # Destruction: a request, an approval by the same person refused, by another done.
         refused = await http.post(f"/cases/{case}/destruction", headers=AGENT)
         assert refused.status_code == 403
+        assert refused.json()["detail"] == (
+            f"requesting the destruction of case {case}: needs role data_officer;"
+            " '王敏' acts as agent"
+        )
         asked = await http.post(
             f"/cases/{case}/destruction", headers=OFFICER_1, json={"reason": "PIPL"}
         )

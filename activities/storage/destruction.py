@@ -18,6 +18,7 @@ from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from activities.inputs import StepRecord
+from process.access import needs_role
 from process.refusals import RefusalKind
 
 from .casekeys import CaseKeyRow
@@ -52,12 +53,14 @@ class DestructionRow(Base):
     history_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def _role(case_id: str, roles: Sequence[str], allowed: Sequence[str], doing: str) -> str:
+def _role(
+    case_id: str, actor: str, roles: Sequence[str], allowed: Sequence[str], doing: str
+) -> str:
     for role in roles:
         if role in allowed:
             return role
     raise DestructionError(
-        f"{doing} the destruction of case {case_id}: needs role {' or '.join(allowed)}",
+        f"{doing} the destruction of case {case_id}: {needs_role(allowed, actor, roles)}",
         RefusalKind.FORBIDDEN,
     )
 
@@ -83,7 +86,7 @@ def request_destruction(
     reason: str | None = None,
 ) -> DestructionRow:
     """Ask for the destruction of a closed case's customer data; another person approves."""
-    role = _role(case_id, roles, allowed, "requesting")
+    role = _role(case_id, actor, roles, allowed, "requesting")
     _closed_case(session, case_id)
     existing = session.get(DestructionRow, case_id)
     if existing is not None:
@@ -108,7 +111,7 @@ def approve_destruction(
     at: datetime,
 ) -> DestructionRow:
     """Approve a pending request: shred the case's data and record it in its audit chain."""
-    role = _role(case_id, roles, allowed, "approving")
+    role = _role(case_id, actor, roles, allowed, "approving")
     case = _closed_case(session, case_id)
     row = session.get(DestructionRow, case_id, with_for_update=True)
     if row is None:
