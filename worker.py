@@ -177,7 +177,6 @@ def channel_setup(settings: Settings) -> ChannelSetup:
 def build_worker(
     client: Client, task_queue: str, activities: Activities, executor: ThreadPoolExecutor
 ) -> Worker:
-    settle_heap()
     return Worker(
         client,
         task_queue=task_queue,
@@ -200,11 +199,12 @@ def build_worker(
 
 
 def settle_heap() -> None:
-    """Keep what start-up made (modules, the SDK, SQLAlchemy's and pydantic's machinery, some
-    150,000 objects) out of the garbage collector's full collections from now on: a burst of
-    cases allocates enough to trigger one, and a full collection over that heap held the GIL,
-    and every workflow task behind it, for 100-300 ms. Later collections scan only what the
-    cases made. Garbage is collected first, so that nothing unreachable is kept for good."""
+    """Once a worker process is set up, before it polls: keep what start-up made (modules,
+    the SDK, SQLAlchemy's and pydantic's machinery, some 150,000 objects) out of the garbage
+    collector's full collections from now on. A burst of cases allocates enough to trigger
+    one, and a full collection over that heap held the GIL, and every workflow task behind
+    it, for 100-300 ms. Later collections scan only what the cases made. Garbage is collected
+    first, so that nothing unreachable is kept for good."""
     gc.collect()
     gc.freeze()
 
@@ -286,6 +286,7 @@ async def running_worker(
             sweeper = asyncio.create_task(
                 sweep_outbox(activities.messaging, SWEEP_INTERVAL_SECONDS)
             )
+            settle_heap()
             try:
                 async with worker:
                     polling.set()

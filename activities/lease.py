@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from contextlib import AbstractContextManager
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from temporalio import activity

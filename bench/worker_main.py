@@ -27,9 +27,9 @@ from worker import (
     build_activities,
     build_worker,
     serving_definitions,
+    settle_heap,
     sweep_outbox,
 )
-
 
 
 async def serve(
@@ -48,6 +48,7 @@ async def serve(
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         if kind == "kesu":
             worker = build_worker(client, task_queue, activities, executor)
+            settle_heap()  # as worker.py does before it polls
         else:
             worker = Worker(
                 client,
