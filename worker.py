@@ -203,8 +203,8 @@ def settle_heap() -> None:
     the SDK, SQLAlchemy's and pydantic's machinery, some 150,000 objects) out of the garbage
     collector's full collections from now on. A burst of cases allocates enough to trigger
     one, and a full collection over that heap held the GIL, and every workflow task behind
-    it, for 100-300 ms. Later collections scan only what the cases made. Garbage is collected
-    first, so that nothing unreachable is kept for good."""
+    it, for about 200 ms. Later collections scan only what the cases made. Garbage is
+    collected first, so that nothing unreachable is kept for good."""
     gc.collect()
     gc.freeze()
 
