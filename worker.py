@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -79,6 +80,15 @@ WORKFLOW_TASK_SLOTS = 500
 thousand cases opened in the same minute) is that many tasks at once: each breach is stamped
 when its task starts, so a task waiting for a free slot is a deadline recorded late. Tasks
 are light (a step stored locally), so many in flight cost little."""
+ACTIVITY_SLOTS = 8
+LOCAL_ACTIVITY_SLOTS = 8
+ACTIVITY_THREADS = ACTIVITY_SLOTS + LOCAL_ACTIVITY_SLOTS
+"""Activities (durable, local) a worker runs at once, and the threads they run on: one each.
+The SDK's defaults (100 of each) on 16 threads took tasks that then waited for a thread
+inside the worker, a durable one with its heartbeat timeout running and a local one with its
+budget, while the threads they waited for fought the workflow tasks for the GIL. Beyond
+these, durable activities wait in the server's task queue and local ones in the SDK's, and a
+worker with free slots (another, or this one later) takes them."""
 CHANNELS_ENV = "KESU_CHANNELS"
 DEFAULT_CHANNELS = PROJECT_DIR / "config" / "channels.yaml"
 
@@ -183,7 +193,20 @@ def build_worker(
         # no poller) before any worker may take it: seconds, not Temporal's default 10 s.
         sticky_queue_schedule_to_start_timeout=STICKY_WAIT,
         max_concurrent_workflow_tasks=WORKFLOW_TASK_SLOTS,
+        max_concurrent_activities=ACTIVITY_SLOTS,
+        max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
     )
+
+
+def settle_heap() -> None:
+    """Once a worker process is set up, before it polls: keep what start-up made (modules,
+    the SDK, SQLAlchemy's and pydantic's machinery, some 150,000 objects) out of the garbage
+    collector's full collections from now on. A burst of cases allocates enough to trigger
+    one, and a full collection over that heap held the GIL, and every workflow task behind
+    it, for about 200 ms. Later collections scan only what the cases made. Garbage is
+    collected first, so that nothing unreachable is kept for good."""
+    gc.collect()
+    gc.freeze()
 
 
 async def sweep_outbox(messaging: MessagingActivities, interval: float) -> None:
@@ -256,11 +279,14 @@ async def running_worker(
                 server.port,
             )
         client = await cleanup.enter_async_context(temporal_client(settings))
-        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="kesu-activity") as executor:
+        with ThreadPoolExecutor(
+            max_workers=ACTIVITY_THREADS, thread_name_prefix="kesu-activity"
+        ) as executor:
             worker = build_worker(client, settings.task_queue, activities, executor)
             sweeper = asyncio.create_task(
                 sweep_outbox(activities.messaging, SWEEP_INTERVAL_SECONDS)
             )
+            settle_heap()
             try:
                 async with worker:
                     polling.set()

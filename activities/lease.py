@@ -13,10 +13,12 @@ timeout a slow database may need.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from temporalio import activity
@@ -57,15 +59,12 @@ class LeaseRenewal:
         self._thread.join()
 
 
-def _nothing() -> None:
-    pass
-
-
-def heartbeating(every: float) -> LeaseRenewal:
+def heartbeating(every: float) -> AbstractContextManager[object]:
     """``with heartbeating(every):`` heartbeats the running activity every ``every`` seconds
     (from a thread, in a copy of the activity's context); outside an activity, nothing. A
-    local activity has no heartbeats (it lives inside its workflow task): nothing either."""
+    local activity has no heartbeats (it lives inside its workflow task): nothing either, and
+    no thread: a burst of breaches stored locally would start (and wait for) one per step."""
     if not activity.in_activity() or activity.info().is_local:
-        return LeaseRenewal(_nothing, every, "nothing")
+        return contextlib.nullcontext()
     context = contextvars.copy_context()
     return LeaseRenewal(lambda: context.run(activity.heartbeat), every, "a heartbeat")

@@ -22,14 +22,14 @@ from bench.raw_complaint import RawComplaint
 from bench.raw_simple import Timer, Trivial, noop
 from runtime import connect, exit_after
 from worker import (
+    ACTIVITY_THREADS,
     SWEEP_INTERVAL_SECONDS,
     build_activities,
     build_worker,
     serving_definitions,
+    settle_heap,
     sweep_outbox,
 )
-
-EXECUTOR_THREADS = 16  # as worker.py
 
 
 async def serve(
@@ -45,9 +45,10 @@ async def serve(
         asyncio.get_running_loop().add_signal_handler(signum, stop.set)
     client = await connect(address, "default")
     activities = build_activities(database_url)
-    with ThreadPoolExecutor(max_workers=EXECUTOR_THREADS) as executor:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         if kind == "kesu":
             worker = build_worker(client, task_queue, activities, executor)
+            settle_heap()  # as worker.py does before it polls
         else:
             worker = Worker(
                 client,

@@ -32,7 +32,13 @@ from service.cases import Kesu
 from tests.receivers import WEBHOOK_SECRET, Receiver
 from tests.temporal_support import publish_specs, sqlite_url
 from tests.test_worker_crash import kill, send_until_applied, start_worker
-from worker import Activities, build_activities, build_worker, serving_definitions
+from worker import (
+    ACTIVITY_THREADS,
+    Activities,
+    build_activities,
+    build_worker,
+    serving_definitions,
+)
 
 pytestmark = pytest.mark.temporal
 
@@ -176,7 +182,7 @@ async def test_domain_events_go_out_with_their_step(
 async def sweepless(
     temporal_env: WorkflowEnvironment, queue: str, activities: Activities
 ) -> AsyncIterator[None]:
-    with ThreadPoolExecutor(max_workers=4) as executor:
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         async with (
             serving_definitions(activities.sessions),
             build_worker(temporal_env.client, queue, activities, executor),

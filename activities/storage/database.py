@@ -6,7 +6,10 @@ dialect-specific lives here so that the models and activities read the same on b
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,3 +139,20 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # expire_on_commit=False: rows returned from a finished transaction stay readable (the CLI
     # prints them after the session is gone).
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def writer_gate(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+    """Held around a write transaction: on SQLite a lock, so that the process's writers take
+    their turn here; elsewhere nothing (PostgreSQL locks rows, and writers of different cases
+    go ahead together).
+
+    SQLite lets one transaction write at a time anyway. Without the lock, a burst of steps
+    (a thousand deadlines breached together) has every activity thread start its transaction,
+    run its ORM work while holding the GIL the workflow tasks need too, then poll for the
+    database lock with sleeps of up to 100 ms (the busy handler). With it, the waiting
+    threads sleep on the lock, off the GIL, and the next takes its turn as soon as one
+    commits."""
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        return threading.Lock()
+    return contextlib.nullcontext()

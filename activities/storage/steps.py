@@ -36,7 +36,7 @@ from process.state import ASSIGNEE_FIELD
 
 from .audit import GENESIS, HASHED_COLUMNS, chain_hash
 from .casekeys import CaseSealer
-from .database import Base, BigId, JSONType, UTCDateTime
+from .database import Base, BigId, JSONType, UTCDateTime, writer_gate
 from .faults import storage_failure
 from .links import project_links
 from .projections import allocate_case_number, project_step, update_clocks
@@ -324,6 +324,9 @@ class StorageActivities:
         self._opened = opened
         """Hears of each opening step in its transaction (early warnings, ``.warnings``) and
         says how many messages it queued."""
+        self._writing = writer_gate(session_factory)
+        """Taken before the transaction begins and released after it commits (see
+        ``writer_gate``): one step at a time on SQLite."""
 
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> StepRecorded:
@@ -341,7 +344,7 @@ class StorageActivities:
         if self._events is not None:
             step = step.model_copy(update={"messages": [*step.messages, *self._events(step)]})
         try:
-            with self._sessions.begin() as session:
+            with self._writing, self._sessions.begin() as session:
                 result = store_step(session, step, self._sealer)
                 if result.created and step.seq == 0 and self._opened is not None:
                     queued = result.messages_queued + self._opened(session, step)
