@@ -144,6 +144,7 @@ class FailAfterCommit:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self.kw = sessions.kw  # as a sessionmaker has: the storage reads its bind from it
         self.failures = 0
 
     def __call__(self) -> Session:
