@@ -227,6 +227,14 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def in_turn(variants: Iterable[T], round_: int) -> list[T]:
+    """``variants`` in the order of round ``round_`` (from 0): as given in even rounds,
+    reversed in odd ones, so that neither side always runs first (on a fresh server, with a
+    cold cache) and the machine's drift falls on both."""
+    ordered = list(variants)
+    return ordered if round_ % 2 == 0 else ordered[::-1]
+
+
 @dataclass(frozen=True)
 class Ratio:
     """A figure a benchmark is judged by; ``target`` is the most it may be, when it has one."""

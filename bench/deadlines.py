@@ -36,6 +36,7 @@ from bench.common import (
     Ratio,
     Report,
     Server,
+    in_turn,
     median,
     ms,
     percentile,
@@ -155,9 +156,8 @@ async def measure(
     )  # fmt: skip
     ratios: dict[int, list[float]] = {50: [], 99: []}
     for round_ in range(rounds):
-        order = ("raw", "kesu") if round_ % 2 == 0 else ("kesu", "raw")
         runs: dict[str, Run] = {}
-        for name in order:
+        for name in in_turn(("raw", "kesu"), round_):
             if name == "raw":
                 lateness = _raw_lateness(server, workdir, cases, within, concurrency, round_, slots)
             else:

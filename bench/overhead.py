@@ -20,6 +20,7 @@ from bench.common import (
     Ratio,
     Report,
     Server,
+    in_turn,
     median,
     ms,
     run_script,
@@ -64,8 +65,7 @@ async def measure(
         for name in phases:  # first cases pay for imports and caches; not measured
             await drive_cases(workers[name], databases[name], drives[name], warmup, concurrency)
         for round_number in range(rounds):
-            order = ["raw", "kesu"] if round_number % 2 == 0 else ["kesu", "raw"]
-            for name in order:
+            for name in in_turn(["raw", "kesu"], round_number):
                 case_ids, phase = await drive_cases(
                     workers[name], databases[name], drives[name], cases, concurrency
                 )

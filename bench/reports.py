@@ -59,7 +59,7 @@ from sqlalchemy.pool import NullPool
 from activities.storage import CaseRow, ClockRow, make_engine, make_session_factory
 from activities.storage.migrations import migrate
 from bench.case_records import generate
-from bench.common import Ratio, Report, median, ms
+from bench.common import Ratio, Report, in_turn, median, ms
 from service.overdue import overdue_listing
 from service.report_sql import REPORT_WORK_MEM_BYTES, summarise_report
 from service.reports import GroupBy, Period, build_report
@@ -252,8 +252,7 @@ def _compare(engine: Engine, rows: int, filled: float, repeat: int, python: bool
     for scope, period in SCOPES.items():
         times: dict[str, list[float]] = {variant: [] for variant in variants}
         for round_ in range(repeat):
-            order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-            for variant in order:
+            for variant in in_turn(variants, round_):
                 times[variant].append(_seconds(engine, variants[variant], period))
         medians = {variant: median(values) for variant, values in times.items()}
         for variant, action in variants.items():
@@ -279,8 +278,7 @@ def _compare_overdue(engine: Engine, report: Report, repeat: int) -> None:
     for action in variants.values():  # pages read once: both from the cache, not the disk
         _seconds(engine, action, Period())
     for round_ in range(repeat):
-        order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-        for variant in order:
+        for variant in in_turn(variants, round_):
             times[variant].append(_seconds(engine, variants[variant], Period()))
     scope = f"overdue, {OVERDUE_PAGES} pages of {OVERDUE_PAGE}"
     medians = {variant: median(values) for variant, values in times.items()}
